@@ -1,0 +1,1 @@
+"""Shangbao (上报): a Telegram bot for stability information reporting."""

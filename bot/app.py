@@ -1,0 +1,125 @@
+"""The PTB Application: built from settings, with storage, languages and handlers wired in."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeDefault,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults, TypeHandler
+
+import handlers
+from bot import i18n
+from bot.config import Settings
+from bot.runtime import ChatOrderedProcessor, Context, prepare_update
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+# Background services (the outbox sender, the scheduler's jobs, …) register a start and a
+# stop coroutine here; both run in the polling and the webhook mode alike.
+Hook = Callable[[Application], Awaitable[None]]
+STARTUP_HOOKS: list[Hook] = []
+SHUTDOWN_HOOKS: list[Hook] = []
+
+# Telegram's own language codes for setMyCommands; zh_Hant readers share "zh" with
+# zh_Hans because Telegram's code is two letters; the default covers everyone else.
+COMMAND_LANGUAGES = (("", None), ("zh", "zh_Hans"), ("en", "en"))
+
+
+def build_application(settings: Settings, db: Database | None = None) -> Application:
+    """The whole bot, ready to initialize; `db` is shared when tests or the CLI pass one."""
+    i18n.configure(settings.default_locale, settings.tz)
+    base = settings.telegram_api_base_url
+    application = (
+        ApplicationBuilder()
+        .token(settings.token())
+        .base_url(f"{base}/bot")
+        .base_file_url(f"{base}/file/bot")
+        .context_types(ContextTypes(context=Context))
+        .defaults(Defaults(tzinfo=settings.tz, parse_mode=ParseMode.HTML))
+        .concurrent_updates(ChatOrderedProcessor())
+        .post_init(on_startup)
+        .post_shutdown(on_shutdown)
+        .build()
+    )
+    application.bot_data["settings"] = settings
+    application.bot_data["db"] = db or Database(settings.database_url)
+    # Runs before every flow: it loads the member, their step and their language.
+    application.add_handler(TypeHandler(Update, prepare_update), group=-100)
+    handlers.register_all(application)
+    application.add_error_handler(on_error)
+    return application
+
+
+async def on_startup(application: Application) -> None:
+    await register_commands(application)
+    for hook in STARTUP_HOOKS:
+        await hook(application)
+
+
+async def on_shutdown(application: Application) -> None:
+    for hook in reversed(SHUTDOWN_HOOKS):
+        try:
+            await hook(application)
+        except Exception:  # one failing service must not keep the others running
+            log.exception("shutdown hook %s failed", hook)
+    await application.bot_data["db"].dispose()
+
+
+async def register_commands(application: Application) -> None:
+    """Command menus per language and per scope (private chats, groups)."""
+    default = application.bot_data["settings"].default_locale
+    for code, locale in COMMAND_LANGUAGES:
+        with i18n.use_locale(locale or default):
+            for scope, in_group in ((BotCommandScopeAllPrivateChats(), False),
+                                    (BotCommandScopeAllGroupChats(), True)):
+                commands = [BotCommand(c.name, i18n.gettext(c.description))
+                            for c in handlers.all_commands() if (c.group if in_group else c.private)]
+                await application.bot.set_my_commands(commands, scope=scope, language_code=code or None)
+            if not code:
+                await application.bot.set_my_commands(
+                    [BotCommand("start", i18n.gettext("Start")), BotCommand("help", i18n.gettext("Help"))],
+                    scope=BotCommandScopeDefault(),
+                )
+
+
+async def on_error(update: object, context: Context) -> None:
+    """Log it; tell the person in private that nothing they typed was lost."""
+    log.error("error while handling an update", exc_info=context.error)
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    if update.effective_chat.type != "private":
+        return
+    try:
+        await context.bot.send_message(
+            update.effective_chat.id,
+            i18n.gettext("Sorry, something went wrong on our side. What you entered is saved; please try again in a moment."),
+        )
+    except TelegramError:
+        log.warning("could not tell chat %s about the error", update.effective_chat.id)
+
+
+async def start_polling(application: Application) -> None:
+    """Start the way run_polling does, for callers that own the event loop (tests, replicas)."""
+    await application.initialize()
+    await on_startup(application)
+    await application.start()
+    await application.updater.start_polling(poll_interval=0.0, timeout=10, drop_pending_updates=False)
+
+
+async def stop_polling(application: Application) -> None:
+    if application.updater.running:
+        await application.updater.stop()
+    if application.running:
+        await application.stop()
+    await application.shutdown()
+    await on_shutdown(application)

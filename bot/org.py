@@ -1,0 +1,757 @@
+"""Organisation as code: the unit tree, members and group chats kept in one YAML file.
+
+`python -m bot org import FILE.yaml` validates the whole file, then applies it in one
+transaction; `python -m bot org export` prints the current organisation in the same format.
+
+## Organisation file (`org.yaml`)
+
+The file has one top-level key, `units`: a list of units. Each unit may nest further units
+under `children`, so the file reads like the organisation chart. Several top-level units
+are allowed (e.g. two districts, or a district and a company).
+
+### Unit keys
+
+| Key | Required | Meaning |
+|-----|----------|---------|
+| `code` | yes | Stable identifier, unique in the file: 1–32 letters, digits, `-` or `_` (e.g. `D01`). Imports match units by code, so renaming a unit keeps its history. |
+| `name` | yes | Display name, 1–128 characters, one line. |
+| `kind` | no | Free text up to 32 characters; default `unit`. Suggested: `district`, `street`, `community`, `company`, `plant`, `workshop`. |
+| `group_chat_id` | no | The unit's Telegram group chat: a negative integer such as `-1001000000001`, or a list of them when the unit has several groups. A chat id may appear only once in the file. A chat bound to another unit is re-bound to this one. |
+| `parent` | no | Only on top-level units: the code of an existing unit to place this one under. Lets a file describe just part of the organisation (e.g. one street). A top-level unit *without* `parent` becomes a top-level unit in the bot. |
+| `members` | no | List of people in this unit (keys below). |
+| `children` | no | List of units under this one, with the same keys (except `parent`). |
+
+### Member keys
+
+| Key | Required | Meaning |
+|-----|----------|---------|
+| `telegram_id` | yes | The person's numeric Telegram user id (a positive integer). |
+| `name` | yes | The person's name, 1–128 characters. |
+| `role` | no | `reporter` (default), `leader` or `admin`. |
+| `phone` | no | Phone number as text — quote it (`"13800000000"`) so YAML keeps leading zeros. Up to 32 characters. |
+| `locale` | no | Language of the bot for this person: `zh_Hans`, `zh_Hant` or `en`. |
+
+A person may belong to several units: list them in each unit with the same `telegram_id`
+and a role per unit. They remain one person, so `name` must be the same everywhere, and
+`phone` / `locale`, where given more than once, must agree too.
+
+### What an import changes
+
+* Units are matched by `code`: new codes are created; names and kinds are updated; a unit
+  nested under a different parent than before is moved. A move that would put a unit
+  inside its own descendant is rejected.
+* Members are matched by `telegram_id`: new people are created and names updated. An
+  omitted `phone` or `locale` leaves the stored value alone (people may set these in the bot).
+* Memberships listed are added, and their role changed if it differs.
+* Nothing is deleted by default: units, people, memberships and group chats missing from the
+  file are left alone. With `--prune`, memberships of the units **in the file** that the file
+  does not list are removed (the people themselves are kept, as are units and groups).
+* The whole file is checked before anything is written; any error (reported with its line
+  number) leaves the database unchanged. Each import is recorded in the audit log
+  (`org.import`) with its counts.
+* `export` writes the organisation in this format; importing an export changes nothing.
+
+### Example: a district with two streets and three communities
+
+```yaml
+units:
+  - code: D01
+    name: 东城区
+    kind: district
+    group_chat_id: -1001000000001
+    members:
+      - {telegram_id: 1001, name: 王主任, role: leader, phone: "13800000000"}
+      - {telegram_id: 1002, name: 赵管理, role: admin, locale: zh_Hans}
+    children:
+      - code: S01
+        name: 和平街道
+        kind: street
+        group_chat_id: -1001000000002
+        members:
+          - {telegram_id: 2001, name: 陈书记, role: leader}
+        children:
+          - code: C01
+            name: 和平社区
+            kind: community
+            members:
+              - {telegram_id: 3001, name: 李明, role: reporter}
+              - {telegram_id: 3002, name: 张华, role: reporter, phone: "13900000000"}
+          - code: C02
+            name: 光明社区
+            kind: community
+            group_chat_id: -1001000000003
+            members:
+              - {telegram_id: 3003, name: 刘洋, role: reporter}
+              - {telegram_id: 2001, name: 陈书记, role: reporter}
+      - code: S02
+        name: 安定街道
+        kind: street
+        children:
+          - code: C03
+            name: 安定社区
+            kind: community
+            members:
+              - {telegram_id: 3004, name: Li Wei, role: reporter, locale: en}
+```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import difflib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from bot.config import SUPPORTED_LOCALES
+from bot.i18n import _
+from storage.db import Database
+from storage.models import GroupChat, Member, Membership, Role, Unit
+from storage.queries import audit
+from storage.types import utcnow
+
+__all__ = [
+    "MemberSpec",
+    "OrgChanges",
+    "OrgFileError",
+    "OrgSpec",
+    "UnitSpec",
+    "apply_org",
+    "export_org",
+    "import_org_file",
+    "parse_org",
+]
+
+CODE_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+NAME_MAX, KIND_MAX, PHONE_MAX = 128, 32, 32
+BIGINT_MAX = 2**63 - 1
+DEFAULT_KIND = "unit"
+
+# Key order here is the order export writes them in.
+TOP_KEYS = ("units",)
+UNIT_KEYS = ("code", "name", "kind", "parent", "group_chat_id", "members", "children")
+MEMBER_KEYS = ("telegram_id", "name", "role", "phone", "locale")
+
+_NULL = "tag:yaml.org,2002:null"
+_INT = "tag:yaml.org,2002:int"
+
+
+# --- The spec: what a file says, independent of YAML and of the database -----------------
+
+
+@dataclass(frozen=True)
+class MemberSpec:
+    telegram_id: int
+    name: str
+    role: Role = Role.REPORTER
+    phone: str | None = None
+    locale: str | None = None
+    line: int | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class UnitSpec:
+    code: str
+    name: str
+    kind: str = DEFAULT_KIND
+    group_chat_ids: tuple[int, ...] = ()
+    members: tuple[MemberSpec, ...] = ()
+    children: tuple[UnitSpec, ...] = ()
+    parent: str | None = None  # only on top-level units; nested ones have their nesting
+    line: int | None = field(default=None, compare=False)
+    parent_line: int | None = field(default=None, compare=False)
+
+    def canonical(self) -> UnitSpec:
+        return dataclasses.replace(
+            self,
+            group_chat_ids=tuple(sorted(self.group_chat_ids)),
+            members=tuple(sorted(self.members, key=lambda m: m.telegram_id)),
+            children=tuple(sorted((c.canonical() for c in self.children), key=lambda u: u.code)),
+        )
+
+
+@dataclass(frozen=True)
+class OrgSpec:
+    units: tuple[UnitSpec, ...] = ()
+
+    def walk(self) -> Iterator[tuple[UnitSpec, UnitSpec | None]]:
+        """Every unit with its parent in the file, parents before children."""
+        stack: list[tuple[UnitSpec, UnitSpec | None]] = [(u, None) for u in reversed(self.units)]
+        while stack:
+            unit, parent = stack.pop()
+            yield unit, parent
+            stack.extend((child, unit) for child in reversed(unit.children))
+
+    def canonical(self) -> OrgSpec:
+        """The same organisation in export order (codes and ids sorted), for comparisons."""
+        return OrgSpec(tuple(sorted((u.canonical() for u in self.units), key=lambda u: u.code)))
+
+
+class OrgFileError(Exception):
+    """Everything wrong with an organisation file, each with its line where known."""
+
+    def __init__(self, errors: list[tuple[int | None, str]]):
+        super().__init__(errors)
+        self.errors = errors
+
+    def __str__(self) -> str:
+        return "\n".join(
+            message if line is None else _("line {line}: {message}").format(line=line, message=message)
+            for line, message in self.errors
+        )
+
+
+# --- Parsing: YAML nodes (which know their lines) to a spec, collecting every error --------
+
+
+def _line(node: Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _unknown_key_message(key: str, allowed: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    if close:
+        return _("unknown key '{key}' (did you mean '{suggestion}'?)").format(key=key, suggestion=close[0])
+    return _("unknown key '{key}' (allowed: {allowed})").format(key=key, allowed=", ".join(allowed))
+
+
+class _Parser:
+    def __init__(self) -> None:
+        self.errors: list[tuple[int | None, str]] = []
+        self.code_lines: dict[str, int] = {}
+        self.chat_lines: dict[int, int] = {}
+        # (telegram_id, "name" | "phone" | "locale") -> (value, line) where first given
+        self.person_facts: dict[tuple[int, str], tuple[str, int]] = {}
+
+    def error(self, node: Node | None, message: str) -> None:
+        self.errors.append((_line(node) if node is not None else None, message))
+
+    def mapping(self, node: Node, allowed: tuple[str, ...], what: str) -> dict[str, Node] | None:
+        """The mapping's keys to value nodes; null values count as absent."""
+        if not isinstance(node, MappingNode):
+            self.error(node, _("expected {what} (a mapping of keys to values)").format(what=what))
+            return None
+        fields: dict[str, Node] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, ScalarNode) else None
+            if key is None or key not in allowed:
+                self.error(key_node, _unknown_key_message(str(key), allowed))
+            elif key in fields:
+                self.error(key_node, _("key '{key}' appears twice").format(key=key))
+            elif value_node.tag != _NULL:
+                fields[key] = value_node
+        return fields
+
+    def sequence(self, node: Node | None, key: str) -> list[Node]:
+        if node is None:
+            return []
+        if not isinstance(node, SequenceNode):
+            self.error(node, _("'{key}' must be a list (items start with '- ')").format(key=key))
+            return []
+        return node.value
+
+    def text(self, fields: dict[str, Node], key: str, max_len: int) -> str | None:
+        """A one-line string; the literal text as typed, so `phone: 010…` keeps its zero."""
+        node = fields.get(key)
+        if node is None:
+            return None
+        if not isinstance(node, ScalarNode):
+            self.error(node, _("'{key}' must be text").format(key=key))
+            return None
+        value = node.value.strip()
+        if not value or len(value) > max_len or "\n" in value:
+            message = _("'{key}' must be one line of 1 to {max} characters")
+            self.error(node, message.format(key=key, max=max_len))
+            return None
+        return value
+
+    def required_text(self, fields: dict[str, Node], key: str, max_len: int, parent: Node) -> str | None:
+        if key not in fields:
+            self.error(parent, _("missing required key '{key}'").format(key=key))
+            return None
+        return self.text(fields, key, max_len)
+
+    def required_int(self, fields: dict[str, Node], key: str, parent: Node) -> int | None:
+        if key not in fields:
+            self.error(parent, _("missing required key '{key}'").format(key=key))
+            return None
+        return self.integer(fields[key], key, negative=False)
+
+    def integer(self, node: Node, key: str, *, negative: bool) -> int | None:
+        value = None
+        if isinstance(node, ScalarNode) and node.tag == _INT:
+            value = yaml.constructor.SafeConstructor().construct_yaml_int(node)
+        if value is None or (value < 0) != negative or value == 0 or abs(value) > BIGINT_MAX:
+            message = _("'{key}' must be a negative integer") if negative else _("'{key}' must be a positive integer")
+            self.error(node, message.format(key=key))
+            return None
+        return value
+
+    def document(self, root: Node | None) -> tuple[UnitSpec, ...]:
+        if root is None:
+            self.error(None, _("the file is empty; it needs a top-level 'units' list"))
+            return ()
+        fields = self.mapping(root, TOP_KEYS, _("a top-level 'units' list"))
+        if fields is None:
+            return ()
+        if "units" not in fields:
+            self.error(root, _("missing required key '{key}'").format(key="units"))
+        return self.units(fields.get("units"), "units", top_level=True)
+
+    def units(self, node: Node | None, key: str, *, top_level: bool) -> tuple[UnitSpec, ...]:
+        parsed = (self.unit(item, top_level=top_level) for item in self.sequence(node, key))
+        return tuple(unit for unit in parsed if unit is not None)
+
+    def unit(self, node: Node, *, top_level: bool) -> UnitSpec | None:
+        fields = self.mapping(node, UNIT_KEYS, _("a unit"))
+        if fields is None:
+            return None
+        code = self.unit_code(fields, node)
+        name = self.required_text(fields, "name", NAME_MAX, node)
+        kind = self.text(fields, "kind", KIND_MAX) or DEFAULT_KIND
+        parent, parent_line = self.unit_parent(fields, top_level=top_level)
+        chats = self.group_chats(fields.get("group_chat_id"))
+        members = self.members(fields.get("members"), code)
+        children = self.units(fields.get("children"), "children", top_level=False)
+        if code is None or name is None:
+            return None
+        return UnitSpec(code, name, kind, chats, members, children, parent, _line(node), parent_line)
+
+    def unit_code(self, fields: dict[str, Node], parent: Node) -> str | None:
+        code = self.required_text(fields, "code", 32, parent)
+        if code is None:
+            return None
+        node = fields["code"]
+        if not CODE_RE.fullmatch(code):
+            self.error(node, _("unit code '{code}' may contain only letters, digits, '-' and '_'").format(code=code))
+            return None
+        if code in self.code_lines:
+            message = _("unit code '{code}' is already used on line {line}")
+            self.error(node, message.format(code=code, line=self.code_lines[code]))
+            return None
+        self.code_lines[code] = _line(node)
+        return code
+
+    def unit_parent(self, fields: dict[str, Node], *, top_level: bool) -> tuple[str | None, int | None]:
+        node = fields.get("parent")
+        if node is None:
+            return None, None
+        if not top_level:
+            self.error(node, _("'parent' is only allowed on top-level units; a nested unit belongs to the unit it is nested in"))
+            return None, None
+        parent = self.text(fields, "parent", 32)
+        return parent, _line(node)
+
+    def group_chats(self, node: Node | None) -> tuple[int, ...]:
+        items = node.value if isinstance(node, SequenceNode) else [node] if node is not None else []
+        chats = []
+        for item in items:
+            chat_id = self.integer(item, "group_chat_id", negative=True)
+            if chat_id is not None and chat_id in self.chat_lines:
+                message = _("group chat {chat_id} is already given on line {line}")
+                self.error(item, message.format(chat_id=chat_id, line=self.chat_lines[chat_id]))
+            elif chat_id is not None:
+                self.chat_lines[chat_id] = _line(item)
+                chats.append(chat_id)
+        return tuple(chats)
+
+    def members(self, node: Node | None, unit_code: str | None) -> tuple[MemberSpec, ...]:
+        members: dict[int, MemberSpec] = {}
+        for item in self.sequence(node, "members"):
+            member = self.member(item)
+            if member is None:
+                continue
+            if member.telegram_id in members:
+                message = _("person {telegram_id} is listed twice in unit {code} (first on line {line})")
+                first = members[member.telegram_id]
+                self.error(item, message.format(telegram_id=member.telegram_id, code=unit_code, line=first.line))
+                continue
+            members[member.telegram_id] = member
+        return tuple(members.values())
+
+    def member(self, node: Node) -> MemberSpec | None:
+        fields = self.mapping(node, MEMBER_KEYS, _("a member"))
+        if fields is None:
+            return None
+        telegram_id = self.required_int(fields, "telegram_id", node)
+        name = self.required_text(fields, "name", NAME_MAX, node)
+        role = self.role(fields.get("role"))
+        phone = self.text(fields, "phone", PHONE_MAX)
+        locale = self.locale(fields)
+        if telegram_id is None or name is None or role is None:
+            return None
+        self.check_person(telegram_id, fields, name=name, phone=phone, locale=locale)
+        return MemberSpec(telegram_id, name, role, phone, locale, _line(node))
+
+    def role(self, node: Node | None) -> Role | None:
+        if node is None:
+            return Role.REPORTER
+        value = node.value if isinstance(node, ScalarNode) else None
+        if value not in {r.value for r in Role}:
+            message = _("role must be one of: {roles}").format(roles=", ".join(r.value for r in Role))
+            self.error(node, message)
+            return None
+        return Role(value)
+
+    def locale(self, fields: dict[str, Node]) -> str | None:
+        locale = self.text(fields, "locale", 16)
+        if locale is not None and locale not in SUPPORTED_LOCALES:
+            message = _("locale must be one of: {locales}").format(locales=", ".join(SUPPORTED_LOCALES))
+            self.error(fields["locale"], message)
+            return None
+        return locale
+
+    def check_person(self, telegram_id: int, fields: dict[str, Node], **facts: str | None) -> None:
+        """One person, several units: what is said about them must agree everywhere."""
+        for key, value in facts.items():
+            if value is None:
+                continue
+            first = self.person_facts.setdefault((telegram_id, key), (value, _line(fields[key])))
+            if first[0] != value:
+                message = _("person {telegram_id} has {key} '{value}' here but '{other}' on line {line}")
+                self.error(fields[key], message.format(
+                    telegram_id=telegram_id, key=key, value=value, other=first[0], line=first[1]))
+
+
+def parse_org(text: str) -> OrgSpec:
+    """Validate a whole organisation file; raise OrgFileError listing every problem."""
+    parser = _Parser()
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        message = _("YAML syntax error: {problem}").format(problem=exc.problem or exc.context)
+        raise OrgFileError([(mark.line + 1 if mark else None, message)]) from exc
+    except yaml.YAMLError as exc:
+        raise OrgFileError([(None, _("YAML syntax error: {problem}").format(problem=exc))]) from exc
+    units = parser.document(root)
+    if parser.errors:
+        raise OrgFileError(sorted(parser.errors, key=lambda e: (e[0] or 0)))
+    return OrgSpec(units)
+
+
+# --- What an import changed -----------------------------------------------------------------
+
+
+@dataclass
+class OrgChanges:
+    units_created: int = 0
+    units_updated: int = 0
+    units_moved: int = 0
+    members_created: int = 0
+    members_updated: int = 0
+    memberships_added: int = 0
+    memberships_removed: int = 0
+    roles_changed: int = 0
+    groups_bound: int = 0
+    groups_moved: int = 0
+    lines: list[str] = field(default_factory=list)  # one translated line per change, in order
+
+    def note(self, counter: str, line: str) -> None:
+        setattr(self, counter, getattr(self, counter) + 1)
+        self.lines.append(line)
+
+    def counts(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "lines"}
+
+    def __bool__(self) -> bool:
+        return any(self.counts().values())
+
+    def summary(self) -> str:
+        if not self:
+            return _("No changes: the database already matches the file.")
+        return "\n".join([
+            _("Units: {created} created, {updated} updated, {moved} moved").format(
+                created=self.units_created, updated=self.units_updated, moved=self.units_moved),
+            _("Members: {created} created, {updated} updated").format(
+                created=self.members_created, updated=self.members_updated),
+            _("Memberships: {added} added, {removed} removed, {changed} role changed").format(
+                added=self.memberships_added, removed=self.memberships_removed, changed=self.roles_changed),
+            _("Group chats: {bound} bound, {moved} moved").format(
+                bound=self.groups_bound, moved=self.groups_moved),
+        ])
+
+
+# --- Applying a spec to the database ------------------------------------------------------
+
+
+def _wanted_parents(spec: OrgSpec) -> dict[str, str | None]:
+    return {unit.code: (parent.code if parent else unit.parent) for unit, parent in spec.walk()}
+
+
+def _check_placement(spec: OrgSpec, units: dict[str, Unit]) -> None:
+    """Reject unknown parents and moves that would hang a unit below itself.
+
+    Nesting alone cannot make a cycle; only a top-level `parent:` can, by pointing into a
+    subtree that the database (from earlier imports) or this file places below the unit.
+    """
+    by_id = {unit.id: code for code, unit in units.items()}
+    parents = {code: by_id.get(unit.parent_id) for code, unit in units.items()} | _wanted_parents(spec)
+    errors: list[tuple[int | None, str]] = []
+    for unit in (u for u in spec.units if u.parent is not None):
+        if unit.parent not in parents:
+            message = _("unknown parent unit '{code}': it is neither in this file nor in the database")
+            errors.append((unit.parent_line, message.format(code=unit.parent)))
+            continue
+        chain = _chain_up(unit.parent, parents)
+        if unit.code in chain:
+            path = " → ".join([unit.code, *chain[: chain.index(unit.code) + 1]])
+            message = _("unit {code} cannot be placed under {parent}, which is inside it ({path})")
+            errors.append((unit.parent_line, message.format(code=unit.code, parent=unit.parent, path=path)))
+    if errors:
+        raise OrgFileError(errors)
+
+
+def _chain_up(code: str, parents: dict[str, str | None]) -> list[str]:
+    chain: list[str] = []
+    current: str | None = code
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = parents.get(current)
+    return chain
+
+
+async def _apply_units(
+    session: AsyncSession, spec: OrgSpec, units: dict[str, Unit], changes: OrgChanges
+) -> None:
+    created: set[str] = set()
+    for wanted, _parent in spec.walk():
+        unit = units.get(wanted.code)
+        if unit is None:
+            units[wanted.code] = Unit(code=wanted.code, name=wanted.name, kind=wanted.kind)
+            session.add(units[wanted.code])
+            created.add(wanted.code)
+            line = _("unit {code} ({name}) created").format(code=wanted.code, name=wanted.name)
+            changes.note("units_created", line)
+        elif (unit.name, unit.kind) != (wanted.name, wanted.kind):
+            line = _("unit {code}: {old} → {new}").format(
+                code=wanted.code, old=f"{unit.name} ({unit.kind})", new=f"{wanted.name} ({wanted.kind})"
+            )
+            unit.name, unit.kind = wanted.name, wanted.kind
+            changes.note("units_updated", line)
+    await session.flush()  # new units need ids before anything can point at them
+    _place_units(spec, units, created, changes)
+
+
+def _place_units(spec: OrgSpec, units: dict[str, Unit], created: set[str], changes: OrgChanges) -> None:
+    code_by_id = {unit.id: code for code, unit in units.items()}
+    for code, parent_code in _wanted_parents(spec).items():
+        unit = units[code]
+        parent_id = units[parent_code].id if parent_code else None
+        if unit.parent_id == parent_id:
+            continue
+        if code not in created:  # placing a new unit is part of creating it, not a move
+            old = code_by_id.get(unit.parent_id) or "—"
+            line = _("unit {code} moved: {old} → {new}").format(code=code, old=old, new=parent_code or "—")
+            changes.note("units_moved", line)
+        unit.parent_id = parent_id
+
+
+def _people(spec: OrgSpec) -> dict[int, MemberSpec]:
+    """One record per person, merging what each of their units' entries says."""
+    people: dict[int, MemberSpec] = {}
+    for unit, _parent in spec.walk():
+        for member in unit.members:
+            known = people.get(member.telegram_id, member)
+            people[member.telegram_id] = dataclasses.replace(
+                known, phone=known.phone or member.phone, locale=known.locale or member.locale
+            )
+    return people
+
+
+async def _apply_members(session: AsyncSession, spec: OrgSpec, changes: OrgChanges) -> dict[int, Member]:
+    people = _people(spec)
+    query = select(Member).where(Member.telegram_id.in_(people))
+    members = {m.telegram_id: m for m in (await session.execute(query)).scalars()} if people else {}
+    for telegram_id, person in people.items():
+        member = members.get(telegram_id)
+        if member is None:
+            member = members[telegram_id] = Member(telegram_id=telegram_id, name=person.name)
+            session.add(member)
+            changes.note("members_created", _("person {id} ({name}) created").format(id=telegram_id, name=person.name))
+        # An omitted phone or locale keeps what the person may have set in the bot.
+        wanted = (person.name, person.phone or member.phone, person.locale or member.locale)
+        current = (member.name, member.phone, member.locale)
+        if member.id is not None and wanted != current:
+            changes.note("members_updated", _("person {id} ({name}) updated").format(id=telegram_id, name=person.name))
+        member.name, member.phone, member.locale = wanted
+    await session.flush()
+    return members
+
+
+async def _apply_memberships(
+    session: AsyncSession, spec: OrgSpec, units: dict[str, Unit], members: dict[int, Member],
+    changes: OrgChanges, *, prune: bool,
+) -> None:
+    wanted = {
+        (members[m.telegram_id].id, units[unit.code].id): (m, unit.code)
+        for unit, _parent in spec.walk() for m in unit.members
+    }
+    unit_ids = [units[unit.code].id for unit, _parent in spec.walk()]
+    query = select(Membership).where(Membership.unit_id.in_(unit_ids)).options(selectinload(Membership.member))
+    existing = {(ms.member_id, ms.unit_id): ms for ms in (await session.execute(query)).scalars()}
+    for key, (member, code) in wanted.items():
+        _sync_membership(session, existing.get(key), key, member, code, changes)
+    if prune:
+        code_by_id = {unit.id: code for code, unit in units.items()}
+        for key in existing.keys() - wanted.keys():
+            membership = existing[key]
+            await session.delete(membership)
+            line = _("person {id} removed from unit {code}").format(
+                id=membership.member.telegram_id, code=code_by_id[membership.unit_id])
+            changes.note("memberships_removed", line)
+
+
+def _sync_membership(
+    session: AsyncSession, membership: Membership | None, key: tuple[int, int],
+    member: MemberSpec, code: str, changes: OrgChanges,
+) -> None:
+    if membership is None:
+        session.add(Membership(member_id=key[0], unit_id=key[1], role=member.role))
+        line = _("person {id} added to unit {code} as {role}").format(id=member.telegram_id, code=code, role=member.role.value)
+        changes.note("memberships_added", line)
+    elif membership.role != member.role:
+        line = _("person {id} in unit {code}: {old} → {new}").format(
+            id=member.telegram_id, code=code, old=membership.role.value, new=member.role.value)
+        membership.role = member.role
+        changes.note("roles_changed", line)
+
+
+async def _apply_groups(
+    session: AsyncSession, spec: OrgSpec, units: dict[str, Unit], changes: OrgChanges, actor: int | None
+) -> None:
+    wanted = {chat_id: unit.code for unit, _parent in spec.walk() for chat_id in unit.group_chat_ids}
+    if not wanted:
+        return
+    query = select(GroupChat).where(GroupChat.chat_id.in_(wanted))
+    groups = {g.chat_id: g for g in (await session.execute(query)).scalars()}
+    code_by_id = {unit.id: code for code, unit in units.items()}
+    for chat_id, code in wanted.items():
+        group, unit_id = groups.get(chat_id), units[code].id
+        if group is None:
+            session.add(GroupChat(chat_id=chat_id, unit_id=unit_id, bound_by=actor, bound_at=utcnow()))
+            changes.note("groups_bound", _("group chat {chat_id} bound to unit {code}").format(chat_id=chat_id, code=code))
+        elif group.unit_id != unit_id:
+            line = _("group chat {chat_id} moved: {old} → {new}").format(
+                chat_id=chat_id, old=code_by_id.get(group.unit_id, "?"), new=code)
+            group.unit_id, group.bound_by, group.bound_at = unit_id, actor, utcnow()
+            changes.note("groups_moved", line)
+
+
+async def apply_org(
+    session: AsyncSession, spec: OrgSpec, *, actor: int | None = None, prune: bool = False
+) -> OrgChanges:
+    """Upsert the spec into the session's transaction; the caller commits or rolls back.
+
+    Raises OrgFileError (before writing anything) if a `parent:` is unknown or would make
+    a cycle with units already in the database.
+    """
+    units = {unit.code: unit for unit in (await session.execute(select(Unit))).scalars()}
+    _check_placement(spec, units)
+    changes = OrgChanges()
+    await _apply_units(session, spec, units, changes)
+    members = await _apply_members(session, spec, changes)
+    await _apply_memberships(session, spec, units, members, changes, prune=prune)
+    await _apply_groups(session, spec, units, changes, actor)
+    roots = ", ".join(unit.code for unit in spec.units)
+    await audit(session, actor, "org.import", roots[:255], prune=prune, **changes.counts())
+    await session.flush()
+    return changes
+
+
+async def import_org_file(
+    db: Database, path: str | Path, *, actor: int | None = None, prune: bool = False
+) -> OrgChanges:
+    """Parse and apply a file in one transaction: on any error nothing is written."""
+    try:
+        text = await asyncio.to_thread(Path(path).read_text, encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise OrgFileError([(None, _("cannot read {path}: {error}").format(path=path, error=exc))]) from exc
+    spec = parse_org(text)
+    async with db.session() as session:
+        return await apply_org(session, spec, actor=actor, prune=prune)
+
+
+# --- Export: the database as a spec, then as YAML -------------------------------------------
+
+
+async def _spec_from_db(session: AsyncSession) -> OrgSpec:
+    units = list((await session.execute(select(Unit))).scalars())
+    query = select(Membership).options(selectinload(Membership.member))
+    memberships = list((await session.execute(query)).scalars())
+    groups = list((await session.execute(select(GroupChat))).scalars())
+
+    def build(unit: Unit) -> UnitSpec:
+        return UnitSpec(
+            code=unit.code, name=unit.name, kind=unit.kind or DEFAULT_KIND,
+            group_chat_ids=tuple(g.chat_id for g in groups if g.unit_id == unit.id),
+            members=tuple(_member_spec(ms) for ms in memberships if ms.unit_id == unit.id),
+            children=tuple(build(child) for child in units if child.parent_id == unit.id),
+        )
+
+    return OrgSpec(tuple(build(unit) for unit in units if unit.parent_id is None)).canonical()
+
+
+def _member_spec(membership: Membership) -> MemberSpec:
+    member = membership.member
+    return MemberSpec(member.telegram_id, member.name, membership.role, member.phone, member.locale)
+
+
+class _Flow(dict):
+    """A mapping or list that export writes on one line, like the members in the docs."""
+
+
+class _FlowList(list):
+    pass
+
+
+class _OrgDumper(yaml.SafeDumper):
+    pass
+
+
+_OrgDumper.add_representer(_Flow, lambda d, data: d.represent_mapping("tag:yaml.org,2002:map", data, flow_style=True))
+_OrgDumper.add_representer(_FlowList, lambda d, data: d.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True))
+
+
+def _unit_data(unit: UnitSpec) -> dict:
+    data: dict = {"code": unit.code, "name": unit.name, "kind": unit.kind}
+    if unit.parent is not None:
+        data["parent"] = unit.parent
+    if len(unit.group_chat_ids) == 1:
+        data["group_chat_id"] = unit.group_chat_ids[0]
+    elif unit.group_chat_ids:
+        data["group_chat_id"] = _FlowList(unit.group_chat_ids)
+    if unit.members:
+        data["members"] = [_member_data(m) for m in unit.members]
+    if unit.children:
+        data["children"] = [_unit_data(child) for child in unit.children]
+    return data
+
+
+def _member_data(member: MemberSpec) -> _Flow:
+    data = _Flow(telegram_id=member.telegram_id, name=member.name, role=member.role.value)
+    if member.phone is not None:
+        data["phone"] = member.phone
+    if member.locale is not None:
+        data["locale"] = member.locale
+    return data
+
+
+def dump_org(spec: OrgSpec) -> str:
+    """A spec as organisation-file YAML (keys in the documented order)."""
+    data = {"units": [_unit_data(unit) for unit in spec.units]}
+    return yaml.dump(data, Dumper=_OrgDumper, allow_unicode=True, sort_keys=False,
+                     default_flow_style=False, width=4096)
+
+
+async def export_org(session: AsyncSession) -> str:
+    """The whole organisation as an organisation file; importing it back changes nothing."""
+    return dump_org(await _spec_from_db(session))

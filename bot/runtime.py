@@ -1,0 +1,147 @@
+"""What every update carries through the handlers: who is speaking, in which language, at
+which step of which flow; and the update processor that keeps each chat's updates in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application, BaseUpdateProcessor, CallbackContext, ExtBot
+from telegram.ext import filters as ptb_filters
+
+from bot import i18n
+from bot.config import Settings
+from bot.fsm import FSMContext, State, StatesGroup
+from storage.db import Database
+from storage.models import Member
+from storage.queries import is_admin, member_by_telegram_id
+
+
+@dataclass
+class UpdateScope:
+    """Loaded once per update before any handler runs."""
+
+    member: Member | None = None
+    state: str | None = None
+    locale: str = i18n.DEFAULT_LOCALE
+    is_admin: bool = False
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+_scope: ContextVar[UpdateScope | None] = ContextVar("shangbao_scope", default=None)
+
+
+def current_scope() -> UpdateScope:
+    scope = _scope.get()
+    return scope if scope is not None else UpdateScope()
+
+
+def set_scope(scope: UpdateScope) -> None:
+    _scope.set(scope)
+
+
+class Context(CallbackContext[ExtBot, dict, dict, dict]):
+    """PTB's context plus the bot's services; handlers reach storage through it."""
+
+    @property
+    def db(self) -> Database:
+        return self.application.bot_data["db"]
+
+    @property
+    def settings(self) -> Settings:
+        return self.application.bot_data["settings"]
+
+    @property
+    def scope(self) -> UpdateScope:
+        return current_scope()
+
+    @property
+    def member(self) -> Member | None:
+        return current_scope().member
+
+    def fsm(self, session, update: Update) -> FSMContext:
+        return FSMContext(session, update.effective_chat.id, update.effective_user.id)
+
+
+async def load_scope(db: Database, settings: Settings, update: Update) -> UpdateScope:
+    """Who is speaking, their state in this chat and their language."""
+    user, chat = update.effective_user, update.effective_chat
+    if user is None:
+        return UpdateScope(locale=settings.default_locale)
+    async with db.session() as session:
+        member = await member_by_telegram_id(session, user.id)
+        state = None
+        if chat is not None:
+            state = await FSMContext(session, chat.id, user.id).get_state()
+            session.expunge_all()  # read only: nothing to write back
+    locale = (member.locale if member else None) or i18n.negotiate(user.language_code)
+    return UpdateScope(
+        member=member, state=state, locale=locale or settings.default_locale,
+        is_admin=is_admin(member, user.id, settings.admin_telegram_ids),
+    )
+
+
+async def prepare_update(update: object, context: Context) -> None:
+    """Group -100: load the scope and switch the language before any flow sees the update."""
+    if not isinstance(update, Update):
+        return
+    scope = await load_scope(context.db, context.settings, update)
+    set_scope(scope)
+    i18n.set_locale(scope.locale)
+
+
+class InState(ptb_filters.UpdateFilter):
+    """Matches when the speaker's stored step is one of `states` (a State or a whole group)."""
+
+    def __init__(self, *states: State | type[StatesGroup]):
+        names: set[str] = set()
+        for item in states:
+            names.update(item.names() if isinstance(item, type) else [item.state])
+        self.names = frozenset(names)
+        super().__init__(name=f"InState({', '.join(sorted(self.names))})")
+
+    def filter(self, update: Update) -> bool:
+        return current_scope().state in self.names
+
+
+class ChatOrderedProcessor(BaseUpdateProcessor):
+    """Updates of one chat run one after another; different chats run in parallel."""
+
+    def __init__(self, max_concurrent_updates: int = 64):
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._waiting: dict[int, int] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        key = _chat_key(update)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._waiting[key] = self._waiting.get(key, 0) + 1
+        try:
+            async with lock:
+                _scope.set(None)
+                await coroutine
+        finally:
+            self._waiting[key] -= 1
+            if not self._waiting[key]:
+                del self._waiting[key], self._locks[key]
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+
+def _chat_key(update: object) -> int:
+    if isinstance(update, Update) and update.effective_chat is not None:
+        return update.effective_chat.id
+    return 0
+
+
+def services(application: Application) -> tuple[Database, Settings]:
+    return application.bot_data["db"], application.bot_data["settings"]

@@ -1,0 +1,1 @@
+"""Storage: typed models, one session per update, migrations."""

@@ -1,0 +1,27 @@
+"""Every model, imported here so that metadata and Alembic see them all."""
+
+from storage.models.base import Base
+from storage.models.fsm import FSMState
+from storage.models.org import AuditLog, GroupChat, Invite, Member, Membership, Role, Unit
+from storage.models.outbox import OutboxMessage, OutboxStatus, Priority
+from storage.models.report import Attachment, CaseStatus, Category, ReferenceCounter, Report
+
+__all__ = [
+    "Attachment",
+    "AuditLog",
+    "Base",
+    "CaseStatus",
+    "Category",
+    "FSMState",
+    "GroupChat",
+    "Invite",
+    "Member",
+    "Membership",
+    "OutboxMessage",
+    "OutboxStatus",
+    "Priority",
+    "ReferenceCounter",
+    "Report",
+    "Role",
+    "Unit",
+]

@@ -1,0 +1,71 @@
+"""Small queries about the organisation, shared by handlers, the CLI and the scheduler."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from storage.models import AuditLog, GroupChat, Member, Membership, Role, Unit
+
+
+async def member_by_telegram_id(session: AsyncSession, telegram_id: int) -> Member | None:
+    query = (
+        select(Member)
+        .where(Member.telegram_id == telegram_id)
+        .options(selectinload(Member.memberships).selectinload(Membership.unit))
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def unit_by_code(session: AsyncSession, code: str) -> Unit | None:
+    return (await session.execute(select(Unit).where(Unit.code == code))).scalar_one_or_none()
+
+
+async def all_units(session: AsyncSession) -> list[Unit]:
+    return list((await session.execute(select(Unit).order_by(Unit.code))).scalars())
+
+
+async def group_by_chat_id(session: AsyncSession, chat_id: int) -> GroupChat | None:
+    query = select(GroupChat).where(GroupChat.chat_id == chat_id).options(selectinload(GroupChat.unit))
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def ancestors(session: AsyncSession, unit: Unit) -> list[Unit]:
+    """The unit's parent, grandparent, … up to the root (nearest first)."""
+    by_id = {u.id: u for u in await all_units(session)}
+    chain, current = [], by_id.get(unit.parent_id) if unit.parent_id else None
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = by_id.get(current.parent_id) if current.parent_id else None
+    return chain
+
+
+def is_admin(member: Member | None, telegram_id: int, admin_ids: Iterable[int]) -> bool:
+    if telegram_id in set(admin_ids):
+        return True
+    return member is not None and any(m.role == Role.ADMIN for m in member.memberships)
+
+
+def has_role(member: Member | None, role: Role, unit_id: int | None = None) -> bool:
+    if member is None:
+        return False
+    return any(m.role == role and (unit_id is None or m.unit_id == unit_id) for m in member.memberships)
+
+
+async def audit(session: AsyncSession, actor: int | None, action: str, subject: str = "", **details) -> None:
+    session.add(AuditLog(actor_telegram_id=actor, action=action, subject=subject, details=details))
+
+
+async def groups_by_unit(session: AsyncSession) -> dict[int, list[GroupChat]]:
+    result: dict[int, list[GroupChat]] = {}
+    for group in (await session.execute(select(GroupChat).order_by(GroupChat.id))).scalars():
+        result.setdefault(group.unit_id, []).append(group)
+    return result
+
+
+async def member_counts(session: AsyncSession) -> dict[int, int]:
+    rows = await session.execute(select(Membership.unit_id, func.count()).group_by(Membership.unit_id))
+    return dict(rows.all())
