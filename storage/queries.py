@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from storage.models import AuditLog, GroupChat, Member, Membership, Role, Unit
+from storage.models import AuditLog, GroupChat, Member, Membership, Role, SensitivePeriod, Unit
 
 
 async def member_by_telegram_id(session: AsyncSession, telegram_id: int) -> Member | None:
@@ -69,3 +69,9 @@ async def groups_by_unit(session: AsyncSession) -> dict[int, list[GroupChat]]:
 async def member_counts(session: AsyncSession) -> dict[int, int]:
     rows = await session.execute(select(Membership.unit_id, func.count()).group_by(Membership.unit_id))
     return dict(rows.all())
+
+
+async def sensitive_period_on(session: AsyncSession, day) -> SensitivePeriod | None:
+    """The sensitive period covering `day` (a date in the bot's zone), if any."""
+    query = select(SensitivePeriod).where(SensitivePeriod.starts_on <= day, SensitivePeriod.ends_on >= day)
+    return (await session.execute(query.order_by(SensitivePeriod.starts_on))).scalars().first()

@@ -1,6 +1,7 @@
 """Every model, imported here so that metadata and Alembic see them all."""
 
 from storage.models.base import Base
+from storage.models.calendar import SensitivePeriod
 from storage.models.fsm import FSMState
 from storage.models.org import AuditLog, GroupChat, Invite, Member, Membership, Role, Unit
 from storage.models.outbox import OutboxMessage, OutboxStatus, Priority
@@ -23,5 +24,6 @@ __all__ = [
     "ReferenceCounter",
     "Report",
     "Role",
+    "SensitivePeriod",
     "Unit",
 ]

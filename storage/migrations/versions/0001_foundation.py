@@ -1,8 +1,8 @@
-"""foundation: organisation, conversation state, reports, outbox
+"""foundation: organisation, conversation state, reports, outbox, sensitive periods
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 22:55:03.887280
+Create Date: 2026-11-21 23:16:39.145113
 """
 from collections.abc import Sequence
 
@@ -86,6 +86,16 @@ def upgrade() -> None:
     sa.Column('day', sa.Date(), nullable=False),
     sa.Column('last', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('day', name=op.f('pk_reference_counters'))
+    )
+    op.create_table('sensitive_periods',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=128), nullable=False),
+    sa.Column('starts_on', sa.Date(), nullable=False),
+    sa.Column('ends_on', sa.Date(), nullable=False),
+    sa.Column('morning_check_in', sa.String(length=5), nullable=True),
+    sa.Column('created_at', storage.types.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('ends_on >= starts_on', name=op.f('ck_sensitive_periods_ends_after_start')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_sensitive_periods'))
     )
     op.create_table('units',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -232,6 +242,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_units_parent_id'))
 
     op.drop_table('units')
+    op.drop_table('sensitive_periods')
     op.drop_table('reference_counters')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_due')
