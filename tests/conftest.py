@@ -7,6 +7,7 @@ every database test on PostgreSQL as well; CI does.
 
 from __future__ import annotations
 
+import concurrent.futures
 import itertools
 import os
 import shutil
@@ -40,8 +41,15 @@ def pytest_collection_modifyitems(config, items):  # noqa: ARG001
 def sqlite_template(tmp_path_factory) -> Path:
     """Migrated once; each test copies the file, which is much faster than migrating."""
     path = tmp_path_factory.mktemp("template") / "template.sqlite3"
-    upgrade(f"sqlite+aiosqlite:///{path}")
+    _off_loop(upgrade, f"sqlite+aiosqlite:///{path}")
     return path
+
+
+def _off_loop(function, *args):
+    """Run blocking set-up that calls asyncio.run() in a thread: async fixtures request the
+    templates from inside the running event loop."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(function, *args).result()
 
 
 def _pg_url(database: str) -> str:
@@ -67,11 +75,11 @@ def pg_template() -> str:
     import asyncio
 
     name = f"shangbao_tpl_{os.getpid()}"
-    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}"'))
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-    upgrade(_pg_url(name))
+    _off_loop(asyncio.run, _pg_admin(f'DROP DATABASE IF EXISTS "{name}"'))
+    _off_loop(asyncio.run, _pg_admin(f'CREATE DATABASE "{name}"'))
+    _off_loop(upgrade, _pg_url(name))
     yield name
-    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    _off_loop(asyncio.run, _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
