@@ -7,12 +7,13 @@ every database test on PostgreSQL as well; CI does.
 
 from __future__ import annotations
 
-import concurrent.futures
+import asyncio
 import itertools
 import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,6 @@ from sqlalchemy.engine import make_url
 from bot.config import Settings, load_settings
 from storage.db import Database
 from storage.migrate import upgrade
-from tests.emulator import BotAPIEmulator
 from tests.factories import OrgFactory
 
 PG_ADMIN_URL = os.environ.get("SHANGBAO_TEST_POSTGRES_URL", "")
@@ -41,15 +41,8 @@ def pytest_collection_modifyitems(config, items):  # noqa: ARG001
 def sqlite_template(tmp_path_factory) -> Path:
     """Migrated once; each test copies the file, which is much faster than migrating."""
     path = tmp_path_factory.mktemp("template") / "template.sqlite3"
-    _off_loop(upgrade, f"sqlite+aiosqlite:///{path}")
+    upgrade(f"sqlite+aiosqlite:///{path}")
     return path
-
-
-def _off_loop(function, *args):
-    """Run blocking set-up that calls asyncio.run() in a thread: async fixtures request the
-    templates from inside the running event loop."""
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(function, *args).result()
 
 
 def _pg_url(database: str) -> str:
@@ -72,14 +65,18 @@ async def _pg_admin(sql: str) -> None:
 @pytest.fixture(scope="session")
 def pg_template() -> str:
     """A migrated template database; each test gets `CREATE DATABASE … TEMPLATE` of it."""
-    import asyncio
-
     name = f"shangbao_tpl_{os.getpid()}"
-    _off_loop(asyncio.run, _pg_admin(f'DROP DATABASE IF EXISTS "{name}"'))
-    _off_loop(asyncio.run, _pg_admin(f'CREATE DATABASE "{name}"'))
-    _off_loop(upgrade, _pg_url(name))
+    _blocking(_pg_admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _blocking(_pg_admin, f'CREATE DATABASE "{name}"')
+    upgrade(_pg_url(name))
     yield name
-    _off_loop(asyncio.run, _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    _blocking(_pg_admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _blocking(coroutine_function, *args):
+    """Run a coroutine to completion from sync code, even inside a running loop."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine_function(*args)).result()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -109,7 +106,9 @@ async def db(db_url) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-async def emulator() -> AsyncIterator[BotAPIEmulator]:
+async def emulator():
+    from tests.emulator import BotAPIEmulator
+
     emu = BotAPIEmulator()
     await emu.start()
     yield emu
