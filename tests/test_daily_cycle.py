@@ -156,7 +156,8 @@ class TestReminders:
         await backdate_units(db)
         await run(db, runs.run_reminders, settings, plan, DAY, local(DAY, "16:00"))
         [row] = await outbox(db, "reminder:")
-        assert "零报告" in str(row.payload) or "无事可报" in str(row.payload) or "今日" in str(row.payload)
+        assert "日报提醒 — 新社区" in row.payload["text"]           # the organisation's default is English
+        assert row.payload["reply_markup"]["inline_keyboard"][0][0]["text"] == "✅ 今日无事可报（零报告）"
 
     async def test_running_twice_queues_nothing_new(self, db, tree, settings, plan):
         await run(db, runs.run_reminders, settings, plan, DAY, local(DAY, "16:00"))

@@ -60,6 +60,3 @@ def render_filed(unit: str, row: DailyReport, deadline: datetime | None, tz: Zon
         lines.append(_("⚠️ Filed after the deadline ({time}): recorded as late (迟报).").format(time=local_hm(deadline, tz)))
     return "\n".join(lines)
 
-
-def filed_by_line(name: str, at: datetime, tz: ZoneInfo) -> str:
-    return _("Filed by {name} at {time}.").format(name=esc(name), time=local_hm(at, tz))
