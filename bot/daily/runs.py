@@ -69,7 +69,8 @@ async def enqueue_all(session: AsyncSession, messages: list[Outgoing], now: date
     rows = [dict(key=m.key, chat_id=m.chat_id, method="sendMessage", payload=m.payload(),
                  priority=int(m.priority), status=OutboxStatus.PENDING.value, attempts=0,
                  next_attempt_at=now, created_at=now) for m in messages]
-    statement = dialect_insert(session)(OutboxMessage).on_conflict_do_nothing(index_elements=["key"])
+    # The table, not the ORM class: thousands of summaries need no ORM bookkeeping.
+    statement = dialect_insert(session)(OutboxMessage.__table__).on_conflict_do_nothing(index_elements=["key"])
     await session.execute(statement, rows)
     after_commit(session, outbox._notify)  # wake a sender in this process, as enqueue() does
 

@@ -99,7 +99,7 @@ async def record_misses(session: AsyncSession, unit_ids: Iterable[int], day: dat
     """Store 漏报 for `day`; recording the same miss twice is a no-op."""
     rows = [{"unit_id": unit_id, "local_date": day, "recorded_at": now} for unit_id in unit_ids]
     if rows:
-        statement = dialect_insert(session)(DailyMiss).on_conflict_do_nothing()
+        statement = dialect_insert(session)(DailyMiss.__table__).on_conflict_do_nothing()
         await session.execute(statement, rows)
 
 

@@ -7,6 +7,7 @@ per group chat covering the group's unit and every unit below it.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.daily.overdue import OverdueItem, overdue_items
 from bot.daily.schedule import Schedule
 from bot.daily.store import Activity, Outcome, UnitDay, load_activity
-from bot.i18n import N_, _, format_date
+from bot.i18n import N_, _, current_locale, format_date, use_locale
 from bot.textutil import esc
 from storage.models import (
     CaseStatus,
@@ -74,6 +75,17 @@ def status_name(status: str) -> str:
 
 def local_hm(instant: datetime, tz: ZoneInfo) -> str:
     return instant.astimezone(tz).strftime("%H:%M")
+
+
+def day_text(day: date) -> str:
+    """A date in the current language; cached, as thousands of summaries show the same days."""
+    return _day_text(day, current_locale())
+
+
+@functools.lru_cache(maxsize=512)
+def _day_text(day: date, locale: str) -> str:
+    with use_locale(locale):
+        return format_date(day)
 
 
 # --- The organisation, loaded once per run ---------------------------------------------------
@@ -176,9 +188,14 @@ class DayData:
     overdue: dict[int, list[OverdueItem]]
     previous_day: date | None = None
     previous_deadline: datetime | None = None
+    # Each report line is rendered once and shown in every group above its unit.
+    lines: dict[tuple[str, str], str] = field(default_factory=dict)
+    outcomes: dict[int, Outcome] = field(default_factory=dict)
 
     def outcome(self, unit_id: int) -> Outcome:
-        return self.activity.get((unit_id, self.day), UnitDay()).outcome(self.deadline)
+        if unit_id not in self.outcomes:
+            self.outcomes[unit_id] = self.activity.get((unit_id, self.day), UnitDay()).outcome(self.deadline)
+        return self.outcomes[unit_id]
 
     def late_previous(self, unit_id: int) -> datetime | None:
         """When the unit filed late on the previous reporting day, if it did."""
@@ -235,14 +252,14 @@ def render_day_summary(org: Org, data: DayData, unit_id: int, tz: ZoneInfo,
     """The summary for the group of `unit_id`: that unit and everything below it."""
     units = due_units(org, org.subtree(unit_id), data.deadline)
     lines = [_("<b>📊 Daily summary — {unit}, {date}</b>").format(
-        unit=esc(org.units[unit_id].name), date=format_date(data.day))]
+        unit=esc(org.units[unit_id].name), date=day_text(data.day))]
     if sent_late_at is not None:
         lines.append(_("⏰ Sent late at {time}: the bot was not running at the deadline ({deadline}).").format(
             time=local_hm(sent_late_at, tz), deadline=local_hm(data.deadline, tz)))
     lines += _counts_section(org, data, units)
     lines += _late_section(org, data, units, tz)
-    lines += _reports_sections(org, [r for u in units for r in data.reports.get(u, [])])
-    lines += _open_major_section(org, [r for u in units for r in data.open_major.get(u, [])])
+    lines += _reports_sections(org, data, [r for u in units for r in data.reports.get(u, [])])
+    lines += _open_major_section(org, data, [r for u in units for r in data.open_major.get(u, [])])
     lines += _overdue_section(org, [i for u in units for i in data.overdue.get(u, [])], tz)
     return "\n".join(lines)
 
@@ -255,21 +272,28 @@ def _counts_section(org: Org, data: DayData, units: list[int]) -> list[str]:
     missing = [u for u in units if data.outcome(u) in (Outcome.MISSING, Outcome.LATE)]
     if missing:
         lines += ["", _("<b>Missing daily reports (漏报)</b>")]
-        lines += [_("• {unit} — leader: {leader}").format(unit=esc(org.units[u].name), leader=org.leader_text(u))
-                  for u in missing]
+        lines += [_missing_line(org, data, u) for u in missing]
     return lines
+
+
+def _missing_line(org: Org, data: DayData, unit_id: int) -> str:
+    key = (current_locale(), f"missing:{unit_id}")
+    if key not in data.lines:
+        data.lines[key] = _("• {unit} — leader: {leader}").format(
+            unit=esc(org.units[unit_id].name), leader=org.leader_text(unit_id))
+    return data.lines[key]
 
 
 def _late_section(org: Org, data: DayData, units: list[int], tz: ZoneInfo) -> list[str]:
     late = [(u, at) for u in units if (at := data.late_previous(u)) is not None]
     if not late:
         return []
-    lines = ["", _("<b>Late daily reports (迟报) on {date}</b>").format(date=format_date(data.previous_day))]
+    lines = ["", _("<b>Late daily reports (迟报) on {date}</b>").format(date=day_text(data.previous_day))]
     return lines + [_("• {unit} at {time}").format(unit=esc(org.units[u].name), time=local_hm(at, tz))
                     for u, at in late]
 
 
-def _reports_sections(org: Org, reports: list[ReportLine]) -> list[str]:
+def _reports_sections(org: Org, data: DayData, reports: list[ReportLine]) -> list[str]:
     if not reports:
         return ["", _("No reports were filed today.")]
     levels = Counter(r.level for r in reports)
@@ -279,20 +303,23 @@ def _reports_sections(org: Org, reports: list[ReportLine]) -> list[str]:
              _("<b>By category</b>"),
              " · ".join(f"{category_name(c)}: {n}" for c, n in sorted(categories.items(), key=lambda i: (-i[1], i[0])))]
     lines += ["", _("<b>Today's reports ({count})</b>").format(count=len(reports))]
-    return lines + [_report_line(org, r) for r in sorted(reports, key=lambda r: (r.level, r.reference))]
+    return lines + [_report_line(org, data, r) for r in sorted(reports, key=lambda r: (r.level, r.reference))]
 
 
-def _report_line(org: Org, report: ReportLine) -> str:
-    return _("• <code>{reference}</code> {level} · {unit} · {title} ({status})").format(
-        reference=esc(report.reference), level=level_name(report.level), unit=esc(org.units[report.unit_id].name),
-        title=esc(report.title), status=status_name(report.status))
+def _report_line(org: Org, data: DayData, report: ReportLine) -> str:
+    key = (current_locale(), report.reference)
+    if key not in data.lines:
+        data.lines[key] = _("• <code>{reference}</code> {level} · {unit} · {title} ({status})").format(
+            reference=esc(report.reference), level=level_name(report.level),
+            unit=esc(org.units[report.unit_id].name), title=esc(report.title), status=status_name(report.status))
+    return data.lines[key]
 
 
-def _open_major_section(org: Org, reports: list[ReportLine]) -> list[str]:
+def _open_major_section(org: Org, data: DayData, reports: list[ReportLine]) -> list[str]:
     if not reports:
         return []
     lines = ["", _("<b>Open level I–II reports ({count})</b>").format(count=len(reports))]
-    return lines + [_report_line(org, r) for r in sorted(reports, key=lambda r: (r.level, r.reference))]
+    return lines + [_report_line(org, data, r) for r in sorted(reports, key=lambda r: (r.level, r.reference))]
 
 
 def _overdue_section(org: Org, items: list[OverdueItem], tz: ZoneInfo) -> list[str]:
@@ -301,15 +328,14 @@ def _overdue_section(org: Org, items: list[OverdueItem], tz: ZoneInfo) -> list[s
     lines = ["", _("<b>Overdue follow-ups ({count})</b>").format(count=len(items))]
     return lines + [_("• <code>{reference}</code> {unit} · {title} — {what}, due {due}").format(
         reference=esc(i.reference), unit=esc(org.units[i.unit_id].name), title=esc(i.title), what=esc(i.what),
-        due=f"{format_date(i.due_at.astimezone(tz).date())} {local_hm(i.due_at, tz)}") for i in items]
+        due=f"{day_text(i.due_at.astimezone(tz).date())} {local_hm(i.due_at, tz)}") for i in items]
 
 
 def render_missing_notice(org: Org, data: DayData, unit_ids: list[int]) -> str:
     """To a parent's group at the deadline: which units below it filed nothing today."""
-    lines = [_("<b>⚠️ Missed daily reports (漏报) — {date}</b>").format(date=format_date(data.day)),
+    lines = [_("<b>⚠️ Missed daily reports (漏报) — {date}</b>").format(date=day_text(data.day)),
              _("These units had filed no daily report at the deadline:")]
-    return "\n".join(lines + [_("• {unit} — leader: {leader}").format(
-        unit=esc(org.units[u].name), leader=org.leader_text(u)) for u in unit_ids])
+    return "\n".join(lines + [_missing_line(org, data, u) for u in unit_ids])
 
 
 # --- The week -----------------------------------------------------------------------------------
@@ -364,7 +390,7 @@ def _count_day(row: WeekRow, filed: UnitDay, schedule: Schedule, day: date) -> N
 
 def render_weekly(org: Org, week: WeekData, unit_id: int) -> str:
     lines = [_("<b>📈 Weekly summary — {unit}, {first} – {last}</b>").format(
-        unit=esc(org.units[unit_id].name), first=format_date(week.first), last=format_date(week.last)),
+        unit=esc(org.units[unit_id].name), first=day_text(week.first), last=day_text(week.last)),
         _("Reporting days: {days}").format(days=len(week.reporting_days))]
     units = org.subtree(unit_id)
     met = sum(1 for u in units if week.rows[u].quota_met)
