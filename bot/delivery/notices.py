@@ -15,8 +15,8 @@ from storage.models import GroupChat, Member, Membership, Priority, Role
 from storage.outbox import enqueue
 
 REASONS = {
-    Refusal.BLOCKED: i18n.N_("they blocked the bot"),
-    Refusal.NOT_STARTED: i18n.N_("they have not started the bot yet (they need to open it and press Start)"),
+    Refusal.BLOCKED: i18n.N_("the person blocked the bot"),
+    Refusal.NOT_STARTED: i18n.N_("the person has not started the bot yet (they need to open it and press Start)"),
     Refusal.REMOVED: i18n.N_("the bot was removed from the chat, or the chat no longer exists"),
     Refusal.DEACTIVATED: i18n.N_("the Telegram account was deleted"),
 }
