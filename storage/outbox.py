@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, or_, select, update
+from sqlalchemy import and_, case, delete, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from storage.models import OutboxMessage, OutboxStatus, Priority
+from storage.models import OutboxMessage, OutboxStatus, Priority, SenderLease
 from storage.types import utcnow
 
 # Called when something was queued in this process, so a sender need not wait for its poll.
@@ -229,3 +229,35 @@ async def skip_orphans(session: AsyncSession) -> int:
     ).values(status=OutboxStatus.SKIPPED, claimed_until=None, last_error="dependency failed")
         .execution_options(synchronize_session=False))
     return result.rowcount or 0
+
+
+# ---------------------------------------------------------------------------------------
+# Leases among replicas: one `bulk` holder, and each sender's presence.
+
+BULK_LEASE = "bulk"
+PRESENCE_PREFIX = "replica:"
+
+
+async def hold_lease(session: AsyncSession, name: str, owner: str, ttl: timedelta) -> bool:
+    """Take the lease if it is free or has lapsed, or renew it if it is ours; True if ours.
+
+    One statement (INSERT … ON CONFLICT DO UPDATE … WHERE), so two replicas racing for a
+    lapsed lease cannot both win."""
+    now = utcnow()
+    insert = dialect_insert(session)(SenderLease).values(name=name, owner=owner, until=now + ttl)
+    statement = insert.on_conflict_do_update(
+        index_elements=["name"],
+        set_={"owner": insert.excluded.owner, "until": insert.excluded.until},
+        where=or_(SenderLease.owner == owner, SenderLease.until < now),
+    ).returning(SenderLease.owner)
+    return (await session.execute(statement)).scalar_one_or_none() == owner
+
+
+async def drop_lease(session: AsyncSession, name: str, owner: str) -> None:
+    await session.execute(delete(SenderLease).where(SenderLease.name == name, SenderLease.owner == owner))
+
+
+async def live_replicas(session: AsyncSession) -> int:
+    query = select(func.count()).select_from(SenderLease).where(
+        SenderLease.name.startswith(PRESENCE_PREFIX), SenderLease.until >= utcnow())
+    return int((await session.execute(query)).scalar_one())

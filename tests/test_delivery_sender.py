@@ -17,11 +17,11 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 from bot.config import Settings, load_settings
 from bot.delivery.errors import Refusal, Verdict, classify
 from bot.delivery.sender import OutboxSender, SenderTuning
-from storage.models import Member, OutboxMessage, OutboxStatus, Priority, Role
+from storage.models import Member, OutboxMessage, OutboxStatus, Priority, Role, SenderLease
 from storage.outbox import claim_due, enqueue
 from tests.conftest import ADMIN_ID
 
-FAST = SenderTuning(poll_interval=0.05, backoff_base=0.01, backoff_cap=0.05, renew_every=0.2)
+FAST = SenderTuning(poll_interval=0.05, backoff_base=0.01, backoff_cap=0.05, renew_every=0.1, lease_ttl=0.5)
 
 
 class ScriptedBot:
@@ -83,6 +83,11 @@ async def until(condition, limit: float = 10.0) -> None:
             await asyncio.sleep(0.001)
 
 
+def crash(sender: OutboxSender) -> None:
+    for task in (sender._task, sender._writer, *sender._workers.values()):
+        task.cancel()
+
+
 @pytest.fixture
 def settings(db_url) -> Settings:
     """No emulator here: the scripted bot answers instead."""
@@ -105,6 +110,7 @@ async def running(db, settings, scripted):
         senders.append(sender)
         return sender
 
+    start.settings = settings
     yield start
     for sender in senders:
         await sender.stop()
@@ -288,3 +294,30 @@ class TestSeveralSenders:
         await settle(db, 30)
         counts = Counter(scripted.texts())
         assert len(counts) == 300 and set(counts.values()) == {1}
+
+    async def test_only_the_lease_holder_sends_bulk(self, db, running):
+        bots = {"a": ScriptedBot(), "b": ScriptedBot()}
+        first = await running(bots["a"], owner="a")
+        await until(lambda: first.is_bulk_owner)
+        second = await running(bots["b"], owner="b")
+        await queue(db, *[(f"bulk{i}", i, "bulk") for i in range(20)], priority=Priority.BULK)
+        await queue(db, *[(f"card{i}", i, "card") for i in range(40)], priority=Priority.NORMAL)
+        await settle(db)
+        assert not second.is_bulk_owner
+        assert bots["b"].texts().count("bulk") == 0 and bots["a"].texts().count("bulk") == 20
+        assert len(bots["a"].calls) + len(bots["b"].calls) == 60
+
+    async def test_another_replica_takes_over_when_the_holder_dies(self, db, running):
+        bots = {"a": ScriptedBot(), "b": ScriptedBot()}
+        doomed = OutboxSender(bots["a"], db, running.settings, owner="a", tuning=FAST)
+        await doomed.start()
+        await until(lambda: doomed.is_bulk_owner)
+        survivor = await running(bots["b"], owner="b")
+        crash(doomed)  # dies without a word: its lease and presence stay behind
+        await queue(db, *[(f"bulk{i}", -i, f"b{i}") for i in range(1, 11)], priority=Priority.BULK)
+        rows = await settle(db)
+        assert survivor.is_bulk_owner and bots["a"].calls == []
+        assert sorted(bots["b"].texts()) == sorted(f"b{i}" for i in range(1, 11))
+        async with db.session() as session:
+            lease = await session.get(SenderLease, "bulk")
+        assert lease.owner == "b" and all(r.status == OutboxStatus.SENT for r in rows.values())

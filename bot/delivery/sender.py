@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import heapq
 import logging
+import math
 import os
 import random
 import socket
@@ -38,11 +39,18 @@ from telegram.ext import Application
 
 from bot.config import Settings
 from bot.delivery.errors import Outcome, Verdict, classify
+from bot.delivery.limiter import PriorityRateLimiter
 from bot.delivery.notices import chat_refused
 from storage.db import Database
+from storage.models import Priority
 from storage.outbox import (
+    BULK_LEASE,
+    PRESENCE_PREFIX,
     Job,
     claim_due,
+    drop_lease,
+    hold_lease,
+    live_replicas,
     mark_failed,
     mark_retry,
     mark_sent,
@@ -72,6 +80,11 @@ class SenderTuning:
     per_chat: int = 3              # rows of one chat claimed at once (fairness across chats)
     backoff_base: float = 1.0      # first retry after a 5xx or network error, doubling …
     backoff_cap: float = 300.0     # … up to this
+    lease_ttl: float = 15.0        # the bulk lease and presence lapse this long after a renewal
+    bulk_from: int = Priority.REMINDER  # these classes are sent by the bulk lease holder only
+
+
+Write = Callable[[AsyncSession], Awaitable[object]]
 
 
 def default_owner() -> str:
@@ -127,12 +140,18 @@ class OutboxSender:
         self._stopping = False
         self._task: asyncio.Task | None = None
         self._unsubscribe: Callable[[], None] | None = None
-        self._last_renewal = 0.0
+        self._last_renewal = -math.inf
+        self._writes: list[tuple[Write, asyncio.Future]] = []
+        self._write_wanted = asyncio.Event()
+        self._writer: asyncio.Task | None = None
+        self._writer_stopping = False
+        self._owner_until = -math.inf
 
     # -- life cycle ------------------------------------------------------------------
 
     async def start(self) -> None:
         self._unsubscribe = on_enqueue(self.wake)
+        self._writer = asyncio.create_task(self._write_outcomes(), name=f"outbox-writer {self.owner}")
         self._task = asyncio.create_task(self._run(), name=f"outbox-sender {self.owner}")
 
     def wake(self) -> None:
@@ -151,9 +170,15 @@ class OutboxSender:
                 if chat_id not in self._committed:
                     task.cancel()
             await asyncio.wait(list(self._workers.values()), timeout=0.05)
+        self._writer_stopping = True
+        self._write_wanted.set()
+        if self._writer is not None:
+            await asyncio.gather(self._writer, return_exceptions=True)
         with contextlib.suppress(Exception):
             async with self.db.session() as session:
                 await release_claims(session, self.owner)
+                await drop_lease(session, BULK_LEASE, self.owner)
+                await drop_lease(session, PRESENCE_PREFIX + self.owner, self.owner)
 
     @property
     def in_flight(self) -> int:
@@ -183,21 +208,47 @@ class OutboxSender:
         for job in jobs:
             self._assign(job)
 
+    @property
+    def is_bulk_owner(self) -> bool:
+        return asyncio.get_running_loop().time() < self._owner_until
+
     def _max_priority(self) -> int | None:
-        return None
+        return None if self.is_bulk_owner else self.tuning.bulk_from - 1
 
     def _lease(self) -> timedelta:
         return timedelta(seconds=self.tuning.claim_lease)
 
     async def _renew_if_due(self) -> None:
+        """Every few seconds: our presence, the bulk lease, our claims, our share of the budget."""
         now = asyncio.get_running_loop().time()
         if now - self._last_renewal < self.tuning.renew_every:
             return
         self._last_renewal = now
         ids = [job.id for queue in self._queues.values() for _, _, job in queue]
         ids += [job.id for job in self._current.values()]
+        ttl = timedelta(seconds=self.tuning.lease_ttl)
         async with self.db.session() as session:
+            await hold_lease(session, PRESENCE_PREFIX + self.owner, self.owner, ttl)
+            owner = await hold_lease(session, BULK_LEASE, self.owner, ttl)
+            replicas = await live_replicas(session)
             await renew_claims(session, self.owner, ids, self._lease())
+        if owner and not self.is_bulk_owner:
+            log.info("outbox sender %s now holds the bulk lease (%d replicas)", self.owner, replicas)
+        self._owner_until = now + self.tuning.lease_ttl if owner else -math.inf
+        self._share_budget(owner, replicas)
+
+    def _share_budget(self, owner: bool, replicas: int) -> None:
+        """The bulk holder sends at the global rate less what each other replica keeps for
+        its replies (TELEGRAM_INTERACTIVE_SHARE); the others send at that share."""
+        limiter = self.bot.rate_limiter
+        if not isinstance(limiter, PriorityRateLimiter):
+            return
+        total, share = self.settings.telegram_global_rate, self.settings.telegram_interactive_share
+        if owner:
+            rate = total * max(share, 1 - share * max(0, replicas - 1))
+        else:  # alone without the lease means its holder died: the whole budget is ours
+            rate = total * share if replicas > 1 else total
+        limiter.set_global_rate(rate)
 
     # -- one worker per chat -------------------------------------------------------------
 
@@ -296,15 +347,45 @@ class OutboxSender:
         delay = min(self.tuning.backoff_cap, self.tuning.backoff_base * 2 ** max(0, attempts - 1))
         return delay * random.uniform(0.8, 1.2)
 
-    async def _record(self, write: Callable[[AsyncSession], Awaitable[object]]) -> None:
-        """Commit an outcome now; a delivered message must not stay unrecorded because the
-        database hiccuped, so keep trying for a while before giving up to the lease."""
+    async def _record(self, write: Write) -> None:
+        """Commit an outcome now. Outcomes that arrive together share one transaction (group
+        commit: no waiting is added, a busy database just takes several at once)."""
+        done = asyncio.get_running_loop().create_future()
+        self._writes.append((write, done))
+        self._write_wanted.set()
+        await done
+
+    async def _write_outcomes(self) -> None:
+        """The one task that writes outcomes; it outlives the workers until stop()."""
+        while self._writes or not self._writer_stopping:
+            await self._write_wanted.wait()
+            self._write_wanted.clear()
+            batch, self._writes = self._writes, []
+            if not batch:
+                continue
+            try:
+                await self._commit([write for write, _ in batch])
+            except Exception:
+                log.exception("outbox sender: a batch of outcomes failed; writing them one by one")
+                for write, _ in batch:
+                    await self._commit_patiently(write)
+            for _, done in batch:
+                if not done.done():
+                    done.set_result(None)
+
+    async def _commit(self, writes: list[Write]) -> None:
+        async with self.db.session() as session:
+            for write in writes:
+                await write(session)
+
+    async def _commit_patiently(self, write: Write) -> None:
+        """A delivered message must not stay unrecorded because the database hiccuped:
+        keep trying for a while before leaving it to the claim's lease."""
         delay = 0.05
         for _ in range(12):
             try:
-                async with self.db.session() as session:
-                    await write(session)
-                break
+                await self._commit([write])
+                return
             except Exception:
                 log.exception("outbox sender: could not record an outcome; retrying")
                 await asyncio.sleep(delay)
