@@ -23,11 +23,11 @@ class Clock:
         self.granted: list[tuple[float, Ticket]] = []
         self.seq = 0
 
-    def queue(self, chat_id, priority=Priority.NORMAL, n: int = 1) -> list[Ticket]:
+    def queue(self, chat_id, priority=Priority.NORMAL, n: int = 1, weight: int = 1) -> list[Ticket]:
         tickets = []
         for _ in range(n):
             self.seq += 1
-            tickets.append(Ticket(chat_id=chat_id, priority=int(priority), seq=self.seq))
+            tickets.append(Ticket(chat_id=chat_id, priority=int(priority), seq=self.seq, weight=weight))
             self.scheduler.add(tickets[-1])
         return tickets
 
@@ -66,6 +66,13 @@ class TestBuckets:
         clock = Clock(global_rate=100, chat_rate=10, group_per_minute=3)
         clock.queue(-100, n=5)
         assert [at for at, _ in clock.run(200)] == pytest.approx([0.0, 0.1, 0.2, 60.0, 60.1])
+
+    def test_an_album_counts_once_per_item(self):
+        clock = Clock(global_rate=10, chat_rate=100, group_per_minute=5)
+        clock.queue(-100, weight=3), clock.queue(-100, weight=3), clock.queue(1)
+        granted = clock.run(200)
+        assert [(at, t.chat_id) for at, t in granted] == [
+            (0.0, -100), (pytest.approx(0.3), 1), (pytest.approx(60.0), -100)]
 
     def test_private_chats_have_no_minute_window(self):
         clock = Clock(global_rate=100, chat_rate=10, group_per_minute=3)

@@ -69,6 +69,7 @@ class Ticket:
     chat_id: object
     priority: int
     seq: int
+    weight: int = 1          # an album counts as one message per item
     granted: bool = False
     waiter: asyncio.Future | None = None
 
@@ -125,7 +126,7 @@ class Scheduler:
         for priority in sorted(self._classes):
             chats = self._classes[priority]
             for chat_id, queue in chats.items():  # insertion order: round-robin
-                ready = self._ready_at(chat_id, now)
+                ready = self._ready_at(chat_id, now, queue[0].weight)
                 if ready <= now:
                     ticket = queue.popleft()
                     if queue:
@@ -137,7 +138,7 @@ class Scheduler:
                 earliest = min(earliest, ready)
         return None, (earliest if earliest < math.inf else None)
 
-    def _ready_at(self, chat_id: object, now: float) -> float:
+    def _ready_at(self, chat_id: object, now: float, weight: int) -> float:
         state = self._chats.get(chat_id)
         if state is None:
             return 0.0
@@ -148,8 +149,9 @@ class Scheduler:
             span = self.limits.group_window * self.limits.margin
             while state.window and state.window[0] <= now - span:
                 state.window.popleft()
-            if len(state.window) >= self.limits.group_per_minute:
-                ready = max(ready, state.window[0] + span)
+            excess = len(state.window) + weight - self.limits.group_per_minute
+            if excess > 0:
+                ready = max(ready, state.window[min(excess, len(state.window)) - 1] + span)
         return ready
 
     def _grant(self, ticket: Ticket, now: float) -> None:
@@ -159,8 +161,8 @@ class Scheduler:
             state.busy = True
             state.next_at = now + self.limits.margin / self.limits.chat_rate
             if is_group(ticket.chat_id):
-                state.window.append(now)
-        self._next_global = now + self.limits.margin / self.rate
+                state.window.extend([now] * ticket.weight)
+        self._next_global = now + ticket.weight * self.limits.margin / self.rate
         self._grants += 1
         if self._grants % 500 == 0:
             self._forget_idle(now)
@@ -260,7 +262,7 @@ class PriorityRateLimiter(BaseRateLimiter[dict[str, Any]]):
         if not is_message_request(endpoint):
             return await self._unthrottled(callback, args, kwargs, max_retries)
         self._ensure_dispatcher()
-        ticket = Ticket(chat_id=data.get("chat_id"), seq=next(self._seq),
+        ticket = Ticket(chat_id=data.get("chat_id"), seq=next(self._seq), weight=_weight(endpoint, data),
                         priority=int(options.get("priority", Priority.INTERACTIVE)))
         phase: Phase = options.get("on_phase") or _ignore
         self.stats["requests"] += 1
@@ -328,6 +330,11 @@ class PriorityRateLimiter(BaseRateLimiter[dict[str, Any]]):
             timeout = None if look_again is None else max(0.0, look_again - now)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
+
+
+def _weight(endpoint: str, data: dict[str, Any]) -> int:
+    media = data.get("media") if endpoint == "sendMediaGroup" else None
+    return max(1, len(media)) if isinstance(media, list) else 1
 
 
 def _ignore(_sending: bool) -> None:

@@ -20,12 +20,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
+import inspect
 import logging
 import math
 import os
 import random
 import socket
 import uuid
+import warnings
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -34,8 +36,16 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import Bot
+from telegram import (
+    Bot,
+    InputMedia,
+    InputMediaAudio,
+    InputMediaDocument,
+    InputMediaPhoto,
+    InputMediaVideo,
+)
 from telegram.ext import Application
+from telegram.warnings import PTBUserWarning
 
 from bot.config import Settings
 from bot.delivery.errors import Outcome, Verdict, classify
@@ -63,6 +73,8 @@ from storage.outbox import (
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
+# Rows name their Bot API method, so the sender calls do_api_request on purpose.
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.\w+' instead of 'Bot\.do_api_request", category=PTBUserWarning)
 
 EDIT_METHODS = frozenset({"editMessageText", "editMessageCaption", "editMessageReplyMarkup", "editMessageMedia"})
 # Methods whose text is HTML like the handlers' replies (PTB's Defaults do not reach raw calls).
@@ -99,7 +111,7 @@ def request_params(job: Job, chat_id: int) -> dict[str, Any]:
     if field and field in params and "parse_mode" not in params:
         params["parse_mode"] = "HTML"
     if job.method == "sendMediaGroup":
-        params["media"] = [_html_caption(item) for item in params.get("media", [])]
+        params["media"] = [_input_media(_html_caption(item)) for item in params.get("media", [])]
     if job.depends_as == "reply" and job.dependency_message_id is not None:
         params["reply_parameters"] = {"message_id": job.dependency_message_id,
                                       "allow_sending_without_reply": True}
@@ -112,6 +124,19 @@ def _html_caption(item: dict[str, Any]) -> dict[str, Any]:
     if "caption" in item and "parse_mode" not in item:
         return {**item, "parse_mode": "HTML"}
     return item
+
+
+_INPUT_MEDIA = {"photo": InputMediaPhoto, "video": InputMediaVideo, "document": InputMediaDocument,
+                "audio": InputMediaAudio}
+
+
+def _input_media(item: dict[str, Any]) -> InputMedia:
+    """PTB only inserts its defaults into InputMedia objects, and fails on plain dicts."""
+    kind = _INPUT_MEDIA[item["type"]]
+    accepted = inspect.signature(kind).parameters
+    known = {k: v for k, v in item.items() if k in accepted}
+    extra = {k: v for k, v in item.items() if k not in accepted and k != "type"}
+    return kind(**known, api_kwargs=extra or None)
 
 
 def message_ids(result: object) -> list[int]:
@@ -400,8 +425,10 @@ def _dependency_ids(job: Job) -> list[int]:
 
 
 async def start_sender(application: Application) -> None:
+    """STARTUP_HOOKS: one sender per process (tests may put a SenderTuning in bot_data)."""
     settings: Settings = application.bot_data["settings"]
-    sender = OutboxSender(application.bot, application.bot_data["db"], settings)
+    sender = OutboxSender(application.bot, application.bot_data["db"], settings,
+                          tuning=application.bot_data.get("sender_tuning"))
     application.bot_data["sender"] = sender
     await sender.start()
 
