@@ -11,7 +11,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.config import Settings, load_settings
@@ -19,6 +19,7 @@ from bot.delivery.errors import Refusal, Verdict, classify
 from bot.delivery.sender import OutboxSender, SenderTuning
 from storage.models import Member, OutboxMessage, OutboxStatus, Priority, Role, SenderLease
 from storage.outbox import claim_due, enqueue
+from storage.types import utcnow
 from tests.conftest import ADMIN_ID
 
 FAST = SenderTuning(poll_interval=0.05, backoff_base=0.01, backoff_cap=0.05, renew_every=0.1, lease_ttl=0.5)
@@ -321,3 +322,28 @@ class TestSeveralSenders:
         async with db.session() as session:
             lease = await session.get(SenderLease, "bulk")
         assert lease.owner == "b" and all(r.status == OutboxStatus.SENT for r in rows.values())
+
+
+class TestClaims:
+    async def test_concurrent_claims_are_disjoint_and_keep_each_chats_order(self, db):
+        if db.is_sqlite:
+            pytest.skip("SQLite serialises transactions; nothing runs concurrently")
+        await queue(db, ("x1", 1, "a"), ("x2", 1, "b"), ("x3", 1, "c"), ("y1", 2, "d"))
+        async with db.session() as holder:  # another sender's claim transaction, mid-way
+            await holder.execute(select(OutboxMessage).where(OutboxMessage.key == "x1").with_for_update())
+            async with db.session() as session:
+                claimed = await claim_due(session, "b", lease=timedelta(seconds=30), limit=10)
+        assert [job.key for job in claimed] == ["y1"]
+        async with db.session() as first, db.session() as second:
+            a = await claim_due(first, "a", lease=timedelta(seconds=30), limit=10)
+            b = await claim_due(second, "b", lease=timedelta(seconds=30), limit=10)
+        assert [j.key for j in a] == ["x1", "x2", "x3"] and b == []
+
+    async def test_a_chat_waits_for_its_row_in_retry(self, db):
+        await queue(db, ("x1", 1, "a"), ("x2", 1, "b"), ("y1", 2, "c"))
+        async with db.session() as session:
+            await session.execute(update(OutboxMessage).where(OutboxMessage.key == "x1")
+                                  .values(next_attempt_at=utcnow() + timedelta(minutes=1)))
+        async with db.session() as session:
+            claimed = await claim_due(session, "me", lease=timedelta(seconds=30), limit=10)
+        assert [job.key for job in claimed] == ["y1"]

@@ -162,7 +162,11 @@ class Scheduler:
             state.next_at = now + self.limits.margin / self.limits.chat_rate
             if is_group(ticket.chat_id):
                 state.window.extend([now] * ticket.weight)
-        self._next_global = now + ticket.weight * self.limits.margin / self.rate
+        # From the slot's due time, not from when the loop got round to it: a late wake-up
+        # must not push every later slot back (over a 1,000-message fan-out that adds up).
+        interval = self.limits.margin / self.rate
+        base = self._next_global if now - self._next_global < interval else now
+        self._next_global = base + ticket.weight * interval
         self._grants += 1
         if self._grants % 500 == 0:
             self._forget_idle(now)
