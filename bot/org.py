@@ -78,6 +78,7 @@ units:
   - code: D01
     name: 东城区
     kind: district
+    weekly_quota: 10
     group_chat_id: -1001000000001
     members:
       - {telegram_id: 1001, name: 王主任, role: leader, phone: "13800000000"}
@@ -115,8 +116,6 @@ units:
 sensitive_periods:
   - {name: 国庆, starts_on: 2025-10-01, ends_on: 2025-10-08, morning_check_in: "08:30"}
 ```
-
-(In this example the district has a weekly quota of 10 items: add `weekly_quota: 10` to D01.)
 """
 
 from __future__ import annotations

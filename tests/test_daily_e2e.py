@@ -72,6 +72,14 @@ class TestZeroReport:
         assert (await daily_rows(db))[0].late
 
 
+class TestHelp:
+    async def test_members_see_daily_and_admins_see_sensitive(self, bot, emulator, clock, tree):
+        member = await ask_daily(emulator, tree.reporters["C01"], "/help")
+        assert "/daily" in member.text and "/sensitive" not in member.text
+        admin = await ask_daily(emulator, ADMIN_ID, "/help")
+        assert "/sensitive add" in admin.text
+
+
 class TestItems:
     async def test_items_with_a_note_then_an_amendment(self, bot, emulator, db, clock, tree, org):
         unit_id = tree.units["C01"].id
@@ -214,3 +222,38 @@ class TestTimer:
             await replica.stop()
             await replica.shutdown()
             await stop_polling(restarted)
+
+
+class TestDelivered:
+    """Through the outbox sender: what the scheduled runs queue reaches the chats."""
+
+    async def test_press_under_a_delivered_group_reminder(self, bot, emulator, db, clock, tree):
+        await backdate_units(db)
+        member = emulator.user(tree.reporters["C01"], language_code="zh-hans")
+        await member.send("/start")   # only people who started the bot can be written to
+        await emulator.wait_for_message(member.id)
+        await ReportFactory(db).daily(tree.units["D01"], local(DAY, "09:00"))
+        clock.set(DAY, "16:00")
+        await bot.bot_data["daily_scheduler"].tick()
+        reminder = await emulator.wait_for_message(tree.groups["C01"], contains="日报提醒")
+        await emulator.wait_for_message(member.id, contains="日报提醒")
+        await emulator.wait_for_message(tree.groups["S01"], contains="日报提醒")
+        assert not emulator.messages_to(tree.groups["D01"])   # it has filed: no reminder
+        await member.press(reminder, text="零报告")
+        await emulator.wait_until(lambda: reminder.edits)
+        assert "零报告" in reminder.current_text and not reminder.buttons()
+        assert [(r.unit_id, r.kind) for r in await daily_rows(db)][-1] == (tree.units["C01"].id, DailyKind.ZERO)
+
+    async def test_the_summary_reaches_each_group_once(self, bot, emulator, db, clock, tree):
+        await backdate_units(db)
+        clock.set(DAY, "17:00")
+        scheduler = bot.bot_data["daily_scheduler"]
+        await asyncio.gather(scheduler.tick(), scheduler.tick())
+        for code in ("D01", "S01", "C01"):
+            await emulator.wait_for_message(tree.groups[code], contains="当日汇总")
+        notice = await emulator.wait_for_message(tree.groups["S01"], contains="日报漏报")
+        assert "光明社区" in notice.text
+        await emulator.wait_idle()
+        summaries = [m for code in ("D01", "S01", "C01") for m in emulator.messages_to(tree.groups[code])
+                     if "当日汇总" in (m.text or "")]
+        assert len(summaries) == 3
