@@ -80,7 +80,7 @@ async def _group_unit(update: Update, context: Context, units: list[tuple[int, s
 async def _prompt(context: Context, unit_id: int) -> dict:
     now = clock_now(context.application)
     async with context.db.session() as session:
-        schedule = await load_schedule(session, context.settings, since=now.date())
+        schedule = await load_schedule(session, context.settings, now)
         day = schedule.local_day(now)
         unit = await session.get(Unit, unit_id)
         current = await current_daily(session, unit_id, day)
@@ -119,7 +119,7 @@ async def ask_note(update: Update, context: Context, unit_id: int) -> None:
     """Report items: lists the unit's reports of today and waits for a note (state note)."""
     now = clock_now(context.application)
     async with context.db.session() as session:
-        schedule = await load_schedule(session, context.settings, since=now.date())
+        schedule = await load_schedule(session, context.settings, now)
         unit = await session.get(Unit, unit_id)
         reports = await reports_filed_on(session, unit_id, schedule.local_day(now))
         fsm = context.fsm(session, update)
@@ -150,7 +150,7 @@ async def file_and_render(update: Update, context: Context, unit_id: int, kind: 
     now = clock_now(context.application)
     member = current_scope().member
     async with context.db.session() as session:
-        schedule = await load_schedule(session, context.settings, since=now.date())
+        schedule = await load_schedule(session, context.settings, now)
         row = await file_daily(session, schedule, unit_id=unit_id, member_id=member.id, kind=kind, note=note, now=now)
         unit = await session.get(Unit, unit_id)
         if current_scope().state in DailyForm:

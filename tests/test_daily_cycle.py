@@ -99,6 +99,17 @@ class TestFiling:
         row = await reports.daily(tree.units["C01"], local(DAY, clock))
         assert row.late is late
 
+    @pytest.mark.parametrize("earlier, late", [(None, True), ("16:30", False), ("17:30", True)])
+    async def test_an_amendment_after_the_deadline_is_late_only_if_the_day_was(self, db, tree, reports, earlier, late):
+        if earlier:
+            await reports.daily(tree.units["C01"], local(DAY, earlier))
+        row = await reports.daily(tree.units["C01"], local(DAY, "18:00"), DailyKind.ITEMS)
+        assert row.late is late
+
+    async def test_an_incident_report_on_time_makes_a_later_daily_report_not_late(self, db, tree, reports):
+        await reports.report(tree.units["C01"], local(DAY, "10:00"))
+        assert not (await reports.daily(tree.units["C01"], local(DAY, "18:00"), DailyKind.ITEMS)).late
+
     @pytest.mark.parametrize("filings, outcome", [
         ([], Outcome.MISSING),
         ([("daily", "zero", "10:00")], Outcome.ZERO),

@@ -131,5 +131,9 @@ async def load_periods(session: AsyncSession, since: date | None = None) -> list
     return [Period(r.name, r.starts_on, r.ends_on, r.morning_check_in) for r in rows]
 
 
-async def load_schedule(session: AsyncSession, settings: Settings, since: date | None = None) -> Schedule:
+async def load_schedule(session: AsyncSession, settings: Settings, now: datetime,
+                        days_back: int = 0) -> Schedule:
+    """The schedule with the sensitive periods that matter from `days_back` days before the
+    local day of `now` on (the previous reporting day may lie up to 14 days back)."""
+    since = now.astimezone(settings.tz).date() - timedelta(days=days_back)
     return Schedule.from_settings(settings, await load_periods(session, since))

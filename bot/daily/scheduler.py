@@ -89,7 +89,7 @@ class DailyScheduler:
         """One look for due runs; returns the runs this process did or skipped (for logs, tests)."""
         now = self.clock()
         async with self.db.session() as session:
-            schedule = await load_schedule(session, self.settings, since=now.date() - timedelta(days=LOOKBACK_DAYS + 1))
+            schedule = await load_schedule(session, self.settings, now, days_back=LOOKBACK_DAYS + 15)
             slots = due_slots(schedule, now, await jobs.first_run_at(session))
             done = await jobs.settled(session, [s.key for s in slots], now)
         handled = []

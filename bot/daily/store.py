@@ -122,6 +122,15 @@ async def current_daily(session: AsyncSession, unit_id: int, day: date) -> Daily
     return (await session.execute(query.order_by(DailyReport.revision.desc()).limit(1))).scalar_one_or_none()
 
 
+async def filed_by(session: AsyncSession, unit_id: int, day: date, deadline: datetime) -> bool:
+    """Whether the unit had filed anything for `day` by `deadline` (an amendment is then not late)."""
+    daily = select(DailyReport.id).where(DailyReport.unit_id == unit_id, DailyReport.local_date == day,
+                                         DailyReport.submitted_at <= deadline)
+    report = select(Report.id).where(Report.unit_id == unit_id, Report.local_date == day,
+                                     Report.created_at <= deadline)
+    return (await session.execute(daily.union_all(report).limit(1))).first() is not None
+
+
 async def file_daily(
     session: AsyncSession, schedule: Schedule, *, unit_id: int, member_id: int | None,
     kind: DailyKind, note: str, now: datetime,
@@ -137,9 +146,9 @@ async def file_daily(
     latest = await session.execute(select(func.max(DailyReport.revision)).where(
         DailyReport.unit_id == unit_id, DailyReport.local_date == day))
     refs = [r.reference for r in await reports_filed_on(session, unit_id, day)] if kind == DailyKind.ITEMS else []
+    late = schedule.is_late(day, now) and not await filed_by(session, unit_id, day, schedule.deadline_at(day))
     row = DailyReport(unit_id=unit_id, local_date=day, revision=(latest.scalar() or 0) + 1, kind=kind,
-                      note=note, report_refs=refs, member_id=member_id, submitted_at=now,
-                      late=schedule.is_late(day, now))
+                      note=note, report_refs=refs, member_id=member_id, submitted_at=now, late=late)
     session.add(row)
     await session.flush()
     return row
