@@ -86,12 +86,13 @@ class Grade:
 
 
 def grade(facts: Facts, rules: SeverityRules) -> Grade:
-    """The highest level among the rules that match; the first listed wins a tie."""
-    best = Grade(rules.default_level, rules.default_key)
+    """The highest level among the rules that match (the first listed wins a tie); the
+    default level when none does."""
+    best: Grade | None = None
     for rule in rules.rules:
-        if rule.when.matches(facts) and rule.level < best.level:
+        if rule.when.matches(facts) and (best is None or rule.level < best.level):
             best = Grade(rule.level, rule.key)
-    return best
+    return best or Grade(rules.default_level, rules.default_key)
 
 
 def raise_level(level: Level, steps: int = 1) -> Level:

@@ -18,7 +18,7 @@ from bot.reporting.draft import Draft
 from bot.reporting.routing import Plan, enqueue_pushes, route_report
 from bot.reporting.rules import Rules
 from bot.reporting.severity import Grade, Level, final_level, floor_level, grade
-from storage.models import Attachment, Category, Member, ReferenceCounter, Report, Unit
+from storage.models import Attachment, CaseStatus, Category, Member, ReferenceCounter, Report, Unit
 from storage.outbox import dialect_insert
 from storage.queries import sensitive_period_on
 
@@ -68,7 +68,7 @@ def build_report(draft: Draft, member: Member, unit: Unit, assessment: Assessmen
         title=draft.title, description=draft.description, measures=draft.measures or "",
         needs=draft.needs or "", extra=extra, level=int(assessment.level),
         rule_level=int(assessment.grade.level), level_rule=assessment.grade.rule,
-        sensitive_period=assessment.sensitive_period, local_date=today,
+        sensitive_period=assessment.sensitive_period, local_date=today, status=CaseStatus.REPORTED,
     )
     report.attachments = [
         Attachment(position=index, kind=item["kind"], file_id=item["file_id"],
