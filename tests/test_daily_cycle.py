@@ -305,6 +305,7 @@ class TestLargeTrees:
     async def test_query_count_does_not_grow_with_the_tree(self, db, reports, settings, plan):
         await build_wide_tree(db, 20)
         small = await count_queries(db, runs.run_deadline, settings, plan, DAY, local(DAY, "17:00"))
+        small_week = await count_queries(db, runs.run_weekly, settings, plan, DAY, local(DAY, "09:00"))
         await build_wide_tree(db, 180, first=20)
         async with db.session() as session:
             units = (await session.execute(select(Unit).limit(50))).scalars().all()
@@ -312,7 +313,8 @@ class TestLargeTrees:
         for n, unit in enumerate(units):
             await reports.report(unit, local(following, "10:00"), level=1 + n % 4)
         large = await count_queries(db, runs.run_deadline, settings, plan, following, local(following, "17:00"))
-        assert small == large
+        large_week = await count_queries(db, runs.run_weekly, settings, plan, following, local(following, "09:00"))
+        assert (small, small_week) == (large, large_week)
 
 
 async def count_queries(db, function, *args) -> int:
