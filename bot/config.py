@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     telegram_chat_rate: float = Field(1.0, gt=0)
     # With several replicas: the part of the global rate each replica keeps for replies.
     telegram_interactive_share: float = Field(0.2, gt=0, le=1)
+    rules_file: Path | None = None
 
     @field_validator("admin_telegram_ids", mode="before")
     @classmethod
@@ -92,6 +93,20 @@ class Settings(BaseSettings):
                 return driver + value[len(plain):]
         if not value.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
             raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return value
+
+    @field_validator("rules_file", mode="before")
+    @classmethod
+    def _valid_rules(cls, value: object) -> object:
+        # Checked as a whole at start: a wrong rule must stop the bot, not a report.
+        if value in (None, ""):
+            return None
+        from bot.reporting.rules import RulesError, load_rules
+
+        try:
+            load_rules(str(value))
+        except RulesError as exc:
+            raise ValueError("; ".join(exc.problems)) from None
         return value
 
     @property
