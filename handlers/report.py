@@ -691,32 +691,42 @@ async def on_press(update: Update, context: Context) -> None:
     """A button under a report question: checked against the live draft and question, then applied."""
     query = update.callback_query
     _prefix, draft_id, action, value = (query.data.split(":", 3) + [""])[:4]
-    async with context.db.session() as session:
-        turn = await load_turn(session, update, context)
-        closed = turn is None or turn.draft.id != draft_id
-        if closed:
-            outcome: Prompt | Invalid = Invalid(N_("This form is closed."))
-        elif turn.draft.prompt is not None and turn.draft.prompt != query.message.message_id:
-            outcome = Invalid(STALE)
-        else:
-            outcome = await press_action(turn, action, value)
-    # The question changes before the press is answered, so the spinner ends on the new one.
+    outcome: Prompt | Invalid | None = None
+    closed = False
     try:
+        async with context.db.session() as session:
+            turn = await load_turn(session, update, context)
+            closed = turn is None or turn.draft.id != draft_id
+            if closed:
+                outcome = Invalid(N_("This form is closed."))
+            elif turn.draft.prompt is not None and turn.draft.prompt != query.message.message_id:
+                outcome = Invalid(STALE)
+            else:
+                outcome = await press_action(turn, action, value)
+        # The question changes before the press is answered, so the spinner ends on the new one.
         if isinstance(outcome, Prompt):
             await show(update, context, turn.draft, outcome, edit=query.message.message_id)
     finally:
-        if isinstance(outcome, Invalid):
-            await query.answer(outcome.text(), show_alert=not closed)
-        else:
-            await query.answer()
+        await answer_press(query, outcome, alert=not closed)
     if closed:
         await strip_keyboard(query)
 
 
+async def answer_press(query, outcome: Prompt | Invalid | None, *, alert: bool) -> None:
+    """Ends the button's spinner: silently, or with why the press did nothing."""
+    if isinstance(outcome, Invalid):
+        await query.answer(outcome.text(), show_alert=alert)
+    else:
+        await query.answer()
+
+
 async def strip_keyboard(query) -> None:
     """A closed form's buttons go away, so nobody presses them again."""
+    # A raw call: PTB's edit_message_reply_markup adds the default parse_mode, which this
+    # method does not take.
     with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(reply_markup=None)
+        await query.get_bot().do_api_request("editMessageReplyMarkup", api_kwargs={
+            "chat_id": query.message.chat.id, "message_id": query.message.message_id})
 
 
 async def press_action(turn: Turn, action: str, value: str) -> Prompt | Invalid:
