@@ -280,6 +280,14 @@ class TestAccess:
         assert "邀请" in reply.text and reply.buttons() == []
         assert await fsm_state(db, 7777) is None
 
+    async def test_help_lists_reporting_for_members_only(self, bot, emulator, org):
+        tree = await org.tree()
+        member = emulator.user(tree.reporters["C01"], "信息员")
+        await member.send("/help")
+        help_text = await emulator.wait_for_message(member.id, contains="/report")
+        assert "/cancel" in help_text.text and "信息上报" in help_text.text
+        assert "/report" in [c["command"] for c in emulator.commands[("all_private_chats", None, "zh")]]
+
     async def test_menu_button_starts_a_report(self, bot, emulator, org):
         tree = await org.tree()
         r = ReporterDriver(emulator, tree.reporters["C02"], language_code="en")
@@ -296,7 +304,7 @@ class TestAccess:
         assert "请选择事件类别" in r.text and r.has("back")
         await r.press("back")
         assert "✔ 光明社区" in [b["text"] for b in r.prompt.buttons()]
-        forged = await r.press_raw(f"r:{r.draft_id}:unit:999", r.prompt)
+        forged = await r.press_raw(f"{r.form}:unit:999", r.prompt)
         assert "不是该单位的成员" in forged.text
         await r.press("unit", str(tree.units["C02"].id))
         await answer_until_review(r, "other")
@@ -329,7 +337,7 @@ class TestLevels:
         assert "III级 · 较大（黄色）" in r.text
         await r.press("raise")
         assert [b["text"] for b in r.prompt.buttons()[:3]] == ["🔴 I级 · 特别重大", "🟠 II级 · 重大", "✔ 🟡 III级 · 较大"]
-        forged = await r.press_raw(f"r:{r.draft_id}:lvl:4", r.prompt)
+        forged = await r.press_raw(f"{r.form}:lvl:4", r.prompt)
         assert "等级不能低于规则等级" in forged.text and forged.alert
         await r.press("lvl", "2")
         assert "II级 · 重大（橙色）" in r.text and "上报人由III级上调" in r.text
