@@ -49,17 +49,18 @@ class ReporterDriver:
                     if b.get("callback_data", "").startswith("r:"))
 
     async def next_message(self, mark: int) -> SentMessage:
-        """The first message to this user from index `mark` of `sent`.
+        """The first question (a message with report buttons) to this user from index `mark`.
 
-        Scans only what arrived since its last look, so hundreds of drivers waiting at once
-        (the benchmark) do not slow the bot they measure.
+        Pushes from the outbox (receipts, reminders) are passed over. Scans only what arrived
+        since its last look, so hundreds of drivers waiting at once (the benchmark) do not
+        slow the bot they measure.
         """
         loop = asyncio.get_running_loop()
         deadline, position = loop.time() + self.timeout, mark
         while True:
             sent = self.emu.sent
             for message in sent[position:]:
-                if message.chat_id == self.id:
+                if message.chat_id == self.id and any(action_of(b) for b in message.buttons()):
                     return message
             position = len(sent)
             if loop.time() > deadline:
