@@ -176,9 +176,12 @@ def card_key(report: Report, chat_id: int) -> str:
     return f"report:{report.id}:card:{chat_id}"
 
 
-async def enqueue_pushes(session: AsyncSession, report: Report, plan: Plan, *,
-                         default_locale: str, admin_ids: Iterable[int]) -> None:
-    """Cards, attachments, missing-group notices and the receipt, in the caller's transaction."""
+async def enqueue_pushes(session: AsyncSession, report: Report, plan: Plan, *, default_locale: str,
+                         admin_ids: Iterable[int], reporter_locale: str | None = None) -> None:
+    """Cards, attachments, missing-group notices and the receipt, in the caller's transaction.
+
+    The receipt speaks the language the reporter filled the form in (`reporter_locale`).
+    """
     priority = Priority.URGENT if report.level <= Level.II else Priority.NORMAL
     for target in plan.targets:
         with i18n.use_locale(target.locale or default_locale):
@@ -187,7 +190,7 @@ async def enqueue_pushes(session: AsyncSession, report: Report, plan: Plan, *,
         if target.kind != "person":
             await enqueue_attachments(session, report, target.chat_id, priority)
     await tell_admins_of_missing_groups(session, plan, default_locale, admin_ids)
-    with i18n.use_locale(report.reporter.locale or default_locale):
+    with i18n.use_locale(reporter_locale or report.reporter.locale or default_locale):
         receipt = {"text": cards.render_receipt(report, plan)}
     await enqueue(session, f"report:{report.id}:receipt", report.reporter.telegram_id, receipt,
                   priority=Priority.INTERACTIVE)
