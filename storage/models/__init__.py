@@ -2,6 +2,8 @@
 
 from storage.models.base import Base
 from storage.models.calendar import SensitivePeriod
+from storage.models.case import CaseDeadline, CaseEvent, CaseFile, CaseReceipt, FollowUp
+from storage.models.duty import DutyShift
 from storage.models.fsm import FSMState
 from storage.models.org import AuditLog, GroupChat, Invite, Member, Membership, Role, Unit
 from storage.models.outbox import OutboxMessage, OutboxStatus, Priority
@@ -11,9 +13,15 @@ __all__ = [
     "Attachment",
     "AuditLog",
     "Base",
+    "CaseDeadline",
+    "CaseEvent",
+    "CaseFile",
+    "CaseReceipt",
     "CaseStatus",
     "Category",
+    "DutyShift",
     "FSMState",
+    "FollowUp",
     "GroupChat",
     "Invite",
     "Member",

@@ -1,0 +1,128 @@
+"""The case's messages, all through the outbox: group cards edited in place, replies under
+them, new cards where the case newly reaches, and private notes to people.
+
+Group cards speak the organisation's default language; private notes speak the
+recipient's. Every key is derived from what caused the message, so re-running a step
+queues nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot import i18n
+from bot.cases import store, views
+from bot.cases.machine import FINAL, MACHINE, Action
+from bot.config import Settings
+from bot.i18n import N_, _
+from bot.reporting.cards import CardView, render_card
+from storage.models import CaseFile, Member, OutboxMessage, OutboxStatus, Priority, Report
+from storage.outbox import enqueue
+
+BUTTONS = {
+    "rcv": N_("✅ Received"), "asg": N_("👤 Assign"), "ask": N_("⏰ Ask for update"),
+    "cls": N_("🏁 Close"), "scn": N_("📍 On scene"), "res": N_("✔️ Resolved"), "rej": N_("✖️ Reject"),
+    "acc": N_("👍 Accept"), "fup": N_("📝 Follow-up"),
+}
+# The third row appears when its steps are possible in the case's status.
+OPTIONAL = (("scn", Action.ARRIVE), ("res", Action.RESOLVE), ("rej", Action.REJECT))
+
+
+def button(code: str, report_id: int, label: str | None = None) -> InlineKeyboardButton:
+    return InlineKeyboardButton(label or _(BUTTONS[code]), callback_data=f"c:{code}:{report_id}")
+
+
+def case_keyboard(report: Report) -> InlineKeyboardMarkup | None:
+    """The card's buttons for the case's current status; none once it is finished."""
+    if report.status in FINAL:
+        return None
+    rows = [[button("rcv", report.id), button("asg", report.id)],
+            [button("ask", report.id), button("cls", report.id)]]
+    optional = [button(code, report.id) for code, action in OPTIONAL if MACHINE.allowed(report.status, action)]
+    return InlineKeyboardMarkup(rows + ([optional] if optional else []))
+
+
+def card_priority(report: Report) -> Priority:
+    return Priority.URGENT if report.level <= 2 else Priority.NORMAL
+
+
+async def card_view(session: AsyncSession, report: Report, case: CaseFile | None) -> CardView:
+    return CardView(
+        status=views.status_name(report.status),
+        received_by=await store.receipt_names(session, report.id),
+        timeline=views.timeline_lines(await store.events(session, report.id, last=views.CARD_TIMELINE)),
+        assignee=views.assignee_text(case),
+    )
+
+
+async def card_payload(session: AsyncSession, report: Report, case: CaseFile | None, settings: Settings) -> dict:
+    with i18n.use_locale(settings.default_locale):
+        payload = {"text": render_card(report, await card_view(session, report, case)), "parse_mode": "HTML"}
+        keyboard = case_keyboard(report)
+    if keyboard is not None:
+        payload["reply_markup"] = keyboard.to_dict()
+    return payload
+
+
+async def refresh_cards(session: AsyncSession, report: Report, case: CaseFile, settings: Settings) -> int:
+    """Edit the card in every group that has it to show the current state; returns the version."""
+    chats = await store.card_chats(session, report.id)
+    if not chats:
+        return case.card_version
+    case.card_version += 1
+    payload = await card_payload(session, report, case, settings)
+    for chat_id in chats:
+        original = store.card_key(report.id, chat_id)
+        await _supersede_edits(session, original)
+        await enqueue(session, f"{original}:v{case.card_version}", chat_id, payload, method="editMessageText",
+                      priority=card_priority(report), depends_on_key=original, depends_as="edit")
+    return case.card_version
+
+
+async def _supersede_edits(session: AsyncSession, original: str) -> None:
+    # An edit still waiting would only be overwritten by the new one: skip it, saving a
+    # request against the group's 20-a-minute limit and any chance of arriving out of order.
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.key.like(f"{original}:v%"), OutboxMessage.status == OutboxStatus.PENDING,
+               OutboxMessage.claimed_by.is_(None))
+        .values(status=OutboxStatus.SKIPPED, last_error="superseded by a newer edit"))
+
+
+async def send_cards(session: AsyncSession, report: Report, case: CaseFile, settings: Settings,
+                     chat_ids: list[int]) -> list[int]:
+    """A new card in each of `chat_ids` that has none yet; returns the chats that got one."""
+    have = set(await store.card_chats(session, report.id))
+    payload = await card_payload(session, report, case, settings)
+    sent = []
+    for chat_id in dict.fromkeys(chat_ids):
+        if chat_id not in have:
+            await enqueue(session, store.card_key(report.id, chat_id), chat_id, payload, priority=card_priority(report))
+            sent.append(chat_id)
+    return sent
+
+
+async def reply_to_cards(session: AsyncSession, report: Report, stem: str, payload: dict, *,
+                         method: str = "sendMessage", priority: Priority = Priority.NORMAL,
+                         chats: list[int] | None = None) -> None:
+    """Post `payload` as a reply to the card in every group that has it (or in `chats`)."""
+    for chat_id in chats if chats is not None else await store.card_chats(session, report.id):
+        original = store.card_key(report.id, chat_id)
+        await enqueue(session, f"{stem}:{chat_id}", chat_id, payload, method=method, priority=priority,
+                      depends_on_key=original, depends_as="reply")
+
+
+async def tell(session: AsyncSession, key: str, member: Member, compose: Callable[[], str], settings: Settings,
+               *, keyboard: Callable[[], InlineKeyboardMarkup | None] | None = None,
+               priority: Priority = Priority.NORMAL) -> None:
+    """A private message to `member`, composed in their language."""
+    with i18n.use_locale(member.locale or settings.default_locale):
+        payload = {"text": compose(), "parse_mode": "HTML"}
+        markup = keyboard() if keyboard else None
+    if markup is not None:
+        payload["reply_markup"] = markup.to_dict()
+    await enqueue(session, key, member.telegram_id, payload, priority=priority)
