@@ -19,6 +19,7 @@ are allowed (e.g. two districts, or a district and a company).
 | `group_chat_id` | no | The unit's Telegram group chat: a negative integer such as `-1001000000001`, or a list of them when the unit has several groups. A chat id may appear only once in the file. A chat bound to another unit is re-bound to this one. |
 | `parent` | no | Only on top-level units: the code of a unit already in the bot (or elsewhere in this file) to place this one under. Lets a file describe just part of the organisation (e.g. one street). A top-level unit *without* `parent` becomes a top-level unit in the bot. |
 | `members` | no | List of people in this unit (keys below). |
+| `duty` | no | The unit's duty roster (值班): list of days with the leader on duty and the duty officer (keys below). |
 | `children` | no | List of units under this one, with the same keys (except `parent`). |
 
 ### Member keys
@@ -35,6 +36,19 @@ A person may belong to several units: list them in each unit with the same `tele
 and a role per unit. They remain one person, so `name` must be the same everywhere, and
 `phone` / `locale`, where given more than once, must agree too.
 
+### Duty keys
+
+| Key | Required | Meaning |
+|-----|----------|---------|
+| `date` | yes | The day, `YYYY-MM-DD`, in the bot's time zone. Each day at most once per unit. |
+| `leader` | yes | Telegram id of the leader on duty (带班领导) that day. |
+| `officer` | no | Telegram id of the duty officer (值班人员) that day. |
+
+Both must be people the bot knows: listed somewhere in the file or already in the database.
+On level I and II cases the people on duty in the units of the route are told privately,
+and a missed response deadline is escalated to the leader on duty above. Administrators can
+also set a day in chat with `/duty set <unit code> <YYYY-MM-DD> <leader id> <officer id>`.
+
 ### What an import changes
 
 * Units are matched by `code`: new codes are created; names and kinds are updated; a unit
@@ -43,6 +57,8 @@ and a role per unit. They remain one person, so `name` must be the same everywhe
 * Members are matched by `telegram_id`: new people are created and names updated. An
   omitted `phone` or `locale` leaves the stored value alone (people may set these in the bot).
 * Memberships listed are added, and their role changed if it differs.
+* Duty days listed are set (a day already in the roster gets the file's people); days the
+  file does not list are left alone.
 * Nothing is deleted by default: units, people, memberships and group chats missing from the
   file are left alone. With `--prune`, memberships of the units **in the file** that the file
   does not list are removed (the people themselves are kept, as are units and groups).
@@ -76,6 +92,8 @@ units:
             members:
               - {telegram_id: 3001, name: 李明, role: reporter}
               - {telegram_id: 3002, name: 张华, role: reporter, phone: "13900000000"}
+            duty:
+              - {date: 2026-03-10, leader: 2001, officer: 3001}
           - code: C02
             name: 光明社区
             kind: community
@@ -103,6 +121,7 @@ import difflib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import yaml
@@ -114,11 +133,12 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from bot.config import SUPPORTED_LOCALES
 from bot.i18n import _, ngettext
 from storage.db import Database
-from storage.models import GroupChat, Member, Membership, Role, Unit
+from storage.models import DutyShift, GroupChat, Member, Membership, Role, Unit
 from storage.queries import audit
 from storage.types import utcnow
 
 __all__ = [
+    "DutySpec",
     "MemberSpec",
     "OrgChanges",
     "OrgFileError",
@@ -137,8 +157,9 @@ DEFAULT_KIND = "unit"
 
 # Key order here is the order export writes them in.
 TOP_KEYS = ("units",)
-UNIT_KEYS = ("code", "name", "kind", "parent", "group_chat_id", "members", "children")
+UNIT_KEYS = ("code", "name", "kind", "parent", "group_chat_id", "members", "duty", "children")
 MEMBER_KEYS = ("telegram_id", "name", "role", "phone", "locale")
+DUTY_KEYS = ("date", "leader", "officer")
 
 _NULL = "tag:yaml.org,2002:null"
 _INT = "tag:yaml.org,2002:int"
@@ -158,6 +179,14 @@ class MemberSpec:
 
 
 @dataclass(frozen=True)
+class DutySpec:
+    day: date
+    leader: int
+    officer: int | None = None
+    line: int | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
 class UnitSpec:
     code: str
     name: str
@@ -168,12 +197,14 @@ class UnitSpec:
     parent: str | None = None  # only on top-level units; nested ones have their nesting
     line: int | None = field(default=None, compare=False)
     parent_line: int | None = field(default=None, compare=False)
+    duty: tuple[DutySpec, ...] = ()
 
     def canonical(self) -> UnitSpec:
         return dataclasses.replace(
             self,
             group_chat_ids=tuple(sorted(self.group_chat_ids)),
             members=tuple(sorted(self.members, key=lambda m: m.telegram_id)),
+            duty=tuple(sorted(self.duty, key=lambda d: d.day)),
             children=tuple(sorted((c.canonical() for c in self.children), key=lambda u: u.code)),
         )
 
@@ -344,11 +375,12 @@ class _Parser:
         parent, parent_line = self.unit_parent(fields, top_level=top_level)
         chats = self.group_chats(fields.get("group_chat_id"))
         members = self.members(fields.get("members"), code)
+        duty = self.duty(fields.get("duty"))
         children = self.units(fields.get("children"), "children", top_level=False)
         if code is None or name is None:
             return None
         return UnitSpec(
-            code, name, kind, chats, members, children, parent, _line(node), parent_line
+            code, name, kind, chats, members, children, parent, _line(node), parent_line, duty
         )
 
     def unit_code(self, fields: dict[str, Node], parent: Node) -> str | None:
@@ -434,6 +466,34 @@ class _Parser:
         self.check_person(telegram_id, fields, name=name, phone=phone, locale=locale)
         return MemberSpec(telegram_id, name, role, phone, locale, _line(node))
 
+    def duty(self, node: Node | None) -> tuple[DutySpec, ...]:
+        days: dict[date, DutySpec] = {}
+        for item in self.sequence(node, "duty"):
+            fields = self.mapping(item, DUTY_KEYS, _("a duty day"))
+            if fields is None:
+                continue
+            day = self.day(fields, item)
+            leader = self.required_int(fields, "leader", item)
+            officer = self.integer(fields["officer"], "officer", negative=False) if "officer" in fields else None
+            if day is not None and day in days:
+                message = _("duty on {date} is already given on line {line}")
+                self.error(item, message.format(date=day.isoformat(), line=days[day].line))
+            elif day is not None and leader is not None:
+                days[day] = DutySpec(day, leader, officer, _line(item))
+        return tuple(days.values())
+
+    def day(self, fields: dict[str, Node], parent: Node) -> date | None:
+        if "date" not in fields:
+            self.error(parent, _("missing required key '{key}'").format(key="date"))
+            return None
+        node = fields["date"]
+        try:
+            return date.fromisoformat(node.value) if isinstance(node, ScalarNode) else None
+        except ValueError:
+            pass
+        self.error(node, _("'{key}' must be a date written YYYY-MM-DD").format(key="date"))
+        return None
+
     def role(self, node: Node | None) -> Role | None:
         if node is None:
             return Role.REPORTER
@@ -506,6 +566,7 @@ class OrgChanges:
     roles_changed: int = 0
     groups_bound: int = 0
     groups_moved: int = 0
+    duty_set: int = 0
     lines: list[str] = field(default_factory=list)  # one translated line per change, in order
 
     def note(self, counter: str, line: str) -> None:
@@ -541,6 +602,7 @@ class OrgChanges:
                 _("Group chats: {bound} bound, {moved} moved").format(
                     bound=self.groups_bound, moved=self.groups_moved
                 ),
+                *([_("Duty days set: {count}").format(count=self.duty_set)] if self.duty_set else []),
             ]
         )
 
@@ -763,6 +825,36 @@ async def _apply_groups(
             changes.note("groups_moved", line)
 
 
+async def _check_duty_people(session: AsyncSession, spec: OrgSpec) -> None:
+    """Everyone on a duty day must be a person in the file or in the database."""
+    wanted = {i: d.line for unit, _p in spec.walk() for d in unit.duty for i in (d.leader, d.officer) if i}
+    unknown = set(wanted) - set(_people(spec))
+    if unknown:
+        known = select(Member.telegram_id).where(Member.telegram_id.in_(unknown))
+        unknown -= set((await session.execute(known)).scalars())
+    if unknown:
+        message = _("person {telegram_id} on duty is neither in this file nor in the database")
+        raise OrgFileError(sorted((wanted[i], message.format(telegram_id=i)) for i in unknown))
+
+
+async def _apply_duty(session: AsyncSession, spec: OrgSpec, units: dict[str, Unit], changes: OrgChanges,
+                      actor: int | None) -> None:
+    wanted = {(units[unit.code].id, d.day): (unit.code, d) for unit, _p in spec.walk() for d in unit.duty}
+    if not wanted:
+        return
+    query = select(DutyShift).where(DutyShift.unit_id.in_({unit_id for unit_id, _day in wanted}))
+    existing = {(s.unit_id, s.day): s for s in (await session.execute(query)).scalars()}
+    for (unit_id, day), (code, duty) in wanted.items():
+        shift = existing.get((unit_id, day))
+        if shift is not None and (shift.leader_telegram_id, shift.officer_telegram_id) == (duty.leader, duty.officer):
+            continue
+        if shift is None:
+            shift = DutyShift(unit_id=unit_id, day=day)
+            session.add(shift)
+        shift.leader_telegram_id, shift.officer_telegram_id, shift.set_by = duty.leader, duty.officer, actor
+        changes.note("duty_set", _("duty of unit {code} on {date} set").format(code=code, date=day.isoformat()))
+
+
 async def apply_org(
     session: AsyncSession, spec: OrgSpec, *, actor: int | None = None, prune: bool = False
 ) -> OrgChanges:
@@ -773,11 +865,13 @@ async def apply_org(
     """
     units = {unit.code: unit for unit in (await session.execute(select(Unit))).scalars()}
     _check_placement(spec, units)
+    await _check_duty_people(session, spec)
     changes = OrgChanges()
     await _apply_units(session, spec, units, changes)
     members = await _apply_members(session, spec, changes)
     await _apply_memberships(session, spec, units, members, changes, prune=prune)
     await _apply_groups(session, spec, units, changes, actor)
+    await _apply_duty(session, spec, units, changes, actor)
     roots = ", ".join(unit.code for unit in spec.units)
     await audit(session, actor, "org.import", roots[:255], prune=prune, **changes.counts())
     await session.flush()
@@ -807,6 +901,7 @@ async def _spec_from_db(session: AsyncSession) -> OrgSpec:
     query = select(Membership).options(selectinload(Membership.member))
     memberships = list((await session.execute(query)).scalars())
     groups = list((await session.execute(select(GroupChat))).scalars())
+    shifts = list((await session.execute(select(DutyShift))).scalars())
 
     def build(unit: Unit) -> UnitSpec:
         return UnitSpec(
@@ -816,6 +911,8 @@ async def _spec_from_db(session: AsyncSession) -> OrgSpec:
             group_chat_ids=tuple(g.chat_id for g in groups if g.unit_id == unit.id),
             members=tuple(_member_spec(ms) for ms in memberships if ms.unit_id == unit.id),
             children=tuple(build(child) for child in units if child.parent_id == unit.id),
+            duty=tuple(DutySpec(s.day, s.leader_telegram_id, s.officer_telegram_id)
+                       for s in shifts if s.unit_id == unit.id),
         )
 
     return OrgSpec(tuple(build(unit) for unit in units if unit.parent_id is None)).canonical()
@@ -858,6 +955,8 @@ def _unit_data(unit: UnitSpec) -> dict:
         data["group_chat_id"] = _FlowList(unit.group_chat_ids)
     if unit.members:
         data["members"] = [_member_data(m) for m in unit.members]
+    if unit.duty:
+        data["duty"] = [_duty_data(d) for d in unit.duty]
     if unit.children:
         data["children"] = [_unit_data(child) for child in unit.children]
     return data
@@ -869,6 +968,13 @@ def _member_data(member: MemberSpec) -> _Flow:
         data["phone"] = member.phone
     if member.locale is not None:
         data["locale"] = member.locale
+    return data
+
+
+def _duty_data(duty: DutySpec) -> _Flow:
+    data = _Flow(date=duty.day, leader=duty.leader)
+    if duty.officer is not None:
+        data["officer"] = duty.officer
     return data
 
 
