@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -22,6 +22,7 @@ from bot.i18n import N_, _
 from bot.reporting.cards import CardView, render_card
 from storage.models import CaseFile, Member, OutboxMessage, OutboxStatus, Priority, Report
 from storage.outbox import enqueue
+from storage.types import utcnow
 
 BUTTONS = {
     "rcv": N_("✅ Received"), "asg": N_("👤 Assign"), "ask": N_("⏰ Ask for update"),
@@ -59,8 +60,8 @@ async def card_view(session: AsyncSession, report: Report, case: CaseFile | None
     )
 
 
-async def card_payload(session: AsyncSession, report: Report, case: CaseFile | None, settings: Settings) -> dict:
-    with i18n.use_locale(settings.default_locale):
+async def card_payload(session: AsyncSession, report: Report, case: CaseFile | None, locale: str) -> dict:
+    with i18n.use_locale(locale):
         payload = {"text": render_card(report, await card_view(session, report, case)), "parse_mode": "HTML"}
         keyboard = case_keyboard(report)
     if keyboard is not None:
@@ -68,28 +69,44 @@ async def card_payload(session: AsyncSession, report: Report, case: CaseFile | N
     return payload
 
 
+async def chat_locales(session: AsyncSession, chat_ids: list[int], settings: Settings) -> dict[int, str]:
+    """Groups speak the organisation's default language; a private copy its reader's."""
+    people = [chat_id for chat_id in chat_ids if chat_id > 0]
+    found = {}
+    if people:
+        query = select(Member.telegram_id, Member.locale).where(Member.telegram_id.in_(people))
+        found = {telegram_id: locale for telegram_id, locale in (await session.execute(query)).all() if locale}
+    return {chat_id: found.get(chat_id, settings.default_locale) for chat_id in chat_ids}
+
+
 async def refresh_cards(session: AsyncSession, report: Report, case: CaseFile, settings: Settings) -> int:
-    """Edit the card in every group that has it to show the current state; returns the version."""
-    chats = await store.card_chats(session, report.id)
-    if not chats:
+    """Edit every copy of the card to show the current state; returns the new version."""
+    keys = await store.card_keys(session, report.id)
+    if not keys:
         return case.card_version
     case.card_version += 1
-    payload = await card_payload(session, report, case, settings)
-    for chat_id in chats:
-        original = store.card_key(report.id, chat_id)
+    locales = await chat_locales(session, list(keys), settings)
+    payloads: dict[str, dict] = {}
+    for chat_id, original in keys.items():
+        locale = locales[chat_id]
+        if locale not in payloads:
+            payloads[locale] = await card_payload(session, report, case, locale)
         await _supersede_edits(session, original)
-        await enqueue(session, f"{original}:v{case.card_version}", chat_id, payload, method="editMessageText",
-                      priority=card_priority(report), depends_on_key=original, depends_as="edit")
+        await enqueue(session, f"{original}:v{case.card_version}", chat_id, payloads[locale],
+                      method="editMessageText", priority=card_priority(report),
+                      depends_on_key=original, depends_as="edit")
     return case.card_version
 
 
 async def _supersede_edits(session: AsyncSession, original: str) -> None:
     # An edit still waiting would only be overwritten by the new one: skip it, saving a
     # request against the group's 20-a-minute limit and any chance of arriving out of order.
+    # Rows a sender holds right now are left to it.
+    now = utcnow()
     await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.key.like(f"{original}:v%"), OutboxMessage.status == OutboxStatus.PENDING,
-               OutboxMessage.claimed_by.is_(None))
+               or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now))
         .values(status=OutboxStatus.SKIPPED, last_error="superseded by a newer edit"))
 
 
@@ -97,21 +114,21 @@ async def send_cards(session: AsyncSession, report: Report, case: CaseFile, sett
                      chat_ids: list[int]) -> list[int]:
     """A new card in each of `chat_ids` that has none yet; returns the chats that got one."""
     have = set(await store.card_chats(session, report.id))
-    payload = await card_payload(session, report, case, settings)
-    sent = []
-    for chat_id in dict.fromkeys(chat_ids):
-        if chat_id not in have:
-            await enqueue(session, store.card_key(report.id, chat_id), chat_id, payload, priority=card_priority(report))
-            sent.append(chat_id)
-    return sent
+    new = [chat_id for chat_id in dict.fromkeys(chat_ids) if chat_id not in have]
+    locales = await chat_locales(session, new, settings)
+    for chat_id in new:
+        payload = await card_payload(session, report, case, locales[chat_id])
+        await enqueue(session, store.card_key(report.id, chat_id), chat_id, payload, priority=card_priority(report))
+    return new
 
 
 async def reply_to_cards(session: AsyncSession, report: Report, stem: str, payload: dict, *,
                          method: str = "sendMessage", priority: Priority = Priority.NORMAL,
                          chats: list[int] | None = None) -> None:
     """Post `payload` as a reply to the card in every group that has it (or in `chats`)."""
-    for chat_id in chats if chats is not None else await store.card_chats(session, report.id):
-        original = store.card_key(report.id, chat_id)
+    keys = await store.card_keys(session, report.id)
+    for chat_id in chats if chats is not None else list(keys):
+        original = keys.get(chat_id, store.card_key(report.id, chat_id))
         await enqueue(session, f"{stem}:{chat_id}", chat_id, payload, method=method, priority=priority,
                       depends_on_key=original, depends_as="reply")
 

@@ -12,11 +12,12 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 from telegram import InlineKeyboardMarkup
 
 from bot.cases import access, cards, deadlines, store, views
 from bot.cases.access import Refusal
-from bot.cases.machine import MACHINE, Action
+from bot.cases.machine import FINAL, MACHINE, Action
 from bot.cases.store import Actor
 from bot.config import Settings
 from bot.duty import local_day, on_duty_ids
@@ -235,3 +236,31 @@ async def _absorb(session: AsyncSession, target: Result, source: Result, actor: 
     await cards.send_cards(session, target.report, target.case, settings,
                            await store.card_chats(session, source.report.id))
     await cards.refresh_cards(session, target.report, target.case, settings)
+
+
+# --- Lists --------------------------------------------------------------------------------
+
+
+async def open_cases_for(session: AsyncSession, actor: Actor) -> list[Report]:
+    """Open cases on the route of a unit the actor leads (all, for administrators), and the
+    ones they reported or were assigned; most severe first, then oldest first."""
+    query = (select(Report).where(Report.status.not_in(list(FINAL)))
+             .options(selectinload(Report.unit)).order_by(Report.level, Report.created_at, Report.id))
+    mine = {actor.member.id} if actor.member else set()
+    found = []
+    for report in (await session.execute(query)).scalars():
+        case = await session.get(CaseFile, report.id)
+        concerned = actor.is_admin or report.reporter_id in mine or bool(case and case.assignee_id in mine)
+        if concerned or access.is_leader_on(actor, (await store.route(session, report, case)).unit_ids):
+            found.append(report)
+    return found
+
+
+async def assigned_to(session: AsyncSession, actor: Actor) -> list[Report]:
+    """Open cases assigned to the actor, most severe first."""
+    if actor.member is None:
+        return []
+    query = (select(Report).join(CaseFile, CaseFile.report_id == Report.id)
+             .where(CaseFile.assignee_id == actor.member.id, Report.status.not_in(list(FINAL)))
+             .options(selectinload(Report.unit)).order_by(Report.level, Report.created_at, Report.id))
+    return list((await session.execute(query)).scalars())

@@ -114,16 +114,22 @@ async def receipt_names(session: AsyncSession, report_id: int) -> list[str]:
     return list((await session.execute(query)).scalars())
 
 
-async def card_chats(session: AsyncSession, report_id: int) -> list[int]:
-    """The chats that were sent this report's group card, in the order they were queued."""
+async def card_keys(session: AsyncSession, report_id: int) -> dict[int, str]:
+    """Chat id → outbox key of each copy of the report's card (groups, and people in private).
+
+    The chat is read from the row, not the key: the sender moves a row when a group
+    becomes a supergroup and its id changes.
+    """
     prefix = card_key(report_id, 0)[:-1]
-    query = select(OutboxMessage.key).where(OutboxMessage.key.like(f"{prefix}%")).order_by(OutboxMessage.id)
-    chats = []
-    for key in (await session.execute(query)).scalars():
-        tail = key[len(prefix):]
-        if tail.lstrip("-").isdigit():  # the card itself, not one of its edits (…:v3)
-            chats.append(int(tail))
-    return chats
+    query = (select(OutboxMessage.key, OutboxMessage.chat_id)
+             .where(OutboxMessage.key.like(f"{prefix}%")).order_by(OutboxMessage.id))
+    return {chat_id: key for key, chat_id in (await session.execute(query)).all()
+            if key[len(prefix):].lstrip("-").isdigit()}  # the card itself, not an edit (…:v3)
+
+
+async def card_chats(session: AsyncSession, report_id: int) -> list[int]:
+    """The chats that were sent this report's card, in the order they were queued."""
+    return list(await card_keys(session, report_id))
 
 
 @dataclass(frozen=True)

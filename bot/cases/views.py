@@ -1,7 +1,8 @@
 """How a case reads: status names, timeline lines, the case page and case lists.
 
 Events store facts (kind, actor's name, details); the words are chosen when shown, in the
-reader's language.
+reader's language. Timeline lines and the assignee line are plain text (the card escapes
+what it is given); the case page and list lines are HTML.
 """
 
 from __future__ import annotations
@@ -79,16 +80,16 @@ def snippet(text: str, limit: int = SNIPPET) -> str:
 
 
 def event_text(event: CaseEvent, *, full: bool = False) -> str:
-    """One event in words (HTML-escaped); `full` keeps long reasons whole."""
+    """One event in words, plain text; `full` keeps long reasons whole."""
     details = event.details or {}
     reason = event.reason if full else snippet(event.reason)
     if event.kind == "escalate":
         reason = missed_text(event.reason, int(details.get("minutes", 0)))
     due = details.get("due")
     values = {
-        "actor": esc(event.actor_name or _("the bot")), "reason": esc(reason),
-        "assignee": esc(details.get("assignee", "")), "unit": esc(details.get("unit", "")),
-        "reference": esc(details.get("reference", "")), "number": details.get("number", ""),
+        "actor": event.actor_name or _("the bot"), "reason": reason,
+        "assignee": details.get("assignee", ""), "unit": details.get("unit", ""),
+        "reference": details.get("reference", ""), "number": details.get("number", ""),
         "old": level_name(details.get("old", 0)), "new": level_name(details.get("new", 0)),
         "due": format_time(datetime.fromisoformat(due)) if due else "—",
     }
@@ -103,7 +104,7 @@ def timeline_lines(events: list[CaseEvent], *, full: bool = False) -> list[str]:
 def assignee_text(case: CaseFile | None) -> str | None:
     if case is None or case.assignee is None:
         return None
-    parts = [esc(case.assignee.name)]
+    parts = [case.assignee.name]
     if case.due_at is not None:
         parts.append(_("due {time}").format(time=format_time(case.due_at)))
     parts.append(_("accepted") if case.accepted_at else _("not yet accepted"))
@@ -129,10 +130,10 @@ def case_page(report: Report, case: CaseFile | None, events: list[CaseEvent], re
                                                           reporter=esc(report.reporter.name)),
     ]
     if assignee_text(case):
-        lines.append(_("Assigned to: {assignee}").format(assignee=assignee_text(case)))
+        lines.append(_("Assigned to: {assignee}").format(assignee=esc(assignee_text(case))))
     if receipts:
         lines.append(_("Received by: {names}").format(names=esc("、".join(receipts))))
     if case is not None and case.outcome:
         lines.append(_("Final report: {outcome}").format(outcome=esc(case.outcome)))
-    lines += ["", _("<b>Timeline</b>"), *timeline_lines(events, full=True)]
+    lines += ["", _("<b>Timeline</b>"), *map(esc, timeline_lines(events, full=True))]
     return "\n".join(lines)
