@@ -473,7 +473,8 @@ class _HtmlParser(_Builder):
         while index < len(self.src):
             index = self._step(index)
         if self.stack:
-            raise ParseError(f"can't find end tag corresponding to start tag <{self.stack[-1].name}>")
+            name = self.stack[-1].name
+            raise ParseError(f"can't find end tag corresponding to start tag <{name}>")
         return self.result()
 
     def _step(self, index: int) -> int:
@@ -1020,6 +1021,7 @@ async def _poll(check: Callable[[], Any], seconds: float, interval: float = 0.01
 # --------------------------------------------------------------------------------------------
 
 _CHAT_TARGETED = re.compile(r"^(send|copy|forward|edit|delete|pin|unpin)")
+_COPYING = ("copyMessage", "forwardMessage")
 _INITIATING = re.compile(r"^(send|copy|forward)")
 NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and reply "
                 "markup are exactly the same as a current content and reply markup of the message")
@@ -1138,8 +1140,8 @@ class BotAPIEmulator:
         if not isinstance(chat_id, int):
             raise ApiError(400, "Bad Request: chat not found")
         if chat_id < 0:
-            chat = self.chats.setdefault(chat_id, SimChat(chat_id, f"Group {chat_id}", "supergroup"))
-            return chat.as_dict()
+            fallback = SimChat(chat_id, f"Group {chat_id}", "supergroup")
+            return self.chats.setdefault(chat_id, fallback).as_dict()
         user = self.users.get(chat_id)
         if user is None:
             raise ApiError(400, "Bad Request: chat not found")
@@ -1373,7 +1375,7 @@ class BotAPIEmulator:
     def _is_counted(self, method: str) -> bool:
         returns = self.spec.methods[method].get("returns", [])
         sends = method.startswith("send") and bool({"Message", "Array of Message"} & set(returns))
-        return sends or method.startswith("editMessage")
+        return sends or method.startswith("editMessage") or method in _COPYING
 
     def _apply_failures(self, call: _Call) -> None:
         for rule in self._failures:
@@ -1417,6 +1419,7 @@ class BotAPIEmulator:
             "editMessageText": lambda call: self._edit(call, "text"),
             "editMessageCaption": lambda call: self._edit(call, "caption"),
             "editMessageReplyMarkup": lambda call: self._edit(call, None),
+            "copyMessage": self._copy_message, "forwardMessage": self._forward_message,
             "deleteMessage": self._delete_message, "answerCallbackQuery": self._answer_callback,
             "setMyCommands": self._set_commands, "deleteMyCommands": self._delete_commands,
             "getMyCommands": lambda call: self.commands.get(_command_key(call.params), []),
@@ -1500,7 +1503,8 @@ class BotAPIEmulator:
     def _send_message(self, call: _Call) -> dict:
         p = call.params
         parsed = self._parse(p["text"], p.get("parse_mode"), p.get("entities"))
-        content = {"text": parsed.text, **({"entities": parsed.entities} if parsed.entities else {})}
+        content: dict[str, Any] = {"text": parsed.text}
+        content |= {"entities": parsed.entities} if parsed.entities else {}
         return self._new_message(call, content, parsed.text).message
 
     def _parse(self, text: str, parse_mode: str | None, entities: list | None) -> ParsedText:
@@ -1530,20 +1534,19 @@ class BotAPIEmulator:
         if spec_field is None:
             return {}
         type_name = spec_field["types"][0]
+        if isinstance(source, str) and source.startswith("attach://"):
+            source = files[source.removeprefix("attach://")]
         if type_name == "Array of PhotoSize":
-            stored = self._resolve_file(source, files, "photos")
+            stored = self._resolve_file(source, "photos")
             return {key: [_photo_size(stored, 90, 67), _photo_size(stored, 1280, 960)]}
         value = self.fake(type_name, hints)
         if isinstance(value, dict) and "file_id" in self.spec.type_fields.get(type_name, {}):
-            value |= _file_ids(self._resolve_file(source, files, key))
+            value |= _file_ids(self._resolve_file(source, key))
             if isinstance(source, UploadedFile) and "file_name" in self.spec.type_fields[type_name]:
                 value["file_name"] = source.filename or "file"
         return {key: value}
 
-    def _resolve_file(self, source: Any, files: dict[str, UploadedFile],
-                      folder: str) -> StoredFile:
-        if isinstance(source, str) and source.startswith("attach://"):
-            source = files[source.removeprefix("attach://")]
+    def _resolve_file(self, source: Any, folder: str) -> StoredFile:
         if isinstance(source, UploadedFile):
             return self.store_file(source.data, folder, Path(source.filename or "").suffix)
         if isinstance(source, str) and source in self.files:
@@ -1551,6 +1554,29 @@ class BotAPIEmulator:
         if isinstance(source, str) and source.startswith(("http://", "https://")):
             return self.store_file(b"downloaded " + source.encode(), folder)
         raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+
+    def _copy_content(self, params: dict) -> dict:
+        source = self._messages.get((params["from_chat_id"], params["message_id"]))
+        if source is None:
+            raise ApiError(400, "Bad Request: message to copy not found")
+        skip = {"message_id", "date", "chat", "from", "reply_to_message", "reply_markup",
+                "edit_date", "forward_origin"}
+        return {k: v for k, v in source.items() if k not in skip} | {
+            "_origin": {"type": "user", "date": source["date"], "sender_user": source["from"]}}
+
+    def _copy_message(self, call: _Call) -> dict:
+        content = self._copy_content(call.params)
+        content.pop("_origin")
+        if "caption" in call.params and "text" not in content:
+            caption, _ = self._caption(call.params)
+            content = {k: v for k, v in content.items() if not k.startswith("caption")} | caption
+        sent = self._new_message(call, content, content.get("text", content.get("caption")))
+        return {"message_id": sent.message_id}
+
+    def _forward_message(self, call: _Call) -> dict:
+        content = self._copy_content(call.params)
+        content["forward_origin"] = content.pop("_origin")
+        return self._new_message(call, content, content.get("text", content.get("caption"))).message
 
     def _send_media_group(self, call: _Call) -> list[dict]:
         group_id = secrets.token_hex(8)
@@ -1630,7 +1656,8 @@ class BotAPIEmulator:
         if text is not None:
             sent.edits.append(text)
         # Reply keyboards are not attached to the message, so edits cannot remove them.
-        if markup is not None or sent.reply_markup is None or "inline_keyboard" in sent.reply_markup:
+        previous = sent.reply_markup
+        if markup is not None or previous is None or "inline_keyboard" in previous:
             sent.reply_markup = markup
 
     def _delete_message(self, call: _Call) -> bool:
