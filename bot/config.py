@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     admin_telegram_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     bot_mode: Literal["polling", "webhook"] = "polling"
+    rules_file: Path | None = None
     # Case response deadlines in minutes per level I, II, III, IV; 0 = no deadline.
     case_receive_minutes: Annotated[tuple[int, int, int, int], NoDecode] = (10, 20, 30, 0)
     case_on_scene_minutes: Annotated[tuple[int, int, int, int], NoDecode] = (50, 60, 60, 0)
@@ -113,6 +114,20 @@ class Settings(BaseSettings):
                 return driver + value[len(plain):]
         if not value.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
             raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return value
+
+    @field_validator("rules_file", mode="before")
+    @classmethod
+    def _valid_rules(cls, value: object) -> object:
+        # Checked as a whole at start: a wrong rule must stop the bot, not a report.
+        if value in (None, ""):
+            return None
+        from bot.reporting.rules import RulesError, load_rules
+
+        try:
+            load_rules(str(value))
+        except RulesError as exc:
+            raise ValueError("; ".join(exc.problems)) from None
         return value
 
     @property

@@ -548,8 +548,9 @@ def register(application: Application) -> None:
                                            & InState(FollowUpForm.text), take_followup_text))
     application.add_handler(MessageHandler(private & (filters.TEXT | filters.PHOTO) & ~filters.COMMAND
                                            & InState(FollowUpForm.people), take_followup_people))
-    seconds = application.bot_data["settings"].case_check_seconds
-    application.job_queue.run_repeating(check_deadlines, interval=seconds, first=seconds, name="case-deadlines")
+    if application.job_queue is not None:
+        seconds = application.bot_data["settings"].case_check_seconds
+        application.job_queue.run_repeating(check_deadlines, interval=seconds, first=seconds, name="case-deadlines")
 
 
 HELP_SECTIONS.append((HELP_LINES, lambda roles, admin: bool(roles) or admin))

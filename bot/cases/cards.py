@@ -47,6 +47,11 @@ def case_keyboard(report: Report) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(rows + ([optional] if optional else []))
 
 
+def receipt_keyboard(report_id: int) -> InlineKeyboardMarkup:
+    """Under the reporter's receipt: add a follow-up."""
+    return InlineKeyboardMarkup([[button("fup", report_id)]])
+
+
 def card_priority(report: Report) -> Priority:
     return Priority.URGENT if report.level <= 2 else Priority.NORMAL
 
