@@ -36,6 +36,7 @@ EVENT_TEXTS = {
     "resolve": N_("{actor}: resolved"),
     "close": N_("{actor} closed it with the final report: {reason}"),
     "escalate": N_("Escalated to {unit}: {reason}"),
+    "escalate_top": N_("Escalated: {reason}"),
     "reject": N_("{actor} rejected it: {reason}"),
     "merge": N_("{actor} merged it into {reference}"),
     "absorb": N_("{actor} merged {reference} into this case"),
@@ -93,7 +94,8 @@ def event_text(event: CaseEvent, *, full: bool = False) -> str:
         "old": level_name(details.get("old", 0)), "new": level_name(details.get("new", 0)),
         "due": format_time(datetime.fromisoformat(due)) if due else "—",
     }
-    return _(EVENT_TEXTS.get(event.kind, "{actor}")).format(**values)
+    kind = "escalate_top" if event.kind == "escalate" and not values["unit"] else event.kind
+    return _(EVENT_TEXTS.get(kind, "{actor}")).format(**values)
 
 
 def timeline_lines(events: list[CaseEvent], *, full: bool = False) -> list[str]:
