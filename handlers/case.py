@@ -33,9 +33,9 @@ from storage.types import utcnow
 
 COMMANDS = [
     Command("open", N_("Open cases of my units, most severe first"), private=True, group=True),
-    Command("case", N_("A case and its whole timeline: /case <reference>"), private=True, group=True),
+    Command("case", N_("A case with its whole timeline"), private=True, group=True),
     Command("mine", N_("Cases assigned to me"), private=True),
-    Command("followup", N_("Add a follow-up to a case: /followup <reference>"), private=True),
+    Command("followup", N_("Add a follow-up (续报) to a case"), private=True),
     Command("close", N_("Close a case with the final report (leaders)"), private=True, group=True),
     Command("reject", N_("Reject a case as not an incident (leaders)"), private=True, group=True),
     Command("merge", N_("Merge a duplicate into another case (leaders)"), private=True, group=True),
@@ -381,17 +381,18 @@ async def add_photo(update: Update, context: Context) -> None:
 
 async def press_keep_people(update: Update, context: Context, report_id: int, args: list[int]) -> None:
     """Unchanged: submits the follow-up with the same number of people."""
-    await update.callback_query.answer()
-    await submit_followup(update, context, None)
+    await submit_followup(update, context, None, pressed_for=report_id)
 
 
-async def submit_followup(update: Update, context: Context, people: int | None) -> None:
+async def submit_followup(update: Update, context: Context, people: int | None, *,
+                          pressed_for: int | None = None) -> None:
     """Stores the follow-up, posts it under every card and clears the step."""
     user = update.effective_user
     async with context.db.session() as session:
         fsm = FSMContext(session, user.id, user.id)
         data = await fsm.get_data()
-        if await fsm.get_state() != FollowUpForm.people.state or "report_id" not in data:
+        stale = pressed_for is not None and data.get("report_id") != pressed_for   # an old message's button
+        if await fsm.get_state() != FollowUpForm.people.state or "report_id" not in data or stale:
             result = service.Result(refusal=Refusal.WRONG_STATE)
         else:
             entry = FollowUpInput(data.get("text", ""), data.get("photos", []), people)
@@ -401,6 +402,8 @@ async def submit_followup(update: Update, context: Context, people: int | None) 
     if result.refusal:
         await refuse(update, context, result.refusal, f"follow-up {data.get('report_id')}")
         return
+    if update.callback_query is not None:
+        await update.callback_query.answer()
     await update.effective_message.reply_text(_("Follow-up to case {reference} sent.").format(
         reference=esc(result.report.reference)))
 

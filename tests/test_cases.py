@@ -9,13 +9,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from bot import i18n
 from bot.cases import access, deadlines, service, store
 from bot.cases.access import Refusal
 from bot.cases.deadlines import Rules
 from bot.cases.followups import FollowUpInput, add_followup
 from bot.cases.machine import Action
 from bot.cases.store import Actor
-from bot.config import load_settings
+from bot.config import ConfigError, load_settings
 from bot.duty import set_shift
 from storage.models import (
     CaseDeadline,
@@ -249,6 +250,13 @@ class TestDeadlineRules:
         monkeypatch.setenv("CASE_RECEIVE_MINUTES", "5, 15, 25, 40")
         assert Rules.from_settings(load_settings(_env_file=None)).minutes("receive", 4) == 40
 
+    @pytest.mark.parametrize("value", ["5,15,25", "5,15,25,x", "5,-1,25,40"])
+    def test_a_wrong_value_names_the_setting(self, monkeypatch, value):
+        monkeypatch.setenv("CASE_ON_SCENE_MINUTES", value)
+        with pytest.raises(ConfigError) as info:
+            load_settings(_env_file=None)
+        assert info.value.setting == "CASE_ON_SCENE_MINUTES"
+
     @pytest.mark.parametrize("level, category, steps", [
         (1, Category.DISPUTE, {"receive": 10, "on_scene": 50, "followup-1": 240}),
         (3, Category.PUBLIC_OPINION, {"receive": 30, "on_scene": 60, "public_response": 720}),
@@ -311,3 +319,22 @@ class TestEscalation:
             elsewhere = await deadlines.overdue_items(session, [tree.units["D01"].id], now)
         assert [(i.report_id, i.kind, i.minutes_late, i.escalated) for i in items] == [(late.id, "receive", 15, False)]
         assert elsewhere == []
+        with i18n.use_locale("en"):
+            assert items[0].describe().endswith("楼道纠纷: not yet received, 15 minutes late")
+
+
+class TestDutyPush:
+    @pytest.mark.parametrize("level, reached", [(2, [1101, 3002]), (3, [])])
+    async def test_level_one_and_two_reach_the_people_on_duty_privately(self, db, settings, tree, org, level,
+                                                                        reached):
+        await org.member(1101, tree.units["S01"], Role.LEADER, name="街道带班领导")
+        async with db.session() as session:
+            await set_shift(session, tree.units["S01"], T0.astimezone(settings.tz).date(), 1101, 3002, actor=None)
+        report = await file_report(db, settings, tree.units["C01"], tree.reporters["C01"], level=level)
+        async with db.session() as session:
+            private = [chat for chat in await store.card_chats(session, report.id) if chat > 0]
+        assert sorted(private) == reached
+        if reached:
+            duty = await actor(db, 3002)     # a duty officer, not a leader, may press Received
+            result = await run(db, service.receive, report.id, duty, chat_id=None, settings=settings, now=T0)
+            assert result.refusal is None

@@ -3,8 +3,6 @@ deadline job, with people pressing the cards' buttons in the groups."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from sqlalchemy import select
 
@@ -181,6 +179,8 @@ class TestEscalation:
         try:
             notice = await emulator.wait_for_message(-1001, contains="⚠️")
             assert notice.reply_to_message_id == top.message_id
+            assert "10分钟内无人接收" in notice.text and "已无更高一级的工作群" in notice.text
+            await edited(emulator, top, "已升级上报")
             duty = await emulator.wait_for_message(1101, contains="⚠️")
             assert report.reference in duty.text
             await emulator.wait_idle()
@@ -220,7 +220,7 @@ class TestLists:
         listing = await emulator.wait_for_message(1002, contains=minor.reference)
         assert listing.text.index(major.reference) < listing.text.index(minor.reference)
         await emulator.users[3004].send(f"/case {minor.reference}")
-        refusal = await emulator.wait_for_message(3004, contains="")
+        refusal = await emulator.wait_for_message(3004, contains="抱歉")
         assert minor.title not in refusal.text
         await emulator.users[1003].send(f"/case {minor.reference}")
         page = await emulator.wait_for_message(1003, contains=minor.title)

@@ -96,9 +96,11 @@ async def add_deadline(session: AsyncSession, report: Report, kind: str, step: s
 
 
 async def open_case(session: AsyncSession, report: Report, settings: Settings, now: datetime) -> CaseFile:
-    """The case file and its first deadlines, counted from the filing; safe to call again."""
-    case = await store.case_file(session, report, now)
-    if report.status in FINAL:
+    """The case file and its first deadlines, counted from the filing; safe to call again
+    (only the call that finds no file adds deadlines; racing ones skip each other's rows)."""
+    existing = await session.get(CaseFile, report.id)
+    case = existing or await store.case_file(session, report, now)
+    if existing is not None or report.status in FINAL:
         return case
     rules, start = Rules.from_settings(settings), report.created_at
     for kind, step in ((RECEIVE, RECEIVE), (ON_SCENE, ON_SCENE), (FOLLOWUP, f"{FOLLOWUP}-1"), (PUBLIC, PUBLIC)):
@@ -187,14 +189,17 @@ async def open_missing_cases(session: AsyncSession, settings: Settings, now: dat
 
 async def escalate(session: AsyncSession, deadline_id: int, settings: Settings, now: datetime) -> int:
     """Escalate one missed deadline; 0 when another process (or an earlier pass) already did."""
+    deadline = await session.get(CaseDeadline, deadline_id)
+    # The report first, as every press locks it before touching deadlines: the same lock
+    # order everywhere, so an escalation and a press cannot deadlock on PostgreSQL.
+    report = await store.load_report(session, deadline.report_id, lock=True) if deadline else None
     claimed = await session.execute(
         update(CaseDeadline)
         .where(CaseDeadline.id == deadline_id, CaseDeadline.escalated_at.is_(None), CaseDeadline.settled_at.is_(None))
         .values(escalated_at=now))
-    if claimed.rowcount != 1:
+    if report is None or claimed.rowcount != 1:
         return 0
-    deadline = await session.get(CaseDeadline, deadline_id)
-    report = await store.load_report(session, deadline.report_id, lock=True)
+    await session.refresh(deadline)
     if report.status in FINAL:
         deadline.settled_at = now
         return 0
@@ -288,11 +293,11 @@ class OverdueItem:
     escalated: bool
 
     def describe(self) -> str:
-        """One line in the reader's language, e.g. for the daily summary."""
-        return "{mark} {reference} {title}: {missed}".format(
+        """One line in the reader's language, e.g. for the daily summary (HTML)."""
+        return "{mark} <code>{reference}</code> {title}: {late}".format(
             mark=views.LEVEL_MARKS.get(self.level, ""), reference=esc(self.reference), title=esc(self.title),
-            missed=_("{what}, {late} late").format(what=views.missed_text(self.kind, 0).split(",")[0],
-                                                    late=views.duration(self.minutes_late)))
+            late=_("{what}, {late} late").format(what=_(views.OVERDUE[self.kind]),
+                                                  late=views.duration(self.minutes_late)))
 
 
 async def overdue_items(session: AsyncSession, unit_ids, now: datetime) -> list[OverdueItem]:

@@ -53,6 +53,15 @@ MISSED = {
     "public_response": N_("no public response within {duration}"),
 }
 
+# What is late, for the daily summary's list of overdue items.
+OVERDUE = {
+    "receive": N_("not yet received"),
+    "on_scene": N_("nobody on scene yet"),
+    "assignment": N_("the assignee's deadline passed"),
+    "followup": N_("follow-up overdue"),
+    "public_response": N_("no public response yet"),
+}
+
 CARD_TIMELINE = 5
 SNIPPET = 60
 
