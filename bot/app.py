@@ -19,6 +19,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 import handlers
 from bot import i18n
 from bot.config import Settings
+from bot.delivery.limiter import PriorityRateLimiter
 from bot.delivery.sender import start_sender, stop_sender
 from bot.runtime import ChatOrderedProcessor, Context, prepare_update
 from storage.db import Database
@@ -50,6 +51,7 @@ def build_application(settings: Settings, db: Database | None = None) -> Applica
         .context_types(ContextTypes(context=Context))
         .defaults(Defaults(tzinfo=settings.tz, parse_mode=ParseMode.HTML))
         .concurrent_updates(ChatOrderedProcessor())
+        .rate_limiter(PriorityRateLimiter.from_settings(settings))
         .post_init(on_startup)
         .post_stop(on_stop)
         .post_shutdown(on_shutdown)

@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     case_assign_minutes: Annotated[tuple[int, int, int, int], NoDecode] = (50, 60, 60, 1440)
     case_public_response_minutes: int = Field(default=720, ge=0)
     case_check_seconds: float = Field(default=30, gt=0)
+    # Telegram's message limits, which the one rate limiter keeps to (bot/delivery/limiter.py).
+    telegram_global_rate: float = Field(30.0, gt=0)
+    telegram_group_rate_per_min: int = Field(20, gt=0)
+    telegram_chat_rate: float = Field(1.0, gt=0)
+    # With several replicas: the part of the global rate each replica keeps for replies.
+    telegram_interactive_share: float = Field(0.2, gt=0, le=1)
 
     @field_validator("admin_telegram_ids", mode="before")
     @classmethod

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, or_, select, update
+from sqlalchemy import and_, case, delete, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from storage.models import OutboxMessage, OutboxStatus, Priority
+from storage.models import OutboxMessage, OutboxStatus, Priority, SenderLease
 from storage.types import utcnow
 
 # Called when something was queued in this process, so a sender need not wait for its poll.
@@ -116,24 +116,25 @@ def _dependency_sent():
 
 
 async def _candidates(session: AsyncSession, now: datetime, limit: int, per_chat: int,
-                      max_priority: int | None) -> list[int]:
-    """Ids to claim: per chat only an unbroken prefix in (priority, id) order, so a chat's
-    rows never overtake one that is waiting for a retry or is still in flight elsewhere;
+                      max_priority: int | None) -> list[tuple[int, int, int]]:
+    """(id, chat_id, rank) to claim: per chat only an unbroken prefix in (priority, id) order,
+    so a chat's rows never overtake one that waits for a retry or is in flight elsewhere;
     the first row of every chat comes before any chat's second (fair across chats)."""
     order = (OutboxMessage.priority, OutboxMessage.id)
     window = dict(partition_by=OutboxMessage.chat_id, order_by=order)
     held = case((_claimable(now), 0), else_=1)
     ranked = select(
-        OutboxMessage.id, OutboxMessage.priority,
+        OutboxMessage.id, OutboxMessage.chat_id, OutboxMessage.priority,
         func.row_number().over(**window).label("rank"),
         func.sum(held).over(**window).label("held_upto"),
     ).where(OutboxMessage.status == OutboxStatus.PENDING, _dependency_sent())
     if max_priority is not None:
         ranked = ranked.where(OutboxMessage.priority <= max_priority)
     ranked = ranked.subquery()
-    query = (select(ranked.c.id).where(ranked.c.held_upto == 0, ranked.c.rank <= per_chat)
+    query = (select(ranked.c.id, ranked.c.chat_id, ranked.c.rank)
+             .where(ranked.c.held_upto == 0, ranked.c.rank <= per_chat)
              .order_by(ranked.c.priority, ranked.c.rank, ranked.c.id).limit(limit))
-    return list((await session.execute(query)).scalars())
+    return [tuple(row) for row in (await session.execute(query)).all()]
 
 
 async def claim_due(session: AsyncSession, owner: str, *, lease: timedelta, limit: int,
@@ -141,20 +142,32 @@ async def claim_due(session: AsyncSession, owner: str, *, lease: timedelta, limi
     """Claim up to `limit` due rows for `owner` until now + `lease`.
 
     On PostgreSQL the rows are locked with FOR UPDATE SKIP LOCKED, so concurrent senders
-    never claim the same row (the claim conditions are re-checked on the locked row); on
-    SQLite the transaction's BEGIN IMMEDIATE serialises claimers."""
+    never claim the same row (the claim conditions are re-checked on the locked row); a
+    chat's rows after one that another sender holds are left alone, to keep the chat's
+    order. On SQLite the transaction's BEGIN IMMEDIATE serialises claimers."""
     now = utcnow()
     candidates = await _candidates(session, now, limit, per_chat, max_priority)
     if not candidates:
         return []
-    locked = select(OutboxMessage).where(OutboxMessage.id.in_(candidates), _claimable(now))
+    locked = select(OutboxMessage).where(OutboxMessage.id.in_([c[0] for c in candidates]), _claimable(now))
     rows = {row.id: row for row in (await session.execute(locked.with_for_update(skip_locked=True))).scalars()}
-    if not rows:
+    chosen = _unbroken_prefixes(candidates, rows)
+    if not chosen:
         return []
-    await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(list(rows)))
+    await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(chosen))
                           .values(claimed_by=owner, claimed_until=now + lease))
-    targets = await _dependency_targets(session, [r.depends_on_key for r in rows.values() if r.depends_on_key])
-    return [_job(rows[i], targets) for i in candidates if i in rows]
+    targets = await _dependency_targets(session, [rows[i].depends_on_key for i in chosen if rows[i].depends_on_key])
+    return [_job(rows[i], targets) for i in chosen]
+
+
+def _unbroken_prefixes(candidates: list[tuple[int, int, int]], locked: dict) -> list[int]:
+    """Drop a chat's candidates after the first one that someone else got to first."""
+    first_missed: dict[int, int] = {}
+    for row_id, chat_id, rank in candidates:
+        if row_id not in locked:
+            first_missed[chat_id] = min(rank, first_missed.get(chat_id, rank))
+    return [row_id for row_id, chat_id, rank in candidates
+            if row_id in locked and rank < first_missed.get(chat_id, rank + 1)]
 
 
 async def _dependency_targets(session: AsyncSession, keys: list[str]) -> dict[str, int | None]:
@@ -198,9 +211,14 @@ async def mark_retry(session: AsyncSession, job_id: int, owner: str, error: str,
         claimed_until=max(at, utcnow()) + lease))
 
 
-async def move_to_chat(session: AsyncSession, job_id: int, owner: str, chat_id: int) -> None:
-    """A group became a supergroup: its rows follow the new chat id."""
+async def move_to_chat(session: AsyncSession, job_id: int, owner: str, old_chat_id: int, chat_id: int) -> None:
+    """A group became a supergroup: this row and the chat's unclaimed rows follow the new id."""
     await session.execute(update(OutboxMessage).where(_mine(job_id, owner)).values(chat_id=chat_id))
+    now = utcnow()
+    await session.execute(update(OutboxMessage).where(
+        OutboxMessage.chat_id == old_chat_id, OutboxMessage.status == OutboxStatus.PENDING,
+        or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+    ).values(chat_id=chat_id))
 
 
 async def renew_claims(session: AsyncSession, owner: str, ids: list[int], lease: timedelta) -> None:
@@ -229,3 +247,35 @@ async def skip_orphans(session: AsyncSession) -> int:
     ).values(status=OutboxStatus.SKIPPED, claimed_until=None, last_error="dependency failed")
         .execution_options(synchronize_session=False))
     return result.rowcount or 0
+
+
+# ---------------------------------------------------------------------------------------
+# Leases among replicas: one `bulk` holder, and each sender's presence.
+
+BULK_LEASE = "bulk"
+PRESENCE_PREFIX = "replica:"
+
+
+async def hold_lease(session: AsyncSession, name: str, owner: str, ttl: timedelta) -> bool:
+    """Take the lease if it is free or has lapsed, or renew it if it is ours; True if ours.
+
+    One statement (INSERT … ON CONFLICT DO UPDATE … WHERE), so two replicas racing for a
+    lapsed lease cannot both win."""
+    now = utcnow()
+    insert = dialect_insert(session)(SenderLease).values(name=name, owner=owner, until=now + ttl)
+    statement = insert.on_conflict_do_update(
+        index_elements=["name"],
+        set_={"owner": insert.excluded.owner, "until": insert.excluded.until},
+        where=or_(SenderLease.owner == owner, SenderLease.until < now),
+    ).returning(SenderLease.owner)
+    return (await session.execute(statement)).scalar_one_or_none() == owner
+
+
+async def drop_lease(session: AsyncSession, name: str, owner: str) -> None:
+    await session.execute(delete(SenderLease).where(SenderLease.name == name, SenderLease.owner == owner))
+
+
+async def live_replicas(session: AsyncSession) -> int:
+    query = select(func.count()).select_from(SenderLease).where(
+        SenderLease.name.startswith(PRESENCE_PREFIX), SenderLease.until >= utcnow())
+    return int((await session.execute(query)).scalar_one())

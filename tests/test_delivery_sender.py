@@ -6,22 +6,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 from collections import Counter
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.config import Settings, load_settings
 from bot.delivery.errors import Refusal, Verdict, classify
 from bot.delivery.sender import OutboxSender, SenderTuning
-from storage.models import Member, OutboxMessage, OutboxStatus, Priority, Role
+from storage.models import (
+    GroupChat,
+    Member,
+    OutboxMessage,
+    OutboxStatus,
+    Priority,
+    Role,
+    SenderLease,
+)
 from storage.outbox import claim_due, enqueue
+from storage.types import utcnow
 from tests.conftest import ADMIN_ID
 
-FAST = SenderTuning(poll_interval=0.05, backoff_base=0.01, backoff_cap=0.05, renew_every=0.2)
+FAST = SenderTuning(poll_interval=0.05, backoff_base=0.01, backoff_cap=0.05, renew_every=0.1, lease_ttl=0.5)
 
 
 class ScriptedBot:
@@ -83,6 +93,11 @@ async def until(condition, limit: float = 10.0) -> None:
             await asyncio.sleep(0.001)
 
 
+def crash(sender: OutboxSender) -> None:
+    for task in (sender._task, sender._writer, *sender._workers.values()):
+        task.cancel()
+
+
 @pytest.fixture
 def settings(db_url) -> Settings:
     """No emulator here: the scripted bot answers instead."""
@@ -105,6 +120,7 @@ async def running(db, settings, scripted):
         senders.append(sender)
         return sender
 
+    start.settings = settings
     yield start
     for sender in senders:
         await sender.stop()
@@ -273,12 +289,16 @@ class TestFailures:
             member = (await session.execute(select(Member).where(Member.telegram_id == 3001))).scalar_one()
         assert member.started_bot is False
 
-    async def test_migrated_group_gets_the_message_at_its_new_id(self, db, running, scripted):
-        scripted.fail(-55, ChatMigrated(-10055))
-        await queue(db, ("m", -55, "hello"))
-        await running()
+    async def test_migrated_group_gets_the_messages_at_its_new_id(self, db, running, scripted, org):
+        await org.unit("S01", group_chat_id=-55)
+        scripted.fail(-55, ChatMigrated(-10055), times=10)
+        await queue(db, ("m1", -55, "hello"), ("m2", -55, "again"), ("m3", -55, "more"), ("m4", -55, "last"))
+        await running(tuning=dataclasses.replace(FAST, per_chat=1))
         rows = await settle(db)
-        assert rows["m"].chat_id == -10055 and scripted.texts(-10055) == ["hello"]
+        assert {r.chat_id for r in rows.values()} == {-10055}
+        assert scripted.texts(-10055) == ["hello", "again", "more", "last"]
+        async with db.session() as session:
+            assert (await session.execute(select(GroupChat.chat_id))).scalar_one() == -10055
 
 
 class TestSeveralSenders:
@@ -288,3 +308,55 @@ class TestSeveralSenders:
         await settle(db, 30)
         counts = Counter(scripted.texts())
         assert len(counts) == 300 and set(counts.values()) == {1}
+
+    async def test_only_the_lease_holder_sends_bulk(self, db, running):
+        bots = {"a": ScriptedBot(), "b": ScriptedBot()}
+        first = await running(bots["a"], owner="a")
+        await until(lambda: first.is_bulk_owner)
+        second = await running(bots["b"], owner="b")
+        await queue(db, *[(f"bulk{i}", i, "bulk") for i in range(20)], priority=Priority.BULK)
+        await queue(db, *[(f"card{i}", i, "card") for i in range(40)], priority=Priority.NORMAL)
+        await settle(db)
+        assert not second.is_bulk_owner
+        assert bots["b"].texts().count("bulk") == 0 and bots["a"].texts().count("bulk") == 20
+        assert len(bots["a"].calls) + len(bots["b"].calls) == 60
+
+    async def test_another_replica_takes_over_when_the_holder_dies(self, db, running):
+        bots = {"a": ScriptedBot(), "b": ScriptedBot()}
+        doomed = OutboxSender(bots["a"], db, running.settings, owner="a", tuning=FAST)
+        await doomed.start()
+        await until(lambda: doomed.is_bulk_owner)
+        survivor = await running(bots["b"], owner="b")
+        crash(doomed)  # dies without a word: its lease and presence stay behind
+        await queue(db, *[(f"bulk{i}", -i, f"b{i}") for i in range(1, 11)], priority=Priority.BULK)
+        rows = await settle(db)
+        assert survivor.is_bulk_owner and bots["a"].calls == []
+        assert sorted(bots["b"].texts()) == sorted(f"b{i}" for i in range(1, 11))
+        async with db.session() as session:
+            lease = await session.get(SenderLease, "bulk")
+        assert lease.owner == "b" and all(r.status == OutboxStatus.SENT for r in rows.values())
+
+
+class TestClaims:
+    async def test_concurrent_claims_are_disjoint_and_keep_each_chats_order(self, db):
+        if db.is_sqlite:
+            pytest.skip("SQLite serialises transactions; nothing runs concurrently")
+        await queue(db, ("x1", 1, "a"), ("x2", 1, "b"), ("x3", 1, "c"), ("y1", 2, "d"))
+        async with db.session() as holder:  # another sender's claim transaction, mid-way
+            await holder.execute(select(OutboxMessage).where(OutboxMessage.key == "x1").with_for_update())
+            async with db.session() as session:
+                claimed = await claim_due(session, "b", lease=timedelta(seconds=30), limit=10)
+        assert [job.key for job in claimed] == ["y1"]
+        async with db.session() as first, db.session() as second:
+            a = await claim_due(first, "a", lease=timedelta(seconds=30), limit=10)
+            b = await claim_due(second, "b", lease=timedelta(seconds=30), limit=10)
+        assert [j.key for j in a] == ["x1", "x2", "x3"] and b == []
+
+    async def test_a_chat_waits_for_its_row_in_retry(self, db):
+        await queue(db, ("x1", 1, "a"), ("x2", 1, "b"), ("y1", 2, "c"))
+        async with db.session() as session:
+            await session.execute(update(OutboxMessage).where(OutboxMessage.key == "x1")
+                                  .values(next_attempt_at=utcnow() + timedelta(minutes=1)))
+        async with db.session() as session:
+            claimed = await claim_due(session, "me", lease=timedelta(seconds=30), limit=10)
+        assert [job.key for job in claimed] == ["y1"]

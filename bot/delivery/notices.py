@@ -15,8 +15,8 @@ from storage.models import GroupChat, Member, Membership, Priority, Role
 from storage.outbox import enqueue
 
 REASONS = {
-    Refusal.BLOCKED: i18n.N_("they blocked the bot"),
-    Refusal.NOT_STARTED: i18n.N_("they have not started the bot yet (they need to open it and press Start)"),
+    Refusal.BLOCKED: i18n.N_("the person blocked the bot"),
+    Refusal.NOT_STARTED: i18n.N_("the person has not started the bot yet (they need to open it and press Start)"),
     Refusal.REMOVED: i18n.N_("the bot was removed from the chat, or the chat no longer exists"),
     Refusal.DEACTIVATED: i18n.N_("the Telegram account was deleted"),
 }
@@ -38,6 +38,13 @@ async def chat_refused(session: AsyncSession, settings: Settings, chat_id: int, 
             text = _("⚠️ Messages to {chat} cannot be delivered: {reason}. Later messages to this chat will fail too until this is fixed.").format(
                 chat=label, reason=_(REASONS[refusal]))
         await enqueue(session, refusal_key(chat_id, admin_id), admin_id, {"text": text}, priority=Priority.NORMAL)
+
+
+async def chat_migrated(session: AsyncSession, old_chat_id: int, new_chat_id: int) -> None:
+    """A group became a supergroup: its binding follows, unless the new id is bound already."""
+    taken = (await session.execute(select(GroupChat.id).where(GroupChat.chat_id == new_chat_id))).first()
+    if taken is None:
+        await session.execute(update(GroupChat).where(GroupChat.chat_id == old_chat_id).values(chat_id=new_chat_id))
 
 
 async def _describe_chat(session: AsyncSession, chat_id: int) -> str:

@@ -20,11 +20,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
+import inspect
 import logging
+import math
 import os
 import random
 import socket
 import uuid
+import warnings
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -33,16 +36,31 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import Bot
+from telegram import (
+    Bot,
+    InputMedia,
+    InputMediaAudio,
+    InputMediaDocument,
+    InputMediaPhoto,
+    InputMediaVideo,
+)
 from telegram.ext import Application
+from telegram.warnings import PTBUserWarning
 
 from bot.config import Settings
 from bot.delivery.errors import Outcome, Verdict, classify
-from bot.delivery.notices import chat_refused
+from bot.delivery.limiter import PriorityRateLimiter
+from bot.delivery.notices import chat_migrated, chat_refused
 from storage.db import Database
+from storage.models import Priority
 from storage.outbox import (
+    BULK_LEASE,
+    PRESENCE_PREFIX,
     Job,
     claim_due,
+    drop_lease,
+    hold_lease,
+    live_replicas,
     mark_failed,
     mark_retry,
     mark_sent,
@@ -55,6 +73,8 @@ from storage.outbox import (
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
+# Rows name their Bot API method, so the sender calls do_api_request on purpose.
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.\w+' instead of 'Bot\.do_api_request", category=PTBUserWarning)
 
 EDIT_METHODS = frozenset({"editMessageText", "editMessageCaption", "editMessageReplyMarkup", "editMessageMedia"})
 # Methods whose text is HTML like the handlers' replies (PTB's Defaults do not reach raw calls).
@@ -72,6 +92,11 @@ class SenderTuning:
     per_chat: int = 3              # rows of one chat claimed at once (fairness across chats)
     backoff_base: float = 1.0      # first retry after a 5xx or network error, doubling …
     backoff_cap: float = 300.0     # … up to this
+    lease_ttl: float = 15.0        # the bulk lease and presence lapse this long after a renewal
+    bulk_from: int = Priority.REMINDER  # these classes are sent by the bulk lease holder only
+
+
+Write = Callable[[AsyncSession], Awaitable[object]]
 
 
 def default_owner() -> str:
@@ -86,7 +111,7 @@ def request_params(job: Job, chat_id: int) -> dict[str, Any]:
     if field and field in params and "parse_mode" not in params:
         params["parse_mode"] = "HTML"
     if job.method == "sendMediaGroup":
-        params["media"] = [_html_caption(item) for item in params.get("media", [])]
+        params["media"] = [_input_media(_html_caption(item)) for item in params.get("media", [])]
     if job.depends_as == "reply" and job.dependency_message_id is not None:
         params["reply_parameters"] = {"message_id": job.dependency_message_id,
                                       "allow_sending_without_reply": True}
@@ -99,6 +124,19 @@ def _html_caption(item: dict[str, Any]) -> dict[str, Any]:
     if "caption" in item and "parse_mode" not in item:
         return {**item, "parse_mode": "HTML"}
     return item
+
+
+_INPUT_MEDIA = {"photo": InputMediaPhoto, "video": InputMediaVideo, "document": InputMediaDocument,
+                "audio": InputMediaAudio}
+
+
+def _input_media(item: dict[str, Any]) -> InputMedia:
+    """PTB only inserts its defaults into InputMedia objects, and fails on plain dicts."""
+    kind = _INPUT_MEDIA[item["type"]]
+    accepted = inspect.signature(kind).parameters
+    known = {k: v for k, v in item.items() if k in accepted}
+    extra = {k: v for k, v in item.items() if k not in accepted and k != "type"}
+    return kind(**known, api_kwargs=extra or None)
 
 
 def message_ids(result: object) -> list[int]:
@@ -127,12 +165,18 @@ class OutboxSender:
         self._stopping = False
         self._task: asyncio.Task | None = None
         self._unsubscribe: Callable[[], None] | None = None
-        self._last_renewal = 0.0
+        self._last_renewal = -math.inf
+        self._writes: list[tuple[Write, asyncio.Future]] = []
+        self._write_wanted = asyncio.Event()
+        self._writer: asyncio.Task | None = None
+        self._writer_stopping = False
+        self._owner_until = -math.inf
 
     # -- life cycle ------------------------------------------------------------------
 
     async def start(self) -> None:
         self._unsubscribe = on_enqueue(self.wake)
+        self._writer = asyncio.create_task(self._write_outcomes(), name=f"outbox-writer {self.owner}")
         self._task = asyncio.create_task(self._run(), name=f"outbox-sender {self.owner}")
 
     def wake(self) -> None:
@@ -151,9 +195,15 @@ class OutboxSender:
                 if chat_id not in self._committed:
                     task.cancel()
             await asyncio.wait(list(self._workers.values()), timeout=0.05)
+        self._writer_stopping = True
+        self._write_wanted.set()
+        if self._writer is not None:
+            await asyncio.gather(self._writer, return_exceptions=True)
         with contextlib.suppress(Exception):
             async with self.db.session() as session:
                 await release_claims(session, self.owner)
+                await drop_lease(session, BULK_LEASE, self.owner)
+                await drop_lease(session, PRESENCE_PREFIX + self.owner, self.owner)
 
     @property
     def in_flight(self) -> int:
@@ -183,21 +233,47 @@ class OutboxSender:
         for job in jobs:
             self._assign(job)
 
+    @property
+    def is_bulk_owner(self) -> bool:
+        return asyncio.get_running_loop().time() < self._owner_until
+
     def _max_priority(self) -> int | None:
-        return None
+        return None if self.is_bulk_owner else self.tuning.bulk_from - 1
 
     def _lease(self) -> timedelta:
         return timedelta(seconds=self.tuning.claim_lease)
 
     async def _renew_if_due(self) -> None:
+        """Every few seconds: our presence, the bulk lease, our claims, our share of the budget."""
         now = asyncio.get_running_loop().time()
         if now - self._last_renewal < self.tuning.renew_every:
             return
         self._last_renewal = now
         ids = [job.id for queue in self._queues.values() for _, _, job in queue]
         ids += [job.id for job in self._current.values()]
+        ttl = timedelta(seconds=self.tuning.lease_ttl)
         async with self.db.session() as session:
+            await hold_lease(session, PRESENCE_PREFIX + self.owner, self.owner, ttl)
+            owner = await hold_lease(session, BULK_LEASE, self.owner, ttl)
+            replicas = await live_replicas(session)
             await renew_claims(session, self.owner, ids, self._lease())
+        if owner and not self.is_bulk_owner:
+            log.info("outbox sender %s now holds the bulk lease (%d replicas)", self.owner, replicas)
+        self._owner_until = now + self.tuning.lease_ttl if owner else -math.inf
+        self._share_budget(owner, replicas)
+
+    def _share_budget(self, owner: bool, replicas: int) -> None:
+        """The bulk holder sends at the global rate less what each other replica keeps for
+        its replies (TELEGRAM_INTERACTIVE_SHARE); the others send at that share."""
+        limiter = self.bot.rate_limiter
+        if not isinstance(limiter, PriorityRateLimiter):
+            return
+        total, share = self.settings.telegram_global_rate, self.settings.telegram_interactive_share
+        if owner:
+            rate = total * max(share, 1 - share * max(0, replicas - 1))
+        else:  # alone without the lease means its holder died: the whole budget is ours
+            rate = total * share if replicas > 1 else total
+        limiter.set_global_rate(rate)
 
     # -- one worker per chat -------------------------------------------------------------
 
@@ -235,8 +311,8 @@ class OutboxSender:
             except Exception as exc:  # noqa: BLE001 - every failure is classified
                 outcome = classify(exc, is_edit=job.method in EDIT_METHODS)
                 if outcome.verdict is Verdict.MIGRATED:
+                    await self._record(partial(self._migrated, job=job, old=chat_id, new=outcome.new_chat_id))
                     chat_id = outcome.new_chat_id
-                    await self._record(partial(move_to_chat, job_id=job.id, owner=self.owner, chat_id=chat_id))
                     continue
                 if outcome.verdict is Verdict.RETRY:
                     attempts += 1
@@ -267,6 +343,11 @@ class OutboxSender:
         if not await mark_sent(session, job.id, self.owner, ids):
             log.warning("outbox row %s (%s) was sent but its claim had been taken over", job.id, job.key)
 
+    async def _migrated(self, session: AsyncSession, job: Job, old: int, new: int) -> None:
+        log.info("chat %s became supergroup %s; its pushes follow", old, new)
+        await move_to_chat(session, job.id, self.owner, old, new)
+        await chat_migrated(session, old, new)
+
     async def _conclude(self, job: Job, chat_id: int, outcome: Outcome, exc: Exception) -> None:
         """An answer that ends the row: an edit that changed nothing, a refusal, a rejection."""
         if outcome.verdict is Verdict.DONE:
@@ -296,15 +377,45 @@ class OutboxSender:
         delay = min(self.tuning.backoff_cap, self.tuning.backoff_base * 2 ** max(0, attempts - 1))
         return delay * random.uniform(0.8, 1.2)
 
-    async def _record(self, write: Callable[[AsyncSession], Awaitable[object]]) -> None:
-        """Commit an outcome now; a delivered message must not stay unrecorded because the
-        database hiccuped, so keep trying for a while before giving up to the lease."""
+    async def _record(self, write: Write) -> None:
+        """Commit an outcome now. Outcomes that arrive together share one transaction (group
+        commit: no waiting is added, a busy database just takes several at once)."""
+        done = asyncio.get_running_loop().create_future()
+        self._writes.append((write, done))
+        self._write_wanted.set()
+        await done
+
+    async def _write_outcomes(self) -> None:
+        """The one task that writes outcomes; it outlives the workers until stop()."""
+        while self._writes or not self._writer_stopping:
+            await self._write_wanted.wait()
+            self._write_wanted.clear()
+            batch, self._writes = self._writes, []
+            if not batch:
+                continue
+            try:
+                await self._commit([write for write, _ in batch])
+            except Exception:
+                log.exception("outbox sender: a batch of outcomes failed; writing them one by one")
+                for write, _ in batch:
+                    await self._commit_patiently(write)
+            for _, done in batch:
+                if not done.done():
+                    done.set_result(None)
+
+    async def _commit(self, writes: list[Write]) -> None:
+        async with self.db.session() as session:
+            for write in writes:
+                await write(session)
+
+    async def _commit_patiently(self, write: Write) -> None:
+        """A delivered message must not stay unrecorded because the database hiccuped:
+        keep trying for a while before leaving it to the claim's lease."""
         delay = 0.05
         for _ in range(12):
             try:
-                async with self.db.session() as session:
-                    await write(session)
-                break
+                await self._commit([write])
+                return
             except Exception:
                 log.exception("outbox sender: could not record an outcome; retrying")
                 await asyncio.sleep(delay)
@@ -319,8 +430,10 @@ def _dependency_ids(job: Job) -> list[int]:
 
 
 async def start_sender(application: Application) -> None:
+    """STARTUP_HOOKS: one sender per process (tests may put a SenderTuning in bot_data)."""
     settings: Settings = application.bot_data["settings"]
-    sender = OutboxSender(application.bot, application.bot_data["db"], settings)
+    sender = OutboxSender(application.bot, application.bot_data["db"], settings,
+                          tuning=application.bot_data.get("sender_tuning"))
     application.bot_data["sender"] = sender
     await sender.start()
 

@@ -6,7 +6,7 @@ from storage.models.case import CaseDeadline, CaseEvent, CaseFile, CaseReceipt, 
 from storage.models.duty import DutyShift
 from storage.models.fsm import FSMState
 from storage.models.org import AuditLog, GroupChat, Invite, Member, Membership, Role, Unit
-from storage.models.outbox import OutboxMessage, OutboxStatus, Priority
+from storage.models.outbox import OutboxMessage, OutboxStatus, Priority, SenderLease
 from storage.models.report import Attachment, CaseStatus, Category, ReferenceCounter, Report
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "ReferenceCounter",
     "Report",
     "Role",
+    "SenderLease",
     "SensitivePeriod",
     "Unit",
 ]
