@@ -1,7 +1,7 @@
 """cases: events, receipts, deadlines, follow-ups, duty roster
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0003
 Create Date: 2026-11-21 23:23:48.504572
 """
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ import storage.types
 
 
 revision: str = '0005'
-down_revision: str | None = '0001'
+down_revision: str | None = '0003'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
