@@ -6,15 +6,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from bot.cases import store
 from bot.cases.hooks import case_filed
+from bot.cases.store import Actor
 from bot.config import Settings
 from bot.reporting.routing import enqueue_pushes, route_report
 from bot.reporting.rules import active_rules
 from bot.reporting.store import next_reference
 from storage.db import Database
-from storage.models import CaseEvent, Category, Member, OutboxMessage, Report, Unit
+from storage.models import CaseEvent, Category, Member, Membership, OutboxMessage, Report, Unit
 
 T0 = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)   # 09:00 in Shanghai
 
@@ -53,6 +55,15 @@ async def file_report(db: Database, settings: Settings, unit: Unit, reporter: in
                              admin_ids=settings.admin_telegram_ids)
         await case_filed(session, report, settings, at)
     return report
+
+
+async def actor(db: Database, telegram_id: int, *, admin: bool = False) -> Actor:
+    """Who presses, as the handlers build it: the member with their memberships."""
+    async with db.session() as session:
+        query = select(Member).where(Member.telegram_id == telegram_id).options(
+            selectinload(Member.memberships).selectinload(Membership.unit))
+        member = (await session.execute(query)).scalar_one_or_none()
+    return Actor(telegram_id, member.name if member else "Admin", member, admin)
 
 
 async def reload(db: Database, report_id: int) -> Report:

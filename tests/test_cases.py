@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from bot import i18n
 from bot.cases import access, deadlines, service, store
@@ -15,7 +14,6 @@ from bot.cases.access import Refusal
 from bot.cases.deadlines import Rules
 from bot.cases.followups import FollowUpInput, add_followup
 from bot.cases.machine import Action
-from bot.cases.store import Actor
 from bot.config import ConfigError, load_settings
 from bot.duty import set_shift
 from storage.models import (
@@ -23,13 +21,11 @@ from storage.models import (
     CaseFile,
     CaseStatus,
     Category,
-    Member,
-    Membership,
     OutboxMessage,
     OutboxStatus,
     Role,
 )
-from tests.case_helpers import T0, event_kinds, file_report, outbox_keys, reload
+from tests.case_helpers import T0, actor, event_kinds, file_report, outbox_keys, reload
 from tests.conftest import ADMIN_ID
 
 
@@ -42,14 +38,6 @@ def settings(db_url):
 @pytest.fixture
 async def tree(org):
     return await org.tree()
-
-
-async def actor(db, telegram_id: int, *, admin: bool = False) -> Actor:
-    async with db.session() as session:
-        query = select(Member).where(Member.telegram_id == telegram_id).options(
-            selectinload(Member.memberships).selectinload(Membership.unit))
-        member = (await session.execute(query)).scalar_one_or_none()
-    return Actor(telegram_id, member.name if member else "Admin", member, admin)
 
 
 async def deadline_steps(db, report_id: int) -> dict[str, tuple[int, bool]]:

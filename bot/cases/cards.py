@@ -123,7 +123,9 @@ async def send_cards(session: AsyncSession, report: Report, case: CaseFile, sett
     locales = await chat_locales(session, new, settings)
     for chat_id in new:
         payload = await card_payload(session, report, case, locales[chat_id])
-        await enqueue(session, store.card_key(report.id, chat_id), chat_id, payload, priority=card_priority(report))
+        key = store.card_key(report.id, chat_id)
+        await enqueue(session, key, chat_id, payload, priority=card_priority(report))
+        await store.add_card(session, report.id, chat_id, key)
     return new
 
 

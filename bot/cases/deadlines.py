@@ -37,7 +37,6 @@ from storage.models import (
     CaseDeadline,
     CaseFile,
     Category,
-    GroupChat,
     Member,
     Priority,
     Report,
@@ -99,8 +98,11 @@ async def open_case(session: AsyncSession, report: Report, settings: Settings, n
     """The case file and its first deadlines, counted from the filing; safe to call again
     (only the call that finds no file adds deadlines; racing ones skip each other's rows)."""
     existing = await session.get(CaseFile, report.id)
-    case = existing or await store.case_file(session, report, now)
-    if existing is not None or report.status in FINAL:
+    if existing is not None:
+        return existing
+    case = await store.case_file(session, report, now)
+    await store.adopt_cards(session, report.id)
+    if report.status in FINAL:
         return case
     rules, start = Rules.from_settings(settings), report.created_at
     for kind, step in ((RECEIVE, RECEIVE), (ON_SCENE, ON_SCENE), (FOLLOWUP, f"{FOLLOWUP}-1"), (PUBLIC, PUBLIC)):
@@ -204,12 +206,12 @@ async def escalate(session: AsyncSession, deadline_id: int, settings: Settings, 
         deadline.settled_at = now
         return 0
     case = await store.case_file(session, report, now)
-    target, groups = await escalation_target(session, report, case)
+    target, chats = await escalation_target(session, report, case)
     deadline.escalated_to_unit_id = target.id if target else None
     await _record_escalation(session, report, deadline, target, now)
-    await cards.send_cards(session, report, case, settings, [g.chat_id for g in groups])
+    await cards.send_cards(session, report, case, settings, chats)
     await cards.refresh_cards(session, report, case, settings)
-    await _notice(session, report, deadline, target, [g.chat_id for g in groups], settings)
+    await _notice(session, report, deadline, target, chats, settings)
     await _tell_duty(session, report, deadline, target or (await store.route_units(session, report, case))[-1],
                      settings, now)
     if deadline.kind == FOLLOWUP:
@@ -217,16 +219,16 @@ async def escalate(session: AsyncSession, deadline_id: int, settings: Settings, 
     return 1
 
 
-async def escalation_target(session: AsyncSession, report: Report, case: CaseFile) -> tuple[Unit | None, list[GroupChat]]:
-    """The first unit above the top of the route's chain that has a group chat, with its groups."""
-    chain = (await store.route(session, report, case)).chain
-    units = {u.id: u for u in (await session.execute(select(Unit))).scalars()}
-    current = units.get(chain[-1].parent_id) if chain and chain[-1].parent_id else None
+async def escalation_target(session: AsyncSession, report: Report, case: CaseFile) -> tuple[Unit | None, list[int]]:
+    """The first unit above the top of the route's chain that has a group chat, with its chats."""
+    units = await store.tree(session)
+    chain = units.route(report, await store.card_chats(session, report.id), case).chain
+    current = units.units.get(chain[-1].parent_id) if chain and chain[-1].parent_id else None
     while current is not None:
-        groups = list((await session.execute(select(GroupChat).where(GroupChat.unit_id == current.id))).scalars())
-        if groups:
-            return current, groups
-        current = units.get(current.parent_id) if current.parent_id else None
+        chats = sorted(chat for chat, unit_id in units.group_units.items() if unit_id == current.id)
+        if chats:
+            return current, chats
+        current = units.units.get(current.parent_id) if current.parent_id else None
     return None, []
 
 
@@ -306,12 +308,13 @@ async def overdue_items(session: AsyncSession, unit_ids, now: datetime) -> list[
     query = (select(CaseDeadline, Report).join(Report, Report.id == CaseDeadline.report_id)
              .where(CaseDeadline.settled_at.is_(None), CaseDeadline.due_at <= now,
                     Report.status.not_in(list(FINAL)))
-             .order_by(Report.level, CaseDeadline.due_at))
-    items = []
-    for deadline, report in (await session.execute(query)).all():
-        route = await store.route_units(session, report, await session.get(CaseFile, report.id))
-        if wanted & {u.id for u in route}:
-            items.append(OverdueItem(
-                report.id, report.reference, report.title, report.level, report.unit_id, deadline.kind,
-                deadline.due_at, int((now - deadline.due_at).total_seconds() // 60), deadline.escalated_at is not None))
-    return items
+             .order_by(Report.level, CaseDeadline.due_at, CaseDeadline.id))
+    rows = (await session.execute(query)).all()
+    reports = list({report.id: report for _deadline, report in rows}.values())
+    files = select(CaseFile).where(CaseFile.report_id.in_([r.id for r in reports]))
+    cases = {case.report_id: case for case in (await session.execute(files)).scalars()} if reports else {}
+    routes = await store.routes(session, reports, cases)
+    return [OverdueItem(report.id, report.reference, report.title, report.level, report.unit_id, deadline.kind,
+                        deadline.due_at, int((now - deadline.due_at).total_seconds() // 60),
+                        deadline.escalated_at is not None)
+            for deadline, report in rows if wanted & routes[report.id].unit_ids]

@@ -246,14 +246,18 @@ async def open_cases_for(session: AsyncSession, actor: Actor) -> list[Report]:
     ones they reported or were assigned; most severe first, then oldest first."""
     query = (select(Report).where(Report.status.not_in(list(FINAL)))
              .options(selectinload(Report.unit)).order_by(Report.level, Report.created_at, Report.id))
+    reports = list((await session.execute(query)).scalars())
+    files = select(CaseFile).where(CaseFile.report_id.in_([r.id for r in reports]))
+    cases = {case.report_id: case for case in (await session.execute(files)).scalars()} if reports else {}
+    routes = await store.routes(session, reports, cases)
     mine = {actor.member.id} if actor.member else set()
-    found = []
-    for report in (await session.execute(query)).scalars():
-        case = await session.get(CaseFile, report.id)
-        concerned = actor.is_admin or report.reporter_id in mine or bool(case and case.assignee_id in mine)
-        if concerned or access.is_leader_on(actor, (await store.route(session, report, case)).unit_ids):
-            found.append(report)
-    return found
+
+    def concerns(report: Report) -> bool:
+        case = cases.get(report.id)
+        own = report.reporter_id in mine or bool(case and case.assignee_id in mine)
+        return actor.is_admin or own or access.is_leader_on(actor, routes[report.id].unit_ids)
+
+    return [report for report in reports if concerns(report)]
 
 
 async def assigned_to(session: AsyncSession, actor: Actor) -> list[Report]:

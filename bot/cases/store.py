@@ -3,7 +3,8 @@
 The route of a case is where it was pushed: the reporter's unit and every unit above it up
 to the highest unit whose group chat received the card (units without a group in between
 are on the way), plus groups reached beyond that chain and the units of merged duplicates.
-The outbox keys of the cards (`report:<id>:card:<chat_id>`) are the record of the pushes.
+`case_cards` records the pushes: the wizard's cards (outbox keys `report:<id>:card:<chat>`)
+are adopted when the case opens, and the case adds its own as it sends them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from storage.models import (
+    CaseCard,
     CaseEvent,
     CaseFile,
     CaseReceipt,
@@ -115,21 +117,41 @@ async def receipt_names(session: AsyncSession, report_id: int) -> list[str]:
 
 
 async def card_keys(session: AsyncSession, report_id: int) -> dict[int, str]:
-    """Chat id → outbox key of each copy of the report's card (groups, and people in private).
+    """Chat id → outbox key of each copy of the report's card, in the order they were sent."""
+    return (await cards_of(session, [report_id])).get(report_id, {})
 
-    The chat is read from the row, not the key: the sender moves a row when a group
-    becomes a supergroup and its id changes.
+
+async def cards_of(session: AsyncSession, report_ids: list[int]) -> dict[int, dict[int, str]]:
+    if not report_ids:
+        return {}
+    query = select(CaseCard).where(CaseCard.report_id.in_(report_ids)).order_by(CaseCard.id)
+    found: dict[int, dict[int, str]] = {}
+    for card in (await session.execute(query)).scalars():
+        found.setdefault(card.report_id, {})[card.chat_id] = card.key
+    return found
+
+
+async def card_chats(session: AsyncSession, report_id: int) -> list[int]:
+    return list(await card_keys(session, report_id))
+
+
+async def add_card(session: AsyncSession, report_id: int, chat_id: int, key: str) -> None:
+    insert = dialect_insert(session)(CaseCard).values(report_id=report_id, chat_id=chat_id, key=key)
+    await session.execute(insert.on_conflict_do_nothing(index_elements=["report_id", "chat_id"]))
+
+
+async def adopt_cards(session: AsyncSession, report_id: int) -> None:
+    """Record the cards the report wizard queued for this report (once, when the case opens).
+
+    The chat is read from the outbox row, not the key: the sender moves a row when a
+    group becomes a supergroup and its id changes.
     """
     prefix = card_key(report_id, 0)[:-1]
     query = (select(OutboxMessage.key, OutboxMessage.chat_id)
              .where(OutboxMessage.key.like(f"{prefix}%")).order_by(OutboxMessage.id))
-    return {chat_id: key for key, chat_id in (await session.execute(query)).all()
-            if key[len(prefix):].lstrip("-").isdigit()}  # the card itself, not an edit (…:v3)
-
-
-async def card_chats(session: AsyncSession, report_id: int) -> list[int]:
-    """The chats that were sent this report's card, in the order they were queued."""
-    return list(await card_keys(session, report_id))
+    for key, chat_id in (await session.execute(query)).all():
+        if key[len(prefix):].lstrip("-").isdigit():  # the card itself, not an edit (…:v3)
+            await add_card(session, report_id, chat_id, key)
 
 
 @dataclass(frozen=True)
@@ -148,16 +170,39 @@ class Route:
         return {unit.id for unit in self.units}
 
 
+@dataclass(frozen=True)
+class Tree:
+    """Units by id and the unit of each bound group chat, loaded once per transaction."""
+
+    units: dict[int, Unit]
+    group_units: dict[int, int]
+
+    def route(self, report: Report, chats: list[int], case: CaseFile | None) -> Route:
+        reached = {self.group_units[chat] for chat in chats if chat in self.group_units}
+        chain = _chain(self.units, report.unit_id)
+        top = max((chain.index(u) for u in reached if u in chain), default=0)
+        extra = [u for u in dict.fromkeys([*sorted(reached - set(chain)), *(case.extra_unit_ids if case else [])])
+                 if u not in chain[: top + 1] and u in self.units]
+        return Route([self.units[u] for u in chain[: top + 1]], [self.units[u] for u in extra])
+
+
+async def tree(session: AsyncSession) -> Tree:
+    cached = session.info.get("case_tree")
+    if cached is None:
+        units = {u.id: u for u in (await session.execute(select(Unit))).scalars()}
+        groups = dict((await session.execute(select(GroupChat.chat_id, GroupChat.unit_id))).all())
+        cached = session.info["case_tree"] = Tree(units, groups)
+    return cached
+
+
 async def route(session: AsyncSession, report: Report, case: CaseFile | None = None) -> Route:
-    units = {u.id: u for u in (await session.execute(select(Unit))).scalars()}
-    chats = await card_chats(session, report.id)
-    query = select(GroupChat.unit_id).where(GroupChat.chat_id.in_(chats)) if chats else None
-    reached = set((await session.execute(query)).scalars()) if query is not None else set()
-    chain = _chain(units, report.unit_id)
-    top = max((chain.index(u) for u in reached if u in chain), default=0)
-    extra = [u for u in dict.fromkeys([*sorted(reached - set(chain)), *(case.extra_unit_ids if case else [])])
-             if u not in chain[: top + 1] and u in units]
-    return Route([units[u] for u in chain[: top + 1]], [units[u] for u in extra])
+    return (await tree(session)).route(report, await card_chats(session, report.id), case)
+
+
+async def routes(session: AsyncSession, reports: list[Report], cases: dict[int, CaseFile]) -> dict[int, Route]:
+    """The routes of many cases with two queries (for lists and the daily summary)."""
+    units, cards = await tree(session), await cards_of(session, [r.id for r in reports])
+    return {r.id: units.route(r, list(cards.get(r.id, {})), cases.get(r.id)) for r in reports}
 
 
 async def route_units(session: AsyncSession, report: Report, case: CaseFile | None = None) -> list[Unit]:

@@ -2,7 +2,7 @@
 
 from storage.models.base import Base
 from storage.models.calendar import SensitivePeriod
-from storage.models.case import CaseDeadline, CaseEvent, CaseFile, CaseReceipt, FollowUp
+from storage.models.case import CaseCard, CaseDeadline, CaseEvent, CaseFile, CaseReceipt, FollowUp
 from storage.models.duty import DutyShift
 from storage.models.fsm import FSMState
 from storage.models.org import AuditLog, GroupChat, Invite, Member, Membership, Role, Unit
@@ -13,6 +13,7 @@ __all__ = [
     "Attachment",
     "AuditLog",
     "Base",
+    "CaseCard",
     "CaseDeadline",
     "CaseEvent",
     "CaseFile",

@@ -1,7 +1,8 @@
 """Cases: what happens to a report after it is filed, step by step, with deadlines.
 
-A report (首报) is the case; `case_files` holds what its life adds (the assignee, the final
-report, the version of its group cards), `case_events` every change with who, when and why,
+A report (首报) is the case; `case_cards` records every copy of its card, `case_files`
+holds what its life adds (the assignee, the final report, the version of its group cards),
+`case_events` every change with who, when and why,
 `case_receipts` who pressed "Received", `case_deadlines` the response deadlines that a
 periodic job checks (kept here, not in memory, so a restart loses none), and
 `case_followups` the follow-ups (续报).
@@ -46,6 +47,23 @@ class CaseFile(Base):
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     assignee: Mapped[Member | None] = relationship(foreign_keys=[assignee_id])
+
+
+class CaseCard(Base):
+    """A copy of the report's card (a group, or a person in private): where the case went.
+
+    The report wizard queues the first cards; the case adds more (escalation, a higher
+    level, a merged duplicate). The outbox key is what edits and replies depend on.
+    """
+
+    __tablename__ = "case_cards"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    key: Mapped[str] = mapped_column(String(160))
+
+    __table_args__ = (UniqueConstraint("report_id", "chat_id", name="uq_case_cards_report_chat"),)
 
 
 class CaseEvent(Base):
@@ -118,4 +136,4 @@ class FollowUp(Base):
     __table_args__ = (UniqueConstraint("report_id", "number", name="uq_case_followups_report_number"),)
 
 
-__all__ = ["CaseDeadline", "CaseEvent", "CaseFile", "CaseReceipt", "FollowUp"]
+__all__ = ["CaseCard", "CaseDeadline", "CaseEvent", "CaseFile", "CaseReceipt", "FollowUp"]

@@ -1,8 +1,8 @@
-"""cases: events, receipts, deadlines, follow-ups, duty roster
+"""cases: cards, events, receipts, deadlines, follow-ups, duty roster
 
 Revision ID: 0005
 Revises: 0003
-Create Date: 2026-11-21 23:23:48.504572
+Create Date: 2026-11-21 23:52:34.058570
 """
 from collections.abc import Sequence
 
@@ -31,6 +31,15 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_duty_roster_unit_id_units'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_duty_roster')),
     sa.UniqueConstraint('unit_id', 'day', name='uq_duty_roster_unit_day')
+    )
+    op.create_table('case_cards',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('report_id', sa.Integer(), nullable=False),
+    sa.Column('chat_id', sa.BigInteger(), nullable=False),
+    sa.Column('key', sa.String(length=160), nullable=False),
+    sa.ForeignKeyConstraint(['report_id'], ['reports.id'], name=op.f('fk_case_cards_report_id_reports'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_case_cards')),
+    sa.UniqueConstraint('report_id', 'chat_id', name='uq_case_cards_report_chat')
     )
     op.create_table('case_deadlines',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -138,5 +147,6 @@ def downgrade() -> None:
         batch_op.drop_index('ix_case_deadlines_open')
 
     op.drop_table('case_deadlines')
+    op.drop_table('case_cards')
     op.drop_table('duty_roster')
     # ### end Alembic commands ###
