@@ -270,6 +270,9 @@ async def ask_privately(update: Update, context: Context, report_id: int, step: 
     try:
         await context.bot.send_message(user.id, text, reply_markup=stop)
     except Forbidden:
+        # Never leave them in the step: a later private message would be taken as this text.
+        async with context.db.session() as session:
+            await FSMContext(session, user.id, user.id).clear()
         await answer_alert(update, _("Please open a private chat with me and press Start, then try again."))
         return
     if not is_private(update):

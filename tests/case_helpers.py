@@ -16,7 +16,16 @@ from bot.reporting.routing import enqueue_pushes, route_report
 from bot.reporting.rules import active_rules
 from bot.reporting.store import next_reference
 from storage.db import Database
-from storage.models import CaseEvent, Category, Member, Membership, OutboxMessage, Report, Unit
+from storage.models import (
+    Attachment,
+    CaseEvent,
+    Category,
+    Member,
+    Membership,
+    OutboxMessage,
+    Report,
+    Unit,
+)
 
 T0 = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)   # 09:00 in Shanghai
 
@@ -37,7 +46,7 @@ class Clock:
 
 async def file_report(db: Database, settings: Settings, unit: Unit, reporter: int, *, level: int = 3,
                       people: int = 2, category: Category = Category.DISPUTE, title: str = "楼道纠纷",
-                      at: datetime = T0, extra: dict | None = None) -> Report:
+                      at: datetime = T0, extra: dict | None = None, photos: int = 0) -> Report:
     """A report row routed by the real rules; its cards and receipt are queued."""
     async with db.session() as session:
         member = (await session.execute(select(Member).where(Member.telegram_id == reporter))).scalar_one()
@@ -46,7 +55,8 @@ async def file_report(db: Database, settings: Settings, unit: Unit, reporter: in
             reference=await next_reference(session, day), unit_id=unit.id, reporter_id=member.id,
             category=category, occurred_at=at, place="和平里3号楼", people=people, title=title,
             description="两户居民因噪音发生争吵。", extra=extra or {}, level=level, rule_level=level,
-            level_rule="default", created_at=at, local_date=day)
+            level_rule="default", created_at=at, local_date=day,
+            attachments=[Attachment(position=i, kind="photo", file_id=f"photo-{i}") for i in range(photos)])
         session.add(report)
         await session.flush()
         report = await store.load_report(session, report.id)

@@ -273,6 +273,12 @@ class TestEscalation:
                              now=T0 + timedelta(minutes=32))
         assert received.refusal is None and (await reload(db, report.id)).status == CaseStatus.RECEIVED
 
+    async def test_the_group_above_gets_the_attachments_too(self, db, settings, tree):
+        report = await file_report(db, settings, tree.units["C01"], tree.reporters["C01"], level=3, photos=2)
+        await deadlines.run_check(db, settings, T0 + timedelta(minutes=30))
+        media = await outbox_keys(db, f"report:{report.id}:media:")
+        assert media == [f"report:{report.id}:media:{chat}:photos:0" for chat in (-1003, -1002, -1001)]
+
     async def test_the_leader_on_duty_is_told_rather_than_every_leader(self, db, settings, tree, org):
         await org.member(1101, tree.units["D01"], Role.LEADER, name="值班领导")
         async with db.session() as session:

@@ -212,8 +212,8 @@ async def escalate(session: AsyncSession, deadline_id: int, settings: Settings, 
     await cards.send_cards(session, report, case, settings, chats)
     await cards.refresh_cards(session, report, case, settings)
     await _notice(session, report, deadline, target, chats, settings)
-    await _tell_duty(session, report, deadline, target or (await store.route_units(session, report, case))[-1],
-                     settings, now)
+    top = target or (await store.route(session, report, case)).chain[-1]
+    await _tell_duty(session, report, deadline, top, settings, now)
     if deadline.kind == FOLLOWUP:
         await next_followup(session, report, settings, now)
     return 1
