@@ -316,6 +316,16 @@ class TestEscalation:
         with i18n.use_locale("en"):
             assert items[0].describe().endswith("楼道纠纷: not yet received, 15 minutes late")
 
+    async def test_the_daily_summary_gets_them_through_its_provider(self, db, settings, tree):
+        from bot.daily.overdue import overdue_items as summary_items
+
+        late = await file_report(db, settings, tree.units["C01"], tree.reporters["C01"], level=3)
+        async with db.session() as session:
+            with i18n.use_locale("en"):
+                items = await summary_items(session, T0 + timedelta(minutes=45))
+        assert [(i.reference, i.unit_id, i.what) for i in items] == [
+            (late.reference, tree.units["C01"].id, "not yet received")]
+
 
 class TestDutyPush:
     @pytest.mark.parametrize("level, reached", [(2, [1101, 3002]), (3, [])])

@@ -29,6 +29,8 @@ from bot.cases import cards, store, views
 from bot.cases.machine import FINAL, MACHINE, Action
 from bot.cases.store import BOT
 from bot.config import Settings
+from bot.daily.overdue import OverdueItem as SummaryItem
+from bot.daily.overdue import register_overdue_provider
 from bot.duty import local_day, members_by_telegram_id, shift_ids, shifts_on
 from bot.i18n import _
 from bot.textutil import esc
@@ -318,3 +320,20 @@ async def overdue_items(session: AsyncSession, unit_ids, now: datetime) -> list[
                         deadline.due_at, int((now - deadline.due_at).total_seconds() // 60),
                         deadline.escalated_at is not None)
             for deadline, report in rows if wanted & routes[report.id].unit_ids]
+
+
+async def overdue_for_summary(session: AsyncSession, now: datetime) -> list[SummaryItem]:
+    """Every overdue item of open cases, for the 17:00 summary, in one query.
+
+    Each is filed under the reporter's unit; the summary shows a group the items of its
+    unit's subtree, as it does the day's reports.
+    """
+    query = (select(CaseDeadline, Report).join(Report, Report.id == CaseDeadline.report_id)
+             .where(CaseDeadline.settled_at.is_(None), CaseDeadline.due_at <= now,
+                    Report.status.not_in(list(FINAL))))
+    return [SummaryItem(reference=report.reference, unit_id=report.unit_id, title=report.title,
+                        due_at=deadline.due_at, what=_(views.OVERDUE[deadline.kind]))
+            for deadline, report in (await session.execute(query)).all()]
+
+
+register_overdue_provider(overdue_for_summary)

@@ -3,8 +3,10 @@
 from storage.models.base import Base
 from storage.models.calendar import SensitivePeriod
 from storage.models.case import CaseCard, CaseDeadline, CaseEvent, CaseFile, CaseReceipt, FollowUp
+from storage.models.daily import DailyKind, DailyMiss, DailyReport, UnitQuota
 from storage.models.duty import DutyShift
 from storage.models.fsm import FSMState
+from storage.models.jobs import JobRun, JobStatus
 from storage.models.org import AuditLog, GroupChat, Invite, Member, Membership, Role, Unit
 from storage.models.outbox import OutboxMessage, OutboxStatus, Priority, SenderLease
 from storage.models.report import Attachment, CaseStatus, Category, ReferenceCounter, Report
@@ -20,11 +22,16 @@ __all__ = [
     "CaseReceipt",
     "CaseStatus",
     "Category",
+    "DailyKind",
+    "DailyMiss",
+    "DailyReport",
     "DutyShift",
     "FSMState",
     "FollowUp",
     "GroupChat",
     "Invite",
+    "JobRun",
+    "JobStatus",
     "Member",
     "Membership",
     "OutboxMessage",
@@ -36,4 +43,5 @@ __all__ = [
     "SenderLease",
     "SensitivePeriod",
     "Unit",
+    "UnitQuota",
 ]

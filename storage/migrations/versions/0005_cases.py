@@ -1,7 +1,7 @@
 """cases: cards, events, receipts, deadlines, follow-ups, duty roster
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-21 23:52:34.058570
 """
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ import storage.types
 
 
 revision: str = '0005'
-down_revision: str | None = '0003'
+down_revision: str | None = '0004'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
