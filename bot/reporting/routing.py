@@ -177,9 +177,12 @@ def card_key(report: Report, chat_id: int) -> str:
     return f"report:{report.id}:card:{chat_id}"
 
 
-async def enqueue_pushes(session: AsyncSession, report: Report, plan: Plan, *,
-                         default_locale: str, admin_ids: Iterable[int]) -> None:
-    """Cards, attachments, missing-group notices and the receipt, in the caller's transaction."""
+async def enqueue_pushes(session: AsyncSession, report: Report, plan: Plan, *, default_locale: str,
+                         admin_ids: Iterable[int], reporter_locale: str | None = None) -> None:
+    """Cards, attachments, missing-group notices and the receipt, in the caller's transaction.
+
+    The receipt speaks the language the reporter filled the form in (`reporter_locale`).
+    """
     priority = Priority.URGENT if report.level <= Level.II else Priority.NORMAL
     for target in plan.targets:
         with i18n.use_locale(target.locale or default_locale):
@@ -188,7 +191,7 @@ async def enqueue_pushes(session: AsyncSession, report: Report, plan: Plan, *,
         if target.kind != "person":
             await enqueue_attachments(session, report, target.chat_id, priority)
     await tell_admins_of_missing_groups(session, plan, default_locale, admin_ids)
-    with i18n.use_locale(report.reporter.locale or default_locale):
+    with i18n.use_locale(reporter_locale or report.reporter.locale or default_locale):
         # The reporter adds follow-ups (续报) from here; the case life cycle takes the press.
         receipt = {"text": cards.render_receipt(report, plan),
                    "reply_markup": case_cards.receipt_keyboard(report.id).to_dict()}

@@ -89,7 +89,8 @@ async def submit_draft(session: AsyncSession, draft: Draft, member: Member, unit
     session.add(report)
     await session.flush()
     plan = await route_report(session, rules, report)
-    await enqueue_pushes(session, report, plan, default_locale=default_locale, admin_ids=admin_ids)
+    await enqueue_pushes(session, report, plan, default_locale=default_locale, admin_ids=admin_ids,
+                         reporter_locale=draft.locale)
     return Submitted(report, plan)
 
 

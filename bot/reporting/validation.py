@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from urllib.parse import urlsplit
 
+from bot import i18n
 from bot.i18n import N_, _
 
 TITLE_MAX = 60
@@ -35,7 +36,10 @@ class Invalid:
     params: dict[str, object] = field(default_factory=dict)
 
     def text(self) -> str:
-        return _(self.message).format(**self.params)
+        """Translated, numbers written the local way ("100,000")."""
+        params = {key: i18n.format_number(value) if isinstance(value, int) else value
+                  for key, value in self.params.items()}
+        return _(self.message).format(**params)
 
 
 def normalise(text: str) -> str:
