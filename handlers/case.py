@@ -554,8 +554,9 @@ def register(application: Application) -> None:
                                            & InState(FollowUpForm.text), take_followup_text))
     application.add_handler(MessageHandler(private & (filters.TEXT | filters.PHOTO) & ~filters.COMMAND
                                            & InState(FollowUpForm.people), take_followup_people))
-    if application.job_queue is not None:
-        seconds = application.bot_data["settings"].case_check_seconds
+    settings = application.bot_data["settings"]
+    if application.job_queue is not None and settings.scheduler_enabled:   # like the daily cycle's jobs
+        seconds = settings.case_check_seconds
         application.job_queue.run_repeating(check_deadlines, interval=seconds, first=seconds, name="case-deadlines")
 
 
