@@ -72,6 +72,13 @@ class Settings(BaseSettings):
     admin_telegram_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     bot_mode: Literal["polling", "webhook"] = "polling"
+    # Case response deadlines in minutes per level I, II, III, IV; 0 = no deadline.
+    case_receive_minutes: Annotated[tuple[int, int, int, int], NoDecode] = (10, 20, 30, 0)
+    case_on_scene_minutes: Annotated[tuple[int, int, int, int], NoDecode] = (50, 60, 60, 0)
+    case_followup_minutes: Annotated[tuple[int, int, int, int], NoDecode] = (240, 240, 0, 0)
+    case_assign_minutes: Annotated[tuple[int, int, int, int], NoDecode] = (50, 60, 60, 1440)
+    case_public_response_minutes: int = Field(default=720, ge=0)
+    case_check_seconds: float = Field(default=30, gt=0)
     # The daily cycle (times in bot_timezone): reminder, deadline with the summary, weekly summary.
     daily_reminder_time: str = "16:00"
     daily_deadline_time: str = "17:00"
@@ -96,6 +103,26 @@ class Settings(BaseSettings):
             return [part for part in value.replace(",", " ").split() if part]
         if isinstance(value, int):
             return [value]
+        return value
+
+    @field_validator("case_receive_minutes", "case_on_scene_minutes", "case_followup_minutes",
+                     "case_assign_minutes", mode="before")
+    @classmethod
+    def _per_level(cls, value: object) -> object:
+        # "10,20,30,0": one number per level I, II, III, IV.
+        if isinstance(value, str):
+            parts = [part for part in value.replace(",", " ").split() if part]
+            if len(parts) != 4 or not all(part.isdigit() for part in parts):
+                raise ValueError("give four whole numbers of minutes, for levels I, II, III and IV, e.g. 10,20,30,0")
+            return tuple(int(part) for part in parts)
+        return value
+
+    @field_validator("case_receive_minutes", "case_on_scene_minutes", "case_followup_minutes",
+                     "case_assign_minutes")
+    @classmethod
+    def _non_negative(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(minutes < 0 for minutes in value):
+            raise ValueError("minutes cannot be negative (0 means no deadline)")
         return value
 
     @field_validator("daily_reminder_time", "daily_deadline_time")

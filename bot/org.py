@@ -21,6 +21,7 @@ key, `sensitive_periods`, lists the sensitive periods (below).
 | `group_chat_id` | no | The unit's Telegram group chat: a negative integer such as `-1001000000001`, or a list of them when the unit has several groups. A chat id may appear only once in the file. A chat bound to another unit is re-bound to this one. |
 | `parent` | no | Only on top-level units: the code of a unit already in the bot (or elsewhere in this file) to place this one under. Lets a file describe just part of the organisation (e.g. one street). A top-level unit *without* `parent` becomes a top-level unit in the bot. |
 | `members` | no | List of people in this unit (keys below). |
+| `duty` | no | The unit's duty roster (值班): list of days with the leader on duty and the duty officer (keys below). |
 | `children` | no | List of units under this one, with the same keys (except `parent`). |
 
 ### Member keys
@@ -36,6 +37,19 @@ key, `sensitive_periods`, lists the sensitive periods (below).
 A person may belong to several units: list them in each unit with the same `telegram_id`
 and a role per unit. They remain one person, so `name` must be the same everywhere, and
 `phone` / `locale`, where given more than once, must agree too.
+
+### Duty keys
+
+| Key | Required | Meaning |
+|-----|----------|---------|
+| `date` | yes | The day, `YYYY-MM-DD`, in the bot's time zone. Each day at most once per unit. |
+| `leader` | yes | Telegram id of the leader on duty (带班领导) that day. |
+| `officer` | no | Telegram id of the duty officer (值班人员) that day. |
+
+Both must be people the bot knows: listed somewhere in the file or already in the database.
+On level I and II cases the people on duty in the units of the route are told privately,
+and a missed response deadline is escalated to the leader on duty above. Administrators can
+also set a day in chat with `/duty set <unit code> <YYYY-MM-DD> <leader id> <officer id>`.
 
 ### Sensitive period keys (`sensitive_periods`)
 
@@ -61,6 +75,8 @@ check-in time; periods missing from the file are left alone.
 * Members are matched by `telegram_id`: new people are created and names updated. An
   omitted `phone` or `locale` leaves the stored value alone (people may set these in the bot).
 * Memberships listed are added, and their role changed if it differs.
+* Duty days listed are set (a day already in the roster gets the file's people); days the
+  file does not list are left alone.
 * Weekly quotas given are set; sensitive periods are created or updated (matched by name and
   first day).
 * Nothing is deleted by default: units, people, memberships and group chats missing from the
@@ -97,6 +113,8 @@ units:
             members:
               - {telegram_id: 3001, name: 李明, role: reporter}
               - {telegram_id: 3002, name: 张华, role: reporter, phone: "13900000000"}
+            duty:
+              - {date: 2026-03-10, leader: 2001, officer: 3001}
           - code: C02
             name: 光明社区
             kind: community
@@ -138,11 +156,21 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from bot.config import SUPPORTED_LOCALES, parse_clock_time
 from bot.i18n import _, ngettext
 from storage.db import Database
-from storage.models import GroupChat, Member, Membership, Role, SensitivePeriod, Unit, UnitQuota
+from storage.models import (
+    DutyShift,
+    GroupChat,
+    Member,
+    Membership,
+    Role,
+    SensitivePeriod,
+    Unit,
+    UnitQuota,
+)
 from storage.queries import audit
 from storage.types import utcnow
 
 __all__ = [
+    "DutySpec",
     "MemberSpec",
     "OrgChanges",
     "OrgFileError",
@@ -163,9 +191,10 @@ DEFAULT_KIND = "unit"
 
 # Key order here is the order export writes them in.
 TOP_KEYS = ("units", "sensitive_periods")
-UNIT_KEYS = ("code", "name", "kind", "weekly_quota", "parent", "group_chat_id", "members", "children")
+UNIT_KEYS = ("code", "name", "kind", "weekly_quota", "parent", "group_chat_id", "members", "duty", "children")
 MEMBER_KEYS = ("telegram_id", "name", "role", "phone", "locale")
 PERIOD_KEYS = ("name", "starts_on", "ends_on", "morning_check_in")
+DUTY_KEYS = ("date", "leader", "officer")
 
 _NULL = "tag:yaml.org,2002:null"
 _INT = "tag:yaml.org,2002:int"
@@ -185,6 +214,14 @@ class MemberSpec:
 
 
 @dataclass(frozen=True)
+class DutySpec:
+    day: date
+    leader: int
+    officer: int | None = None
+    line: int | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
 class UnitSpec:
     code: str
     name: str
@@ -196,12 +233,14 @@ class UnitSpec:
     weekly_quota: int | None = None  # None: the kind's or the default quota (or one set before)
     line: int | None = field(default=None, compare=False)
     parent_line: int | None = field(default=None, compare=False)
+    duty: tuple[DutySpec, ...] = ()
 
     def canonical(self) -> UnitSpec:
         return dataclasses.replace(
             self,
             group_chat_ids=tuple(sorted(self.group_chat_ids)),
             members=tuple(sorted(self.members, key=lambda m: m.telegram_id)),
+            duty=tuple(sorted(self.duty, key=lambda d: d.day)),
             children=tuple(sorted((c.canonical() for c in self.children), key=lambda u: u.code)),
         )
 
@@ -389,11 +428,12 @@ class _Parser:
         parent, parent_line = self.unit_parent(fields, top_level=top_level)
         chats = self.group_chats(fields.get("group_chat_id"))
         members = self.members(fields.get("members"), code)
+        duty = self.duty(fields.get("duty"))
         children = self.units(fields.get("children"), "children", top_level=False)
         if code is None or name is None:
             return None
         return UnitSpec(
-            code, name, kind, chats, members, children, parent, quota, _line(node), parent_line
+            code, name, kind, chats, members, children, parent, quota, _line(node), parent_line, duty
         )
 
     def quota(self, node: Node | None) -> int | None:
@@ -533,6 +573,22 @@ class _Parser:
         self.check_person(telegram_id, fields, name=name, phone=phone, locale=locale)
         return MemberSpec(telegram_id, name, role, phone, locale, _line(node))
 
+    def duty(self, node: Node | None) -> tuple[DutySpec, ...]:
+        days: dict[date, DutySpec] = {}
+        for item in self.sequence(node, "duty"):
+            fields = self.mapping(item, DUTY_KEYS, _("a duty day"))
+            if fields is None:
+                continue
+            day = self.day(fields, "date", item)
+            leader = self.required_int(fields, "leader", item)
+            officer = self.integer(fields["officer"], "officer", negative=False) if "officer" in fields else None
+            if day is not None and day in days:
+                message = _("duty on {date} is already given on line {line}")
+                self.error(item, message.format(date=day.isoformat(), line=days[day].line))
+            elif day is not None and leader is not None:
+                days[day] = DutySpec(day, leader, officer, _line(item))
+        return tuple(days.values())
+
     def role(self, node: Node | None) -> Role | None:
         if node is None:
             return Role.REPORTER
@@ -605,6 +661,7 @@ class OrgChanges:
     roles_changed: int = 0
     groups_bound: int = 0
     groups_moved: int = 0
+    duty_set: int = 0
     quotas_set: int = 0
     periods_created: int = 0
     periods_updated: int = 0
@@ -644,6 +701,7 @@ class OrgChanges:
                     bound=self.groups_bound, moved=self.groups_moved
                 ),
                 *self._daily_lines(),
+                *([_("Duty days set: {count}").format(count=self.duty_set)] if self.duty_set else []),
             ]
         )
 
@@ -876,6 +934,36 @@ async def _apply_groups(
             changes.note("groups_moved", line)
 
 
+async def _check_duty_people(session: AsyncSession, spec: OrgSpec) -> None:
+    """Everyone on a duty day must be a person in the file or in the database."""
+    wanted = {i: d.line for unit, _p in spec.walk() for d in unit.duty for i in (d.leader, d.officer) if i}
+    unknown = set(wanted) - set(_people(spec))
+    if unknown:
+        known = select(Member.telegram_id).where(Member.telegram_id.in_(unknown))
+        unknown -= set((await session.execute(known)).scalars())
+    if unknown:
+        message = _("person {telegram_id} on duty is neither in this file nor in the database")
+        raise OrgFileError(sorted((wanted[i], message.format(telegram_id=i)) for i in unknown))
+
+
+async def _apply_duty(session: AsyncSession, spec: OrgSpec, units: dict[str, Unit], changes: OrgChanges,
+                      actor: int | None) -> None:
+    wanted = {(units[unit.code].id, d.day): (unit.code, d) for unit, _p in spec.walk() for d in unit.duty}
+    if not wanted:
+        return
+    query = select(DutyShift).where(DutyShift.unit_id.in_({unit_id for unit_id, _day in wanted}))
+    existing = {(s.unit_id, s.day): s for s in (await session.execute(query)).scalars()}
+    for (unit_id, day), (code, duty) in wanted.items():
+        shift = existing.get((unit_id, day))
+        if shift is not None and (shift.leader_telegram_id, shift.officer_telegram_id) == (duty.leader, duty.officer):
+            continue
+        if shift is None:
+            shift = DutyShift(unit_id=unit_id, day=day)
+            session.add(shift)
+        shift.leader_telegram_id, shift.officer_telegram_id, shift.set_by = duty.leader, duty.officer, actor
+        changes.note("duty_set", _("duty of unit {code} on {date} set").format(code=code, date=day.isoformat()))
+
+
 async def _apply_quotas(
     session: AsyncSession, spec: OrgSpec, units: dict[str, Unit], changes: OrgChanges
 ) -> None:
@@ -925,11 +1013,13 @@ async def apply_org(
     """
     units = {unit.code: unit for unit in (await session.execute(select(Unit))).scalars()}
     _check_placement(spec, units)
+    await _check_duty_people(session, spec)
     changes = OrgChanges()
     await _apply_units(session, spec, units, changes)
     members = await _apply_members(session, spec, changes)
     await _apply_memberships(session, spec, units, members, changes, prune=prune)
     await _apply_groups(session, spec, units, changes, actor)
+    await _apply_duty(session, spec, units, changes, actor)
     await _apply_quotas(session, spec, units, changes)
     await _apply_periods(session, spec, changes)
     roots = ", ".join(unit.code for unit in spec.units)
@@ -961,6 +1051,7 @@ async def _spec_from_db(session: AsyncSession) -> OrgSpec:
     query = select(Membership).options(selectinload(Membership.member))
     memberships = list((await session.execute(query)).scalars())
     groups = list((await session.execute(select(GroupChat))).scalars())
+    shifts = list((await session.execute(select(DutyShift))).scalars())
     quotas = dict((await session.execute(select(UnitQuota.unit_id, UnitQuota.weekly_quota))).all())
     periods = tuple(
         PeriodSpec(p.name, p.starts_on, p.ends_on, p.morning_check_in)
@@ -976,6 +1067,8 @@ async def _spec_from_db(session: AsyncSession) -> OrgSpec:
             group_chat_ids=tuple(g.chat_id for g in groups if g.unit_id == unit.id),
             members=tuple(_member_spec(ms) for ms in memberships if ms.unit_id == unit.id),
             children=tuple(build(child) for child in units if child.parent_id == unit.id),
+            duty=tuple(DutySpec(s.day, s.leader_telegram_id, s.officer_telegram_id)
+                       for s in shifts if s.unit_id == unit.id),
         )
 
     roots = tuple(build(unit) for unit in units if unit.parent_id is None)
@@ -1021,6 +1114,8 @@ def _unit_data(unit: UnitSpec) -> dict:
         data["group_chat_id"] = _FlowList(unit.group_chat_ids)
     if unit.members:
         data["members"] = [_member_data(m) for m in unit.members]
+    if unit.duty:
+        data["duty"] = [_duty_data(d) for d in unit.duty]
     if unit.children:
         data["children"] = [_unit_data(child) for child in unit.children]
     return data
@@ -1032,6 +1127,13 @@ def _member_data(member: MemberSpec) -> _Flow:
         data["phone"] = member.phone
     if member.locale is not None:
         data["locale"] = member.locale
+    return data
+
+
+def _duty_data(duty: DutySpec) -> _Flow:
+    data = _Flow(date=duty.day, leader=duty.leader)
+    if duty.officer is not None:
+        data["officer"] = duty.officer
     return data
 
 

@@ -20,6 +20,7 @@ from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot import i18n
+from bot.cases.hooks import case_filed
 from bot.fsm import FlowMachine, FSMContext, State, StatesGroup
 from bot.i18n import N_, _
 from bot.keyboards import MENU_LABELS, MenuButton
@@ -837,10 +838,11 @@ async def press_submit(turn: Turn, _value: str) -> Prompt | Invalid:
     unit = next((m.unit for m in member.memberships if m.unit_id == turn.draft.unit_id), None) if member else None
     if unit is None:
         return Invalid(N_("You are not a member of that unit."))
-    settings = turn.context.settings
+    settings, now = turn.context.settings, utcnow()
     submitted = await submit_draft(turn.session, turn.draft, member, unit, rules=active_rules(), tz=settings.tz,
-                                   now=utcnow(), default_locale=settings.default_locale,
+                                   now=now, default_locale=settings.default_locale,
                                    admin_ids=settings.admin_telegram_ids)
+    await case_filed(turn.session, submitted.report, settings, now)
     lines = await review_lines(turn)
     await turn.fsm.clear()
     head = _("✅ <b>Submitted</b> as <code>{reference}</code>").format(reference=submitted.report.reference)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot import i18n
+from bot.cases import cards as case_cards
 from bot.i18n import _
 from bot.reporting import cards
 from bot.reporting.rules import ROOT, RouteRule, Rules
@@ -191,7 +192,9 @@ async def enqueue_pushes(session: AsyncSession, report: Report, plan: Plan, *, d
             await enqueue_attachments(session, report, target.chat_id, priority)
     await tell_admins_of_missing_groups(session, plan, default_locale, admin_ids)
     with i18n.use_locale(reporter_locale or report.reporter.locale or default_locale):
-        receipt = {"text": cards.render_receipt(report, plan)}
+        # The reporter adds follow-ups (续报) from here; the case life cycle takes the press.
+        receipt = {"text": cards.render_receipt(report, plan),
+                   "reply_markup": case_cards.receipt_keyboard(report.id).to_dict()}
     await enqueue(session, f"report:{report.id}:receipt", report.reporter.telegram_id, receipt,
                   priority=Priority.INTERACTIVE)
 

@@ -2,7 +2,9 @@
 
 from storage.models.base import Base
 from storage.models.calendar import SensitivePeriod
+from storage.models.case import CaseCard, CaseDeadline, CaseEvent, CaseFile, CaseReceipt, FollowUp
 from storage.models.daily import DailyKind, DailyMiss, DailyReport, UnitQuota
+from storage.models.duty import DutyShift
 from storage.models.fsm import FSMState
 from storage.models.jobs import JobRun, JobStatus
 from storage.models.org import AuditLog, GroupChat, Invite, Member, Membership, Role, Unit
@@ -13,12 +15,19 @@ __all__ = [
     "Attachment",
     "AuditLog",
     "Base",
+    "CaseCard",
+    "CaseDeadline",
+    "CaseEvent",
+    "CaseFile",
+    "CaseReceipt",
     "CaseStatus",
     "Category",
     "DailyKind",
     "DailyMiss",
     "DailyReport",
+    "DutyShift",
     "FSMState",
+    "FollowUp",
     "GroupChat",
     "Invite",
     "JobRun",

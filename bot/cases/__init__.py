@@ -1,0 +1,1 @@
+"""Case life cycle: acknowledgement, assignment, follow-ups, the final report, deadlines."""

@@ -1,0 +1,234 @@
+"""Reading and writing a case: its report row (locked), its file, events, receipts, route.
+
+The route of a case is where it was pushed: the reporter's unit and every unit above it up
+to the highest unit whose group chat received the card (units without a group in between
+are on the way), plus groups reached beyond that chain and the units of merged duplicates.
+`case_cards` records the pushes: the wizard's cards (outbox keys `report:<id>:card:<chat>`)
+are adopted when the case opens, and the case adds its own as it sends them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from storage.models import (
+    CaseCard,
+    CaseEvent,
+    CaseFile,
+    CaseReceipt,
+    FollowUp,
+    GroupChat,
+    Member,
+    Membership,
+    OutboxMessage,
+    Report,
+    Unit,
+)
+from storage.outbox import dialect_insert
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a person (with their membership rows) or, with telegram_id None, the bot."""
+
+    telegram_id: int | None
+    name: str
+    member: Member | None = None
+    is_admin: bool = False
+
+    @property
+    def unit_ids(self) -> set[int]:
+        return {m.unit_id for m in self.member.memberships} if self.member else set()
+
+
+BOT = Actor(None, "")
+
+
+def card_key(report_id: int, chat_id: int) -> str:
+    return f"report:{report_id}:card:{chat_id}"
+
+
+async def load_report(session: AsyncSession, report_id: int, *, lock: bool = False) -> Report | None:
+    """The report, locked for the transaction when `lock` (PostgreSQL; SQLite locks at BEGIN)."""
+    query = select(Report).where(Report.id == report_id).options(
+        selectinload(Report.unit), selectinload(Report.reporter), selectinload(Report.attachments))
+    if lock and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(of=Report)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def report_by_reference(session: AsyncSession, reference: str) -> Report | None:
+    query = select(Report.id).where(Report.reference == reference.strip())
+    report_id = (await session.execute(query)).scalar_one_or_none()
+    return await load_report(session, report_id) if report_id is not None else None
+
+
+async def case_file(session: AsyncSession, report: Report, now: datetime) -> CaseFile:
+    """The case's file, created on first use (a racing creator's insert is skipped)."""
+    found = await session.get(CaseFile, report.id, options=[selectinload(CaseFile.assignee)])
+    if found is not None:
+        return found
+    insert = dialect_insert(session)(CaseFile).values(
+        report_id=report.id, extra_unit_ids=[], card_version=0, opened_at=now)
+    await session.execute(insert.on_conflict_do_nothing(index_elements=["report_id"]))
+    return await session.get(CaseFile, report.id, options=[selectinload(CaseFile.assignee)],
+                             populate_existing=True)
+
+
+async def record(session: AsyncSession, report: Report, kind: str, actor: Actor, now: datetime, *,
+                 before: str | None = None, after: str | None = None, reason: str = "",
+                 **details) -> CaseEvent:
+    event = CaseEvent(report_id=report.id, kind=kind, actor_telegram_id=actor.telegram_id,
+                      actor_name=actor.name[:128], at=now, status_before=before, status_after=after,
+                      reason=reason, details=details)
+    session.add(event)
+    await session.flush()
+    return event
+
+
+async def events(session: AsyncSession, report_id: int, *, last: int | None = None) -> list[CaseEvent]:
+    """The case's events in order; only the `last` few when given."""
+    query = select(CaseEvent).where(CaseEvent.report_id == report_id)
+    if last is not None:
+        query = query.order_by(CaseEvent.at.desc(), CaseEvent.id.desc()).limit(last)
+        return list(reversed((await session.execute(query)).scalars().all()))
+    query = query.order_by(CaseEvent.at, CaseEvent.id)
+    return list((await session.execute(query)).scalars())
+
+
+async def add_receipt(session: AsyncSession, report: Report, actor: Actor, chat_id: int | None,
+                      now: datetime) -> bool:
+    """Record that `actor` saw the case; False when they had already pressed it."""
+    insert = dialect_insert(session)(CaseReceipt).values(
+        report_id=report.id, telegram_id=actor.telegram_id, name=actor.name[:128], chat_id=chat_id, at=now)
+    insert = insert.on_conflict_do_nothing(index_elements=["report_id", "telegram_id"])
+    result = await session.execute(insert.returning(CaseReceipt.telegram_id))
+    return result.scalar_one_or_none() is not None
+
+
+async def receipt_names(session: AsyncSession, report_id: int) -> list[str]:
+    query = select(CaseReceipt.name).where(CaseReceipt.report_id == report_id).order_by(CaseReceipt.at)
+    return list((await session.execute(query)).scalars())
+
+
+async def card_keys(session: AsyncSession, report_id: int) -> dict[int, str]:
+    """Chat id → outbox key of each copy of the report's card, in the order they were sent."""
+    return (await cards_of(session, [report_id])).get(report_id, {})
+
+
+async def cards_of(session: AsyncSession, report_ids: list[int]) -> dict[int, dict[int, str]]:
+    if not report_ids:
+        return {}
+    query = select(CaseCard).where(CaseCard.report_id.in_(report_ids)).order_by(CaseCard.id)
+    found: dict[int, dict[int, str]] = {}
+    for card in (await session.execute(query)).scalars():
+        found.setdefault(card.report_id, {})[card.chat_id] = card.key
+    return found
+
+
+async def card_chats(session: AsyncSession, report_id: int) -> list[int]:
+    return list(await card_keys(session, report_id))
+
+
+async def add_card(session: AsyncSession, report_id: int, chat_id: int, key: str) -> None:
+    insert = dialect_insert(session)(CaseCard).values(report_id=report_id, chat_id=chat_id, key=key)
+    await session.execute(insert.on_conflict_do_nothing(index_elements=["report_id", "chat_id"]))
+
+
+async def adopt_cards(session: AsyncSession, report_id: int) -> None:
+    """Record the cards the report wizard queued for this report (once, when the case opens).
+
+    The chat is read from the outbox row, not the key: the sender moves a row when a
+    group becomes a supergroup and its id changes.
+    """
+    prefix = card_key(report_id, 0)[:-1]
+    query = (select(OutboxMessage.key, OutboxMessage.chat_id)
+             .where(OutboxMessage.key.like(f"{prefix}%")).order_by(OutboxMessage.id))
+    for key, chat_id in (await session.execute(query)).all():
+        if key[len(prefix):].lstrip("-").isdigit():  # the card itself, not an edit (…:v3)
+            await add_card(session, report_id, chat_id, key)
+
+
+@dataclass(frozen=True)
+class Route:
+    """`chain`: the reporter's unit and upwards to the highest unit reached; `extra`: beyond it."""
+
+    chain: list[Unit]
+    extra: list[Unit]
+
+    @property
+    def units(self) -> list[Unit]:
+        return self.chain + self.extra
+
+    @property
+    def unit_ids(self) -> set[int]:
+        return {unit.id for unit in self.units}
+
+
+@dataclass(frozen=True)
+class Tree:
+    """Units by id and the unit of each bound group chat, loaded once per transaction."""
+
+    units: dict[int, Unit]
+    group_units: dict[int, int]
+
+    def route(self, report: Report, chats: list[int], case: CaseFile | None) -> Route:
+        reached = {self.group_units[chat] for chat in chats if chat in self.group_units}
+        chain = _chain(self.units, report.unit_id)
+        top = max((chain.index(u) for u in reached if u in chain), default=0)
+        extra = [u for u in dict.fromkeys([*sorted(reached - set(chain)), *(case.extra_unit_ids if case else [])])
+                 if u not in chain[: top + 1] and u in self.units]
+        return Route([self.units[u] for u in chain[: top + 1]], [self.units[u] for u in extra])
+
+
+async def tree(session: AsyncSession) -> Tree:
+    cached = session.info.get("case_tree")
+    if cached is None:
+        units = {u.id: u for u in (await session.execute(select(Unit))).scalars()}
+        groups = dict((await session.execute(select(GroupChat.chat_id, GroupChat.unit_id))).all())
+        cached = session.info["case_tree"] = Tree(units, groups)
+    return cached
+
+
+async def route(session: AsyncSession, report: Report, case: CaseFile | None = None) -> Route:
+    return (await tree(session)).route(report, await card_chats(session, report.id), case)
+
+
+async def routes(session: AsyncSession, reports: list[Report], cases: dict[int, CaseFile]) -> dict[int, Route]:
+    """The routes of many cases with two queries (for lists and the daily summary)."""
+    units, cards = await tree(session), await cards_of(session, [r.id for r in reports])
+    return {r.id: units.route(r, list(cards.get(r.id, {})), cases.get(r.id)) for r in reports}
+
+
+async def route_units(session: AsyncSession, report: Report, case: CaseFile | None = None) -> list[Unit]:
+    """The units on the case's route, the reporter's unit first, then upwards, then the rest."""
+    return (await route(session, report, case)).units
+
+
+def _chain(units: dict[int, Unit], unit_id: int) -> list[int]:
+    chain: list[int] = []
+    current = units.get(unit_id)
+    while current is not None and current.id not in chain:
+        chain.append(current.id)
+        current = units.get(current.parent_id) if current.parent_id else None
+    return chain
+
+
+async def members_of(session: AsyncSession, unit_ids: list[int]) -> list[tuple[Member, Membership]]:
+    """Active members of the units with their membership there, unit by unit in the given order."""
+    if not unit_ids:
+        return []
+    query = (select(Membership).where(Membership.unit_id.in_(unit_ids))
+             .options(selectinload(Membership.member)).order_by(Membership.id))
+    rows = [(ms.member, ms) for ms in (await session.execute(query)).scalars() if ms.member.active]
+    return sorted(rows, key=lambda row: unit_ids.index(row[1].unit_id))
+
+
+async def next_followup_number(session: AsyncSession, report_id: int) -> int:
+    query = select(func.coalesce(func.max(FollowUp.number), 0)).where(FollowUp.report_id == report_id)
+    return int((await session.execute(query)).scalar_one()) + 1

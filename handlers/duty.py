@@ -1,0 +1,108 @@
+"""The duty roster in chat: /duty (today's people for my units) and /duty set (administrators)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from telegram import Update
+from telegram.ext import Application, CommandHandler
+
+from bot.duty import local_day, members_by_telegram_id, set_shift, shifts_on
+from bot.i18n import N_, _, format_date
+from bot.runtime import Context, current_scope
+from bot.textutil import esc
+from handlers.admin import refuse_non_admin
+from handlers.base import Command
+from handlers.common import HELP_SECTIONS
+from storage.queries import unit_by_code
+from storage.types import utcnow
+
+COMMANDS = [Command("duty", N_("Who is on duty today in my units"), private=True, group=True)]
+
+USAGE = N_("Usage: /duty set &lt;unit code&gt; &lt;YYYY-MM-DD&gt; &lt;leader telegram id&gt; &lt;officer telegram id&gt;")
+
+
+async def show_duty(update: Update, context: Context) -> None:
+    """/duty: today's leader on duty and duty officer of each of my units; /duty set … for admins."""
+    if context.args and context.args[0].lower() == "set":
+        await set_duty(update, context, context.args[1:])
+        return
+    member = current_scope().member
+    if member is None:
+        await update.effective_message.reply_text(_("You are not registered with any unit."))
+        return
+    today = local_day(context.settings, context.application.bot_data.get("clock", utcnow)())
+    units = {m.unit_id: m.unit for m in member.memberships}
+    async with context.db.session() as session:
+        shifts = await shifts_on(session, set(units), today)
+        ids = {i for s in shifts.values() for i in (s.leader_telegram_id, s.officer_telegram_id) if i}
+        people = await members_by_telegram_id(session, ids)
+    lines = [_("<b>On duty today, {date}</b>").format(date=format_date(today))]
+    for unit_id, unit in units.items():
+        lines.append(duty_line(unit.name, shifts.get(unit_id), people))
+    await update.effective_message.reply_text("\n".join(lines))
+
+
+def duty_line(unit_name: str, shift, people: dict) -> str:
+    if shift is None:
+        return _("{unit}: no duty roster for today").format(unit=esc(unit_name))
+
+    def name(telegram_id: int | None) -> str:
+        if telegram_id is None:
+            return "—"
+        member = people.get(telegram_id)
+        return esc(member.name if member else str(telegram_id))
+
+    return _("{unit}: leader on duty {leader}, duty officer {officer}").format(
+        unit=esc(unit_name), leader=name(shift.leader_telegram_id), officer=name(shift.officer_telegram_id))
+
+
+def parse_set(args: list[str]) -> tuple[str, date, int, int] | str:
+    """`<code> <YYYY-MM-DD> <leader> <officer>` → values, or a translated error."""
+    if len(args) != 4:
+        return _(USAGE)
+    code, day, leader, officer = args
+    try:
+        parsed = date.fromisoformat(day)
+    except ValueError:
+        return _("{value} is not a date; write it as YYYY-MM-DD.").format(value=esc(day))
+    if not (leader.isdigit() and officer.isdigit()):
+        return _("Telegram ids are whole numbers.")
+    return code, parsed, int(leader), int(officer)
+
+
+async def set_duty(update: Update, context: Context, args: list[str]) -> None:
+    """/duty set: an administrator puts two known people on duty for a unit and day."""
+    if await refuse_non_admin(update, context, "duty.set"):
+        return
+    parsed = parse_set(args)
+    if isinstance(parsed, str):
+        await update.effective_message.reply_text(parsed)
+        return
+    code, day, leader, officer = parsed
+    async with context.db.session() as session:
+        unit = await unit_by_code(session, code)
+        people = await members_by_telegram_id(session, {leader, officer})
+        problem = None if unit else _("No unit has the code {code}. See /units.").format(code=esc(code))
+        unknown = [str(i) for i in (leader, officer) if i not in people]
+        if problem is None and unknown:
+            problem = _("Unknown people: {ids}. They must be members first.").format(ids=", ".join(unknown))
+        if problem is None:
+            await set_shift(session, unit, day, leader, officer, actor=update.effective_user.id)
+    if problem:
+        await update.effective_message.reply_text(problem)
+        return
+    await update.effective_message.reply_text(
+        _("Duty for {unit} on {date}: leader on duty {leader}, duty officer {officer}.").format(
+            unit=esc(unit.name), date=format_date(day), leader=esc(people[leader].name),
+            officer=esc(people[officer].name)))
+
+
+HELP_SECTIONS.append(([N_("<b>Duty</b>"), N_("/duty — who is on duty today in my units")],
+                      lambda roles, admin: bool(roles) or admin))
+HELP_SECTIONS.append(([N_("/duty set &lt;unit code&gt; &lt;YYYY-MM-DD&gt; &lt;leader id&gt; &lt;officer id&gt; — set the duty roster")],
+                      lambda roles, admin: admin))
+
+
+def register(application: Application) -> None:
+    application.add_handler(CommandHandler("duty", show_duty))
