@@ -11,8 +11,17 @@ from bot.fsm import FSMContext
 from bot.reporting import routing
 from storage.models import FSMState, OutboxMessage, Report, Role, SensitivePeriod
 from storage.types import utcnow
+from tests.emulator import parse_text
 from tests.report_factories import TZ
 from tests.wizard_driver import ReporterDriver
+
+
+@pytest.fixture
+def settings(settings):
+    """Telegram's pace of one message a second per chat lifted: these tests are about the
+    conversation (the delivery tests keep the limits)."""
+    return settings.model_copy(update={"telegram_chat_rate": 1000.0, "telegram_global_rate": 1000.0})
+
 
 LANGUAGES = {"zh_Hans": "zh-hans", "en": "en"}
 TEXTS = {
@@ -101,9 +110,13 @@ class TestHappyPath:
         assert sorted(row.chat_id for key, row in rows.items() if ":card:" in key) == sorted(expected)
         receipt = rows[f"report:{report.id}:receipt"].payload["text"]
         assert report.reference in receipt and ("已报送" if language == "zh_Hans" else "Sent to") in receipt
-        # Fewer messages: a button answer edits the question; only typed answers get a new one.
+        # Fewer messages: a button answer edits the question; only typed answers get a new one,
+        # and the receipt (from the outbox) is the one message after the submit.
+        delivered = await emulator.wait_for_message(r.id, contains=report.reference,
+                                                    predicate=lambda m: m is not r.prompt)
+        assert delivered.text == parse_text(receipt, "HTML").text
         typed = 1 + 5 + sum(1 for kind, *_ in steps if kind == "send")
-        assert len(emulator.messages_to(r.id)) == typed
+        assert len(emulator.messages_to(r.id)) == typed + 1
         assert len(first.edits) >= 2
 
     async def test_level_one_reaches_leaders_in_private(self, bot, emulator, db, org):
@@ -177,6 +190,39 @@ class TestBackAndEdit:
         await r.press("submit")
         (report,) = await reports(db)
         assert report.extra == {}
+
+
+class TestPlaceAndAttachments:
+    async def test_shared_location_and_at_most_ten_files(self, bot, emulator, db, org):
+        tree = await org.tree()
+        r = ReporterDriver(emulator, tree.reporters["C01"], language_code="en")
+        await start(r, "What kind of event")
+        await r.press("cat", "natural_disaster")
+        await r.press("now")
+        await r.send_location(39.9042, 116.4074)
+        assert "How many people" in r.text
+        await r.send("0")
+        await r.send("Flooded underpass")
+        await r.send("Water one metre deep after the storm.")
+        await r.press("skip")
+        await r.press("skip")
+        for kind in ["photo"] * 8 + ["document", "voice"]:
+            await r.attach(kind)
+        assert "Received: 10 of 10." in r.text
+        await r.user.send_photo()                      # the eleventh: the question stays as it is
+        await r.send("/report")                        # … and nothing else was stored
+        assert "10 photos" not in r.text and "8 photos, 1 document, 1 voice message" in r.text
+        await r.press("done")
+        assert "shared location (map)" in r.text
+        await r.press("submit")
+        (report,) = await reports(db)
+        assert (report.place, round(report.latitude, 4), round(report.longitude, 4)) == ("", 39.9042, 116.4074)
+        async with db.session() as session:
+            from bot.reporting.store import load_report
+            stored = await load_report(session, report.id)
+        assert [a.kind for a in stored.attachments] == ["photo"] * 8 + ["document", "voice"]
+        card = (await outbox_keys(db))[f"report:{report.id}:card:-1003"].payload["text"]
+        assert "uri.amap.com/marker?position=116.407400,39.904200" in card
 
 
 class TestCancel:

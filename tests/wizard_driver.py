@@ -49,17 +49,18 @@ class ReporterDriver:
                     if b.get("callback_data", "").startswith("r:"))
 
     async def next_message(self, mark: int) -> SentMessage:
-        """The first message to this user from index `mark` of `sent`.
+        """The first question (a message with report buttons) to this user from index `mark`.
 
-        Scans only what arrived since its last look, so hundreds of drivers waiting at once
-        (the benchmark) do not slow the bot they measure.
+        Pushes from the outbox (receipts, reminders) are passed over. Scans only what arrived
+        since its last look, so hundreds of drivers waiting at once (the benchmark) do not
+        slow the bot they measure.
         """
         loop = asyncio.get_running_loop()
         deadline, position = loop.time() + self.timeout, mark
         while True:
             sent = self.emu.sent
             for message in sent[position:]:
-                if message.chat_id == self.id:
+                if message.chat_id == self.id and any(action_of(b) for b in message.buttons()):
                     return message
             position = len(sent)
             if loop.time() > deadline:
@@ -113,8 +114,9 @@ class ReporterDriver:
         query = await self.user.press(target, matches[0]["callback_data"])
         answer = await self.wait_answer(query)
         fresh = [m for m in self.emu.sent[mark:] if m.chat_id == self.id]
-        if fresh and fresh[-1].buttons():   # the question could not be edited: a new one came
-            self.prompt = fresh[-1]
+        questions = [m for m in fresh if any(b.get("callback_data", "").startswith("r:") for b in m.buttons())]
+        if questions:   # the question could not be edited: a new one came (a receipt is no question)
+            self.prompt = questions[-1]
         return Answer(answer.get("text", ""), bool(answer.get("show_alert")))
 
     async def press_raw(self, data: str, message: SentMessage) -> Answer:
