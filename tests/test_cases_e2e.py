@@ -160,9 +160,10 @@ class TestEscalation:
         emulator.started.add(1101)
         async with db.session() as session:
             await set_shift(session, tree.units["D01"], T0.astimezone(settings.tz).date(), 1101, 1001, actor=None)
-        fast = settings.model_copy(update={"case_check_seconds": 0.2})
+        fast = settings.model_copy(update={"case_check_seconds": 0.2, "scheduler_enabled": True})
         clock = Clock()
         first = build_application(fast, db)
+        assert first.job_queue.get_jobs_by_name("case-deadlines")
         first.bot_data["clock"] = clock
         await start_polling(first)
         report = await file_report(db, settings, tree.units["C01"], tree.reporters["C01"], level=1, at=clock.now)
