@@ -183,6 +183,9 @@ class Scheduler:
         state = self._chats.get(ticket.chat_id)
         if state is not None:
             state.busy = False
+            # Telegram times a chat's messages by when they arrive, which may be as late as
+            # our answer: a slow request must not leave the next one less than a pace apart.
+            state.next_at = max(state.next_at, now + self.limits.margin / self.limits.chat_rate)
 
     def retry_after(self, ticket: Ticket, seconds: float, now: float) -> None:
         """Telegram said 429: pause the chat, or everyone when it was not about one chat."""
