@@ -17,7 +17,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults, TypeHandler
 
 import handlers
-from bot import i18n
+from bot import flood, i18n, metrics
 from bot.config import Settings
 from bot.runtime import ChatOrderedProcessor, Context, prepare_update
 from storage.db import Database
@@ -53,6 +53,8 @@ def build_application(settings: Settings, db: Database | None = None) -> Applica
     )
     application.bot_data["settings"] = settings
     application.bot_data["db"] = db or Database(settings.database_url)
+    # Before everything else (group -200): drop a flooding user's updates without a query.
+    flood.install(application, settings.flood_rate_per_minute, settings.flood_burst)
     # Runs before every flow: it loads the member, their step and their language.
     application.add_handler(TypeHandler(Update, prepare_update), group=-100)
     handlers.register_all(application)
@@ -95,6 +97,7 @@ async def register_commands(application: Application) -> None:
 async def on_error(update: object, context: Context) -> None:
     """Log it; tell the person in private that nothing they typed was lost."""
     log.error("error while handling an update", exc_info=context.error)
+    metrics.HANDLER_ERRORS.inc()
     if not isinstance(update, Update) or update.effective_chat is None:
         return
     if update.effective_chat.type != "private":

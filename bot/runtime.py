@@ -5,6 +5,7 @@ which step of which flow; and the update processor that keeps each chat's update
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from telegram import Update
 from telegram.ext import Application, BaseUpdateProcessor, CallbackContext, ExtBot
 from telegram.ext import filters as ptb_filters
 
-from bot import i18n
+from bot import i18n, logs, metrics
 from bot.config import Settings
 from bot.fsm import FSMContext, State, StatesGroup
 from storage.db import Database
@@ -110,25 +111,41 @@ class InState(ptb_filters.UpdateFilter):
 
 
 class ChatOrderedProcessor(BaseUpdateProcessor):
-    """Updates of one chat run one after another; different chats run in parallel."""
+    """Updates of one chat run one after another; different chats run in parallel.
+
+    Each update also gets a fresh log context (update id, chat, user) and is timed for
+    the metrics; webhook mode sends its updates through here too.
+    """
 
     def __init__(self, max_concurrent_updates: int = 64):
         super().__init__(max_concurrent_updates)
         self._locks: dict[int, asyncio.Lock] = {}
         self._waiting: dict[int, int] = {}
 
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+    async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:  # type: ignore[misc]
+        # PTB marks this final and takes a concurrency slot before do_process_update; we
+        # wait for the chat's turn first, so that a flood queued behind one busy chat does
+        # not hold every slot while other chats wait.
         key = _chat_key(update)
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._waiting[key] = self._waiting.get(key, 0) + 1
         try:
-            async with lock:
-                _scope.set(None)
-                await coroutine
+            async with lock, self._semaphore:
+                await self.do_process_update(update, coroutine)
         finally:
             self._waiting[key] -= 1
             if not self._waiting[key]:
                 del self._waiting[key], self._locks[key]
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        _scope.set(None)
+        logs.bind_update(update)
+        started = time.perf_counter()
+        try:
+            await coroutine
+        finally:
+            metrics.HANDLER_SECONDS.observe(time.perf_counter() - started)
+            metrics.UPDATES.labels(kind=metrics.update_kind(update)).inc()
 
     async def initialize(self) -> None:
         pass

@@ -6,6 +6,7 @@ from storage.models.fsm import FSMState
 from storage.models.org import AuditLog, GroupChat, Invite, Member, Membership, Role, Unit
 from storage.models.outbox import OutboxMessage, OutboxStatus, Priority
 from storage.models.report import Attachment, CaseStatus, Category, ReferenceCounter, Report
+from storage.models.updates import ProcessedUpdate, UpdateStatus
 
 __all__ = [
     "Attachment",
@@ -21,9 +22,11 @@ __all__ = [
     "OutboxMessage",
     "OutboxStatus",
     "Priority",
+    "ProcessedUpdate",
     "ReferenceCounter",
     "Report",
     "Role",
     "SensitivePeriod",
     "Unit",
+    "UpdateStatus",
 ]

@@ -1,0 +1,56 @@
+"""Prometheus metrics. Always counted in memory (cheap); served on METRICS_PORT when set.
+
+The outbox depth is read from the database at each scrape, so it is the same on every
+replica; the counters are per process and Prometheus adds replicas up.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from sqlalchemy import func, select
+from telegram import Update
+
+from storage.db import Database
+from storage.models import OutboxMessage, OutboxStatus, Priority
+
+UPDATES = Counter("shangbao_updates_total", "Telegram updates handled", ["kind"])
+HANDLER_ERRORS = Counter("shangbao_handler_errors_total", "Updates whose handler raised")
+HANDLER_SECONDS = Histogram(
+    "shangbao_handler_seconds", "Time to handle one update, from the processor's view",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+OUTBOX_DEPTH = Gauge("shangbao_outbox_pending", "Pushes waiting in the outbox", ["priority"])
+DELIVERIES = Counter("shangbao_deliveries_total", "Outbox deliveries by result", ["result"])
+RATE_LIMITED = Counter("shangbao_telegram_429_total", "429 Too Many Requests answers from Telegram")
+FLOOD_DROPPED = Counter("shangbao_flood_dropped_total", "Updates dropped by the per-user flood control")
+WEBHOOK_DUPLICATES = Counter("shangbao_webhook_duplicates_total", "Webhook deliveries of an update already processed")
+
+
+def update_kind(update: object) -> str:
+    """message, callback_query, …: which kind of update Telegram sent."""
+    if not isinstance(update, Update):
+        return type(update).__name__
+    return next((kind.value for kind in Update.ALL_TYPES if getattr(update, kind.value, None) is not None), "unknown")
+
+
+def record_delivery(result: str) -> None:
+    """Called by the sender once per attempt: sent, retry, failed, skipped."""
+    DELIVERIES.labels(result=result).inc()
+
+
+def record_rate_limited() -> None:
+    RATE_LIMITED.inc()
+
+
+async def refresh_outbox_depth(db: Database) -> None:
+    query = (select(OutboxMessage.priority, func.count())
+             .where(OutboxMessage.status == OutboxStatus.PENDING).group_by(OutboxMessage.priority))
+    async with db.session() as session:
+        counts = dict((await session.execute(query)).tuples().all())
+    for priority in Priority:
+        OUTBOX_DEPTH.labels(priority=priority.name.lower()).set(counts.get(int(priority), 0))
+
+
+async def exposition(db: Database) -> tuple[bytes, str]:
+    """The /metrics body and its content type."""
+    await refresh_outbox_depth(db)
+    return generate_latest(), CONTENT_TYPE_LATEST
