@@ -40,6 +40,7 @@ i18n: $(STAMP)
 			$(PY) -m babel.messages.frontend init -i locales/messages.pot -d locales -D messages -l $$l --no-wrap; \
 		fi; \
 	done
+	$(PY) -m bot.i18n_tools locales/en/LC_MESSAGES/messages.po
 
 bench: $(STAMP) compile-i18n
 	$(PY) -m tests.bench

@@ -17,7 +17,7 @@ are allowed (e.g. two districts, or a district and a company).
 | `name` | yes | Display name, 1–128 characters, one line. |
 | `kind` | no | Free text up to 32 characters; default `unit`. Suggested: `district`, `street`, `community`, `company`, `plant`, `workshop`. |
 | `group_chat_id` | no | The unit's Telegram group chat: a negative integer such as `-1001000000001`, or a list of them when the unit has several groups. A chat id may appear only once in the file. A chat bound to another unit is re-bound to this one. |
-| `parent` | no | Only on top-level units: the code of an existing unit to place this one under. Lets a file describe just part of the organisation (e.g. one street). A top-level unit *without* `parent` becomes a top-level unit in the bot. |
+| `parent` | no | Only on top-level units: the code of a unit already in the bot (or elsewhere in this file) to place this one under. Lets a file describe just part of the organisation (e.g. one street). A top-level unit *without* `parent` becomes a top-level unit in the bot. |
 | `members` | no | List of people in this unit (keys below). |
 | `children` | no | List of units under this one, with the same keys (except `parent`). |
 
@@ -112,7 +112,7 @@ from sqlalchemy.orm import selectinload
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from bot.config import SUPPORTED_LOCALES
-from bot.i18n import _
+from bot.i18n import _, ngettext
 from storage.db import Database
 from storage.models import GroupChat, Member, Membership, Role, Unit
 from storage.queries import audit
@@ -204,7 +204,9 @@ class OrgFileError(Exception):
 
     def __str__(self) -> str:
         return "\n".join(
-            message if line is None else _("line {line}: {message}").format(line=line, message=message)
+            message
+            if line is None
+            else _("line {line}: {message}").format(line=line, message=message)
             for line, message in self.errors
         )
 
@@ -216,20 +218,21 @@ def _line(node: Node) -> int:
     return node.start_mark.line + 1
 
 
-def _unknown_key_message(key: str, allowed: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-    if close:
-        return _("unknown key '{key}' (did you mean '{suggestion}'?)").format(key=key, suggestion=close[0])
-    return _("unknown key '{key}' (allowed: {allowed})").format(key=key, allowed=", ".join(allowed))
-
-
 class _Parser:
+    """Walks the composed YAML, recording every error instead of stopping at the first.
+
+    Also remembers what earlier units said (codes, chat ids, people) so that duplicates and
+    contradictions can point back at the line where the first mention was.
+    """
+
     def __init__(self) -> None:
         self.errors: list[tuple[int | None, str]] = []
         self.code_lines: dict[str, int] = {}
         self.chat_lines: dict[int, int] = {}
         # (telegram_id, "name" | "phone" | "locale") -> (value, line) where first given
         self.person_facts: dict[tuple[int, str], tuple[str, int]] = {}
+        # (id of mapping node, key) a misspelling was taken for: "missing" would be noise
+        self.guessed: set[tuple[int, str]] = set()
 
     def error(self, node: Node | None, message: str) -> None:
         self.errors.append((_line(node) if node is not None else None, message))
@@ -243,12 +246,30 @@ class _Parser:
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, ScalarNode) else None
             if key is None or key not in allowed:
-                self.error(key_node, _unknown_key_message(str(key), allowed))
+                self.unknown_key(node, key_node, allowed)
             elif key in fields:
                 self.error(key_node, _("key '{key}' appears twice").format(key=key))
             elif value_node.tag != _NULL:
                 fields[key] = value_node
         return fields
+
+    def unknown_key(self, mapping: Node, key_node: Node, allowed: tuple[str, ...]) -> None:
+        key = str(key_node.value) if isinstance(key_node, ScalarNode) else "?"
+        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        if close:
+            self.guessed.add((id(mapping), close[0]))
+            message = _("unknown key '{key}' (did you mean '{suggestion}'?)")
+            self.error(key_node, message.format(key=key, suggestion=close[0]))
+        else:
+            message = _("unknown key '{key}' (allowed: {allowed})")
+            self.error(key_node, message.format(key=key, allowed=", ".join(allowed)))
+
+    def require(self, fields: dict[str, Node], key: str, parent: Node) -> bool:
+        if key in fields:
+            return True
+        if (id(parent), key) not in self.guessed:
+            self.error(parent, _("missing required key '{key}'").format(key=key))
+        return False
 
     def sequence(self, node: Node | None, key: str) -> list[Node]:
         if node is None:
@@ -273,24 +294,28 @@ class _Parser:
             return None
         return value
 
-    def required_text(self, fields: dict[str, Node], key: str, max_len: int, parent: Node) -> str | None:
-        if key not in fields:
-            self.error(parent, _("missing required key '{key}'").format(key=key))
-            return None
-        return self.text(fields, key, max_len)
+    def required_text(
+        self, fields: dict[str, Node], key: str, max_len: int, parent: Node
+    ) -> str | None:
+        return self.text(fields, key, max_len) if self.require(fields, key, parent) else None
 
     def required_int(self, fields: dict[str, Node], key: str, parent: Node) -> int | None:
-        if key not in fields:
-            self.error(parent, _("missing required key '{key}'").format(key=key))
-            return None
-        return self.integer(fields[key], key, negative=False)
+        return (
+            self.integer(fields[key], key, negative=False)
+            if self.require(fields, key, parent)
+            else None
+        )
 
     def integer(self, node: Node, key: str, *, negative: bool) -> int | None:
         value = None
         if isinstance(node, ScalarNode) and node.tag == _INT:
             value = yaml.constructor.SafeConstructor().construct_yaml_int(node)
         if value is None or (value < 0) != negative or value == 0 or abs(value) > BIGINT_MAX:
-            message = _("'{key}' must be a negative integer") if negative else _("'{key}' must be a positive integer")
+            message = (
+                _("'{key}' must be a negative integer")
+                if negative
+                else _("'{key}' must be a positive integer")
+            )
             self.error(node, message.format(key=key))
             return None
         return value
@@ -302,8 +327,7 @@ class _Parser:
         fields = self.mapping(root, TOP_KEYS, _("a top-level 'units' list"))
         if fields is None:
             return ()
-        if "units" not in fields:
-            self.error(root, _("missing required key '{key}'").format(key="units"))
+        self.require(fields, "units", root)
         return self.units(fields.get("units"), "units", top_level=True)
 
     def units(self, node: Node | None, key: str, *, top_level: bool) -> tuple[UnitSpec, ...]:
@@ -323,7 +347,9 @@ class _Parser:
         children = self.units(fields.get("children"), "children", top_level=False)
         if code is None or name is None:
             return None
-        return UnitSpec(code, name, kind, chats, members, children, parent, _line(node), parent_line)
+        return UnitSpec(
+            code, name, kind, chats, members, children, parent, _line(node), parent_line
+        )
 
     def unit_code(self, fields: dict[str, Node], parent: Node) -> str | None:
         code = self.required_text(fields, "code", 32, parent)
@@ -331,7 +357,12 @@ class _Parser:
             return None
         node = fields["code"]
         if not CODE_RE.fullmatch(code):
-            self.error(node, _("unit code '{code}' may contain only letters, digits, '-' and '_'").format(code=code))
+            self.error(
+                node,
+                _("unit code '{code}' may contain only letters, digits, '-' and '_'").format(
+                    code=code
+                ),
+            )
             return None
         if code in self.code_lines:
             message = _("unit code '{code}' is already used on line {line}")
@@ -340,12 +371,19 @@ class _Parser:
         self.code_lines[code] = _line(node)
         return code
 
-    def unit_parent(self, fields: dict[str, Node], *, top_level: bool) -> tuple[str | None, int | None]:
+    def unit_parent(
+        self, fields: dict[str, Node], *, top_level: bool
+    ) -> tuple[str | None, int | None]:
         node = fields.get("parent")
         if node is None:
             return None, None
         if not top_level:
-            self.error(node, _("'parent' is only allowed on top-level units; a nested unit belongs to the unit it is nested in"))
+            self.error(
+                node,
+                _(
+                    "'parent' is only allowed on top-level units; a nested unit belongs to the unit it is nested in"
+                ),
+            )
             return None, None
         parent = self.text(fields, "parent", 32)
         return parent, _line(node)
@@ -370,9 +408,14 @@ class _Parser:
             if member is None:
                 continue
             if member.telegram_id in members:
-                message = _("person {telegram_id} is listed twice in unit {code} (first on line {line})")
+                message = _(
+                    "person {telegram_id} is listed twice in unit {code} (first on line {line})"
+                )
                 first = members[member.telegram_id]
-                self.error(item, message.format(telegram_id=member.telegram_id, code=unit_code, line=first.line))
+                self.error(
+                    item,
+                    message.format(telegram_id=member.telegram_id, code=unit_code, line=first.line),
+                )
                 continue
             members[member.telegram_id] = member
         return tuple(members.values())
@@ -396,7 +439,9 @@ class _Parser:
             return Role.REPORTER
         value = node.value if isinstance(node, ScalarNode) else None
         if value not in {r.value for r in Role}:
-            message = _("role must be one of: {roles}").format(roles=", ".join(r.value for r in Role))
+            message = _("role must be one of: {roles}").format(
+                roles=", ".join(r.value for r in Role)
+            )
             self.error(node, message)
             return None
         return Role(value)
@@ -404,7 +449,9 @@ class _Parser:
     def locale(self, fields: dict[str, Node]) -> str | None:
         locale = self.text(fields, "locale", 16)
         if locale is not None and locale not in SUPPORTED_LOCALES:
-            message = _("locale must be one of: {locales}").format(locales=", ".join(SUPPORTED_LOCALES))
+            message = _("locale must be one of: {locales}").format(
+                locales=", ".join(SUPPORTED_LOCALES)
+            )
             self.error(fields["locale"], message)
             return None
         return locale
@@ -416,9 +463,15 @@ class _Parser:
                 continue
             first = self.person_facts.setdefault((telegram_id, key), (value, _line(fields[key])))
             if first[0] != value:
-                message = _("person {telegram_id} has {key} '{value}' here but '{other}' on line {line}")
-                self.error(fields[key], message.format(
-                    telegram_id=telegram_id, key=key, value=value, other=first[0], line=first[1]))
+                message = _(
+                    "person {telegram_id} has {key} '{value}' here but '{other}' on line {line}"
+                )
+                self.error(
+                    fields[key],
+                    message.format(
+                        telegram_id=telegram_id, key=key, value=value, other=first[0], line=first[1]
+                    ),
+                )
 
 
 def parse_org(text: str) -> OrgSpec:
@@ -434,7 +487,7 @@ def parse_org(text: str) -> OrgSpec:
         raise OrgFileError([(None, _("YAML syntax error: {problem}").format(problem=exc))]) from exc
     units = parser.document(root)
     if parser.errors:
-        raise OrgFileError(sorted(parser.errors, key=lambda e: (e[0] or 0)))
+        raise OrgFileError(sorted(parser.errors, key=lambda e: e[0] or 0))
     return OrgSpec(units)
 
 
@@ -460,7 +513,9 @@ class OrgChanges:
         self.lines.append(line)
 
     def counts(self) -> dict[str, int]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "lines"}
+        return {
+            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "lines"
+        }
 
     def __bool__(self) -> bool:
         return any(self.counts().values())
@@ -468,16 +523,26 @@ class OrgChanges:
     def summary(self) -> str:
         if not self:
             return _("No changes: the database already matches the file.")
-        return "\n".join([
-            _("Units: {created} created, {updated} updated, {moved} moved").format(
-                created=self.units_created, updated=self.units_updated, moved=self.units_moved),
-            _("Members: {created} created, {updated} updated").format(
-                created=self.members_created, updated=self.members_updated),
-            _("Memberships: {added} added, {removed} removed, {changed} role changed").format(
-                added=self.memberships_added, removed=self.memberships_removed, changed=self.roles_changed),
-            _("Group chats: {bound} bound, {moved} moved").format(
-                bound=self.groups_bound, moved=self.groups_moved),
-        ])
+        total = sum(self.counts().values())
+        return "\n".join(
+            [
+                ngettext("{count} change:", "{count} changes:", total).format(count=total),
+                _("Units: {created} created, {updated} updated, {moved} moved").format(
+                    created=self.units_created, updated=self.units_updated, moved=self.units_moved
+                ),
+                _("Members: {created} created, {updated} updated").format(
+                    created=self.members_created, updated=self.members_updated
+                ),
+                _("Memberships: {added} added, {removed} removed, {changed} changed role").format(
+                    added=self.memberships_added,
+                    removed=self.memberships_removed,
+                    changed=self.roles_changed,
+                ),
+                _("Group chats: {bound} bound, {moved} moved").format(
+                    bound=self.groups_bound, moved=self.groups_moved
+                ),
+            ]
+        )
 
 
 # --- Applying a spec to the database ------------------------------------------------------
@@ -494,18 +559,24 @@ def _check_placement(spec: OrgSpec, units: dict[str, Unit]) -> None:
     subtree that the database (from earlier imports) or this file places below the unit.
     """
     by_id = {unit.id: code for code, unit in units.items()}
-    parents = {code: by_id.get(unit.parent_id) for code, unit in units.items()} | _wanted_parents(spec)
+    parents = {code: by_id.get(unit.parent_id) for code, unit in units.items()} | _wanted_parents(
+        spec
+    )
     errors: list[tuple[int | None, str]] = []
     for unit in (u for u in spec.units if u.parent is not None):
         if unit.parent not in parents:
-            message = _("unknown parent unit '{code}': it is neither in this file nor in the database")
+            message = _(
+                "unknown parent unit '{code}': it is neither in this file nor in the database"
+            )
             errors.append((unit.parent_line, message.format(code=unit.parent)))
             continue
         chain = _chain_up(unit.parent, parents)
         if unit.code in chain:
             path = " → ".join([unit.code, *chain[: chain.index(unit.code) + 1]])
             message = _("unit {code} cannot be placed under {parent}, which is inside it ({path})")
-            errors.append((unit.parent_line, message.format(code=unit.code, parent=unit.parent, path=path)))
+            errors.append(
+                (unit.parent_line, message.format(code=unit.code, parent=unit.parent, path=path))
+            )
     if errors:
         raise OrgFileError(errors)
 
@@ -533,7 +604,9 @@ async def _apply_units(
             changes.note("units_created", line)
         elif (unit.name, unit.kind) != (wanted.name, wanted.kind):
             line = _("unit {code}: {old} → {new}").format(
-                code=wanted.code, old=f"{unit.name} ({unit.kind})", new=f"{wanted.name} ({wanted.kind})"
+                code=wanted.code,
+                old=f"{unit.name} ({unit.kind})",
+                new=f"{wanted.name} ({wanted.kind})",
             )
             unit.name, unit.kind = wanted.name, wanted.kind
             changes.note("units_updated", line)
@@ -541,7 +614,9 @@ async def _apply_units(
     _place_units(spec, units, created, changes)
 
 
-def _place_units(spec: OrgSpec, units: dict[str, Unit], created: set[str], changes: OrgChanges) -> None:
+def _place_units(
+    spec: OrgSpec, units: dict[str, Unit], created: set[str], changes: OrgChanges
+) -> None:
     code_by_id = {unit.id: code for code, unit in units.items()}
     for code, parent_code in _wanted_parents(spec).items():
         unit = units[code]
@@ -550,7 +625,9 @@ def _place_units(spec: OrgSpec, units: dict[str, Unit], created: set[str], chang
             continue
         if code not in created:  # placing a new unit is part of creating it, not a move
             old = code_by_id.get(unit.parent_id) or "—"
-            line = _("unit {code} moved: {old} → {new}").format(code=code, old=old, new=parent_code or "—")
+            line = _("unit {code} moved: {old} → {new}").format(
+                code=code, old=old, new=parent_code or "—"
+            )
             changes.note("units_moved", line)
         unit.parent_id = parent_id
 
@@ -567,81 +644,121 @@ def _people(spec: OrgSpec) -> dict[int, MemberSpec]:
     return people
 
 
-async def _apply_members(session: AsyncSession, spec: OrgSpec, changes: OrgChanges) -> dict[int, Member]:
+async def _apply_members(
+    session: AsyncSession, spec: OrgSpec, changes: OrgChanges
+) -> dict[int, Member]:
     people = _people(spec)
-    query = select(Member).where(Member.telegram_id.in_(people))
-    members = {m.telegram_id: m for m in (await session.execute(query)).scalars()} if people else {}
+    members: dict[int, Member] = {}
+    if people:
+        query = select(Member).where(Member.telegram_id.in_(list(people)))
+        members = {m.telegram_id: m for m in (await session.execute(query)).scalars()}
     for telegram_id, person in people.items():
-        member = members.get(telegram_id)
-        if member is None:
-            member = members[telegram_id] = Member(telegram_id=telegram_id, name=person.name)
-            session.add(member)
-            changes.note("members_created", _("person {id} ({name}) created").format(id=telegram_id, name=person.name))
-        # An omitted phone or locale keeps what the person may have set in the bot.
-        wanted = (person.name, person.phone or member.phone, person.locale or member.locale)
-        current = (member.name, member.phone, member.locale)
-        if member.id is not None and wanted != current:
-            changes.note("members_updated", _("person {id} ({name}) updated").format(id=telegram_id, name=person.name))
-        member.name, member.phone, member.locale = wanted
-    await session.flush()
+        members[telegram_id] = _sync_member(session, members.get(telegram_id), person, changes)
+    await session.flush()  # memberships need the new members' ids
     return members
 
 
+def _sync_member(
+    session: AsyncSession, member: Member | None, person: MemberSpec, changes: OrgChanges
+) -> Member:
+    label = {"id": person.telegram_id, "name": person.name}
+    if member is None:
+        member = Member(telegram_id=person.telegram_id, name=person.name)
+        session.add(member)
+        changes.note("members_created", _("person {id} ({name}) created").format(**label))
+    # An omitted phone or locale keeps what the person may have set in the bot.
+    wanted = (person.name, person.phone or member.phone, person.locale or member.locale)
+    if member.id is not None and wanted != (member.name, member.phone, member.locale):
+        changes.note("members_updated", _("person {id} ({name}) updated").format(**label))
+    member.name, member.phone, member.locale = wanted
+    return member
+
+
 async def _apply_memberships(
-    session: AsyncSession, spec: OrgSpec, units: dict[str, Unit], members: dict[int, Member],
-    changes: OrgChanges, *, prune: bool,
+    session: AsyncSession,
+    spec: OrgSpec,
+    units: dict[str, Unit],
+    members: dict[int, Member],
+    changes: OrgChanges,
+    *,
+    prune: bool,
 ) -> None:
     wanted = {
         (members[m.telegram_id].id, units[unit.code].id): (m, unit.code)
-        for unit, _parent in spec.walk() for m in unit.members
+        for unit, _parent in spec.walk()
+        for m in unit.members
     }
     unit_ids = [units[unit.code].id for unit, _parent in spec.walk()]
-    query = select(Membership).where(Membership.unit_id.in_(unit_ids)).options(selectinload(Membership.member))
+    query = (
+        select(Membership)
+        .where(Membership.unit_id.in_(unit_ids))
+        .options(selectinload(Membership.member))
+    )
     existing = {(ms.member_id, ms.unit_id): ms for ms in (await session.execute(query)).scalars()}
     for key, (member, code) in wanted.items():
         _sync_membership(session, existing.get(key), key, member, code, changes)
     if prune:
         code_by_id = {unit.id: code for code, unit in units.items()}
-        for key in existing.keys() - wanted.keys():
+        for key in sorted(existing.keys() - wanted.keys()):
             membership = existing[key]
             await session.delete(membership)
             line = _("person {id} removed from unit {code}").format(
-                id=membership.member.telegram_id, code=code_by_id[membership.unit_id])
+                id=membership.member.telegram_id, code=code_by_id[membership.unit_id]
+            )
             changes.note("memberships_removed", line)
 
 
 def _sync_membership(
-    session: AsyncSession, membership: Membership | None, key: tuple[int, int],
-    member: MemberSpec, code: str, changes: OrgChanges,
+    session: AsyncSession,
+    membership: Membership | None,
+    key: tuple[int, int],
+    member: MemberSpec,
+    code: str,
+    changes: OrgChanges,
 ) -> None:
     if membership is None:
         session.add(Membership(member_id=key[0], unit_id=key[1], role=member.role))
-        line = _("person {id} added to unit {code} as {role}").format(id=member.telegram_id, code=code, role=member.role.value)
+        line = _("person {id} added to unit {code} as {role}").format(
+            id=member.telegram_id, code=code, role=member.role.value
+        )
         changes.note("memberships_added", line)
     elif membership.role != member.role:
         line = _("person {id} in unit {code}: {old} → {new}").format(
-            id=member.telegram_id, code=code, old=membership.role.value, new=member.role.value)
+            id=member.telegram_id, code=code, old=membership.role.value, new=member.role.value
+        )
         membership.role = member.role
         changes.note("roles_changed", line)
 
 
 async def _apply_groups(
-    session: AsyncSession, spec: OrgSpec, units: dict[str, Unit], changes: OrgChanges, actor: int | None
+    session: AsyncSession,
+    spec: OrgSpec,
+    units: dict[str, Unit],
+    changes: OrgChanges,
+    actor: int | None,
 ) -> None:
-    wanted = {chat_id: unit.code for unit, _parent in spec.walk() for chat_id in unit.group_chat_ids}
+    wanted = {
+        chat_id: unit.code for unit, _parent in spec.walk() for chat_id in unit.group_chat_ids
+    }
     if not wanted:
         return
-    query = select(GroupChat).where(GroupChat.chat_id.in_(wanted))
+    query = select(GroupChat).where(GroupChat.chat_id.in_(list(wanted)))
     groups = {g.chat_id: g for g in (await session.execute(query)).scalars()}
     code_by_id = {unit.id: code for code, unit in units.items()}
     for chat_id, code in wanted.items():
         group, unit_id = groups.get(chat_id), units[code].id
         if group is None:
-            session.add(GroupChat(chat_id=chat_id, unit_id=unit_id, bound_by=actor, bound_at=utcnow()))
-            changes.note("groups_bound", _("group chat {chat_id} bound to unit {code}").format(chat_id=chat_id, code=code))
+            session.add(
+                GroupChat(chat_id=chat_id, unit_id=unit_id, bound_by=actor, bound_at=utcnow())
+            )
+            changes.note(
+                "groups_bound",
+                _("group chat {chat_id} bound to unit {code}").format(chat_id=chat_id, code=code),
+            )
         elif group.unit_id != unit_id:
             line = _("group chat {chat_id} moved: {old} → {new}").format(
-                chat_id=chat_id, old=code_by_id.get(group.unit_id, "?"), new=code)
+                chat_id=chat_id, old=code_by_id.get(group.unit_id, "?"), new=code
+            )
             group.unit_id, group.bound_by, group.bound_at = unit_id, actor, utcnow()
             changes.note("groups_moved", line)
 
@@ -674,7 +791,9 @@ async def import_org_file(
     try:
         text = await asyncio.to_thread(Path(path).read_text, encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise OrgFileError([(None, _("cannot read {path}: {error}").format(path=path, error=exc))]) from exc
+        raise OrgFileError(
+            [(None, _("cannot read {path}: {error}").format(path=path, error=exc))]
+        ) from exc
     spec = parse_org(text)
     async with db.session() as session:
         return await apply_org(session, spec, actor=actor, prune=prune)
@@ -691,7 +810,9 @@ async def _spec_from_db(session: AsyncSession) -> OrgSpec:
 
     def build(unit: Unit) -> UnitSpec:
         return UnitSpec(
-            code=unit.code, name=unit.name, kind=unit.kind or DEFAULT_KIND,
+            code=unit.code,
+            name=unit.name,
+            kind=unit.kind or DEFAULT_KIND,
             group_chat_ids=tuple(g.chat_id for g in groups if g.unit_id == unit.id),
             members=tuple(_member_spec(ms) for ms in memberships if ms.unit_id == unit.id),
             children=tuple(build(child) for child in units if child.parent_id == unit.id),
@@ -714,11 +835,17 @@ class _FlowList(list):
 
 
 class _OrgDumper(yaml.SafeDumper):
-    pass
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        # Indent list items under their key, as in the documentation's example.
+        super().increase_indent(flow, False)
 
 
-_OrgDumper.add_representer(_Flow, lambda d, data: d.represent_mapping("tag:yaml.org,2002:map", data, flow_style=True))
-_OrgDumper.add_representer(_FlowList, lambda d, data: d.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True))
+_OrgDumper.add_representer(
+    _Flow, lambda d, data: d.represent_mapping("tag:yaml.org,2002:map", data, flow_style=True)
+)
+_OrgDumper.add_representer(
+    _FlowList, lambda d, data: d.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True)
+)
 
 
 def _unit_data(unit: UnitSpec) -> dict:
@@ -748,8 +875,14 @@ def _member_data(member: MemberSpec) -> _Flow:
 def dump_org(spec: OrgSpec) -> str:
     """A spec as organisation-file YAML (keys in the documented order)."""
     data = {"units": [_unit_data(unit) for unit in spec.units]}
-    return yaml.dump(data, Dumper=_OrgDumper, allow_unicode=True, sort_keys=False,
-                     default_flow_style=False, width=4096)
+    return yaml.dump(
+        data,
+        Dumper=_OrgDumper,
+        allow_unicode=True,
+        sort_keys=False,
+        default_flow_style=False,
+        width=4096,
+    )
 
 
 async def export_org(session: AsyncSession) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from alembic import command
@@ -22,8 +23,15 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Apply migrations; blocking, so async callers run it in a thread."""
-    command.upgrade(alembic_config(url), revision)
+    """Apply migrations. Alembic's async env runs its own event loop, so when called from
+    inside a running loop it runs in a worker thread instead."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        command.upgrade(alembic_config(url), revision)
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(command.upgrade, alembic_config(url), revision).result()
 
 
 async def upgrade_async(url: str, revision: str = "head") -> None:

@@ -7,11 +7,13 @@ every database test on PostgreSQL as well; CI does.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,6 @@ from sqlalchemy.engine import make_url
 from bot.config import Settings, load_settings
 from storage.db import Database
 from storage.migrate import upgrade
-from tests.emulator import BotAPIEmulator
 from tests.factories import OrgFactory
 
 PG_ADMIN_URL = os.environ.get("SHANGBAO_TEST_POSTGRES_URL", "")
@@ -64,14 +65,18 @@ async def _pg_admin(sql: str) -> None:
 @pytest.fixture(scope="session")
 def pg_template() -> str:
     """A migrated template database; each test gets `CREATE DATABASE … TEMPLATE` of it."""
-    import asyncio
-
     name = f"shangbao_tpl_{os.getpid()}"
-    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}"'))
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    _blocking(_pg_admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _blocking(_pg_admin, f'CREATE DATABASE "{name}"')
     upgrade(_pg_url(name))
     yield name
-    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    _blocking(_pg_admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _blocking(coroutine_function, *args):
+    """Run a coroutine to completion from sync code, even inside a running loop."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine_function(*args)).result()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -101,7 +106,9 @@ async def db(db_url) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-async def emulator() -> AsyncIterator[BotAPIEmulator]:
+async def emulator():
+    from tests.emulator import BotAPIEmulator
+
     emu = BotAPIEmulator()
     await emu.start()
     yield emu

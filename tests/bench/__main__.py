@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import platform
 import pkgutil
+import platform
 import sys
 import time
 from pathlib import Path
