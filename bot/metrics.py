@@ -45,7 +45,7 @@ async def refresh_outbox_depth(db: Database) -> None:
     query = (select(OutboxMessage.priority, func.count())
              .where(OutboxMessage.status == OutboxStatus.PENDING).group_by(OutboxMessage.priority))
     async with db.session() as session:
-        counts = dict((await session.execute(query)).tuples().all())
+        counts = {priority: count for priority, count in await session.execute(query)}
     for priority in Priority:
         OUTBOX_DEPTH.labels(priority=priority.name.lower()).set(counts.get(int(priority), 0))
 
