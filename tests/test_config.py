@@ -76,3 +76,24 @@ class TestCommandLine:
         result = run_cli("db", "upgrade", env={"DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite3"}, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         assert (tmp_path / "x.sqlite3").exists()
+
+
+class TestOrgCommandLine:
+    ORG = "units:\n  - code: D01\n    name: 东城区\n    children:\n      - {code: S01, name: 和平街道, kind: street}\n"
+
+    def test_import_then_export(self, tmp_path):
+        env = {"DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite3", "DEFAULT_LOCALE": "en"}
+        (tmp_path / "org.yaml").write_text(self.ORG, encoding="utf-8")
+        imported = run_cli("org", "import", "org.yaml", env=env, cwd=tmp_path)
+        assert imported.returncode == 0, imported.stderr
+        assert "2" in imported.stdout
+        exported = run_cli("org", "export", env=env, cwd=tmp_path)
+        assert "和平街道" in exported.stdout and "S01" in exported.stdout
+
+    def test_invalid_file_is_rejected_with_line_numbers(self, tmp_path):
+        env = {"DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite3", "DEFAULT_LOCALE": "en"}
+        (tmp_path / "org.yaml").write_text(self.ORG.replace("kind: street", "kind: street, rol: x"), encoding="utf-8")
+        result = run_cli("org", "import", "org.yaml", env=env, cwd=tmp_path)
+        assert result.returncode == 1
+        assert "line 5" in result.stderr and "Traceback" not in result.stderr
+        assert "D01" not in run_cli("org", "export", env=env, cwd=tmp_path).stdout

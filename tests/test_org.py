@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 import bot.org
+from bot import i18n
 from bot.org import (
     MemberSpec,
     OrgChanges,
@@ -133,6 +134,13 @@ async def snapshot(db: Database) -> dict:
 async def create_schema(db: Database) -> None:
     async with db.engine.begin() as c:
         await c.run_sync(Base.metadata.create_all)
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """The expected messages below are the English msgids; the bot's default is zh_Hans."""
+    with i18n.use_locale("en"):
+        yield
 
 
 def errors_of(text: str) -> list[tuple[int | None, str]]:
