@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 from collections.abc import AsyncIterator
@@ -339,11 +340,14 @@ class TestErrorsAndLimits:
                                   reply_parameters={"message_id": said["message_id"]})
             missing = await call(emu, "sendMessage", chat_id=USER_ID, text="x",
                                  reply_parameters={"message_id": 999})
+            legacy = await call(emu, "sendMessage", chat_id=USER_ID, text="y",
+                                reply_to_message_id=said["message_id"])
         assert admin["result"]["status"] == "administrator"
         assert emu.check_object(admin["result"], "ChatMember") == []
         assert emu.sent[0].reply_to_message_id == said["message_id"]
         assert reply["result"]["reply_to_message"]["text"] == "question"
-        assert missing[0] == 400
+        assert missing[0] == 400 and legacy[0] == 200 and not emu.violations
+        assert emu.last_message(USER_ID).reply_to_message_id == said["message_id"]
 
 
 class TestUpdatesAndWaiting:
@@ -360,9 +364,37 @@ class TestUpdatesAndWaiting:
             assert empty["result"] == []
             await emu.wait_idle(quiet=0.01, timeout=1)
 
-    async def test_long_poll_wakes_on_update_and_on_stop(self):
-        import asyncio
+    async def test_simulated_updates_match_the_spec(self):
+        async with running_emulator() as emu:
+            user, group = emu.user(USER_ID, username="tester"), emu.group(GROUP_ID, "Team")
+            await user.send("/start now")
+            await user.send_location(39.9, 116.4)
+            await user.send_photo(caption="look")
+            await user.send_document("a.pdf", chat=group)
+            await user.send_voice()
+            await user.send_sticker()
+            await user.send_contact("+8613800000000")
+            await user.join(group)
+            await user.add_bot_to(group)
+            await call(emu, "sendMessage", chat_id=USER_ID, text="pick",
+                       reply_markup=keyboard({"text": "A", "callback_data": "a"}))
+            await user.press(emu.last_message(USER_ID))
+            await user.press_raw(None, 999, "forged")
+            _, body = await call(emu, "getUpdates", timeout=0)
+        assert len(body["result"]) == 11
+        assert body["result"][0]["message"]["entities"][0]["length"] == len("/start")
+        for update in body["result"]:
+            assert emu.check_object(update, "Update") == [], update
 
+    async def test_second_poller_conflicts(self):
+        async with running_emulator() as emu:
+            first = asyncio.create_task(call(emu, "getUpdates", timeout=30))
+            await asyncio.sleep(0.05)
+            second = asyncio.create_task(call(emu, "getUpdates", timeout=0))
+            assert (await asyncio.wait_for(first, 1))[0] == 409
+            assert (await second)[0] == 200
+
+    async def test_long_poll_wakes_on_update_and_on_stop(self):
         async with running_emulator() as emu:
             waiting = asyncio.create_task(call(emu, "getUpdates", timeout=30))
             await asyncio.sleep(0.05)
