@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.org import import_org_file
 from sqlalchemy import select, update
 
+from bot.org import import_org_file
 from storage.models import AuditLog, GroupChat, Invite, Member
 from storage.queries import member_by_telegram_id
 from storage.types import utcnow
