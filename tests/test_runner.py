@@ -1,0 +1,141 @@
+"""The bot process in polling mode: `python -m bot run` with its health and metrics servers,
+JSON logs, and a graceful stop on SIGTERM; flood control under a real flood."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+from telegram import Update
+from telegram.ext import TypeHandler
+
+from bot.config import load_settings
+from bot.runner import BotProcess
+from tests.conftest import ADMIN_ID
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def bot_env(emulator, db_url: str, **extra: str) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith(("TELEGRAM_", "BOT_", "DATABASE_URL", "WEBHOOK_"))}
+    return {**clean, "PYTHONPATH": str(ROOT), "TELEGRAM_BOT_TOKEN": emulator.token,
+            "TELEGRAM_API_BASE_URL": emulator.base_url.removesuffix("/bot"),
+            "DATABASE_URL": db_url, "DEFAULT_LOCALE": "en", "ADMIN_TELEGRAM_IDS": str(ADMIN_ID), **extra}
+
+
+async def get(url: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as http, http.get(url) as response:
+        return response.status, await response.text()
+
+
+async def polling(emulator) -> None:
+    await emulator.wait_until(lambda: any(r.method == "getUpdates" for r in emulator.requests), timeout=30)
+
+
+class TestPollingProcess:
+    async def test_run_serves_health_and_metrics_logs_json_and_stops_on_sigterm(self, emulator, db_url, org, tmp_path):
+        unit = await org.unit("C01", "和平社区")
+        await org.member(3001, unit, locale="en")
+        health, metrics_port = free_port(), free_port()
+        env = bot_env(emulator, db_url, HEALTH_PORT=str(health), METRICS_PORT=str(metrics_port),
+                      LOG_FORMAT="json", LOG_LEVEL="INFO")
+        child = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            await polling(emulator)
+            await emulator.user(3001, "Li").send("/whoami")
+            await emulator.wait_for_message(3001, contains="Telegram id: 3001", timeout=15)
+            assert (await get(f"http://127.0.0.1:{health}/healthz"))[0] == 200
+            status, body = await get(f"http://127.0.0.1:{health}/readyz")
+            checks = json.loads(body)["checks"]
+            assert checks["database"] and checks["migrations"] and checks["accepting"]
+            assert status == (200 if checks["sender"] else 503)
+            status, exposition = await get(f"http://127.0.0.1:{metrics_port}/metrics")
+            assert status == 200 and 'shangbao_updates_total{kind="message"} 1.0' in exposition
+            child.send_signal(signal.SIGTERM)
+            _out, err = await asyncio.to_thread(child.communicate, timeout=30)
+        finally:
+            if child.poll() is None:
+                child.kill()
+        assert child.returncode == 0, err
+        entries = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+        assert entries and len(entries) == len(err.splitlines()), err  # every line is JSON
+        assert any(e["message"] == "bot stopped" for e in entries)
+        assert "Traceback" not in err
+
+
+class Gate:
+    """Holds updates whose text is in `held` until released (a slow handler in flight)."""
+
+    def __init__(self, process: BotProcess, *held: str):
+        self.events = {text: asyncio.Event() for text in held}
+        self.entered: list[str] = []
+        process.application.add_handler(TypeHandler(Update, self.wait), group=-150)
+
+    async def wait(self, update: Update, _context) -> None:
+        text = update.effective_message.text if update.effective_message else None
+        if text in self.events:
+            self.entered.append(text)
+            await self.events[text].wait()
+
+
+class TestGracefulStop:
+    async def test_polling_stop_waits_for_the_handler_in_flight(self, emulator, db, db_url, org):
+        unit = await org.unit("C01", "和平社区")
+        await org.member(3001, unit, locale="en")
+        settings = load_settings(telegram_bot_token=emulator.token, database_url=db_url,
+                                 telegram_api_base_url=emulator.base_url.removesuffix("/bot"),
+                                 _env_file=None)
+        process = BotProcess(settings, db)
+        gate = Gate(process, "/whoami")
+        await process.start()
+        await emulator.user(3001, "Li").send("/whoami")
+        await emulator.wait_until(lambda: gate.entered)
+        stopping = asyncio.create_task(process.stop())
+        await emulator.wait_until(lambda: not process.application.updater.running)
+        assert not stopping.done() and emulator.messages_to(3001) == []
+        gate.events["/whoami"].set()
+        await stopping
+        assert "Telegram id: 3001" in emulator.messages_to(3001)[0].text
+
+
+class TestFlood:
+    @pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
+    async def test_a_thousand_messages_from_one_user(self, bot, emulator, org):
+        """The flooder is warned once a minute; someone else is answered meanwhile."""
+        unit = await org.unit("C01", "和平社区")
+        await org.member(3001, unit, locale="en")
+        guard = bot.bot_data["flood_guard"]
+        clock = [0.0]
+        guard.clock = lambda: clock[0]
+        flooder, colleague = emulator.user(6666, "Flood", language_code="en"), emulator.user(3001, "Li")
+        for n in range(500):
+            await flooder.send(f"spam {n}")
+        await colleague.send("/whoami")
+        for n in range(500, 1000):
+            await flooder.send(f"spam {n}")
+        await emulator.wait_for_message(3001, contains="Telegram id: 3001", timeout=15)
+        await emulator.wait_idle(timeout=30)
+        warnings = [m for m in emulator.messages_to(6666) if "faster than I can handle" in m.text]
+        assert len(warnings) == 1
+        clock[0] += 61  # a minute later the flood goes on: one more warning, no more
+        for n in range(100):
+            await flooder.send(f"more {n}")
+        await emulator.wait_idle(timeout=30)
+        warnings = [m for m in emulator.messages_to(6666) if "faster than I can handle" in m.text]
+        assert len(warnings) == 2
