@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 WARN_EVERY = 60.0  # seconds between two warnings to the same user
 GROUP = -200       # before prepare_update (-100): a dropped update costs no database query
 MAX_IDLE_BUCKETS = 10_000
+EPSILON = 1e-9
 
 
 class Verdict(enum.Enum):
@@ -61,8 +62,8 @@ class FloodGuard:
             bucket = self.buckets[user_id] = Bucket(self.burst, now)
         bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.stamp) * self.rate)
         bucket.stamp = now
-        if bucket.tokens >= 1.0:
-            bucket.tokens -= 1.0
+        if bucket.tokens >= 1.0 - EPSILON:  # a sender exactly at the rate must get through
+            bucket.tokens = max(0.0, bucket.tokens - 1.0)
             return Verdict.ALLOW
         if bucket.warned_at is None or now - bucket.warned_at >= WARN_EVERY:
             bucket.warned_at = now

@@ -26,7 +26,7 @@ from bot.config import Settings, load_settings
 from bot.health import SENDER_RUNNING
 from bot.runner import BotProcess
 from tests.conftest import PG_ADMIN_URL
-from tests.test_runner import bot_env, free_port
+from tests.test_runner import bot_env
 from tests.webhook_emulator import WebhookEmulator
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
@@ -54,8 +53,9 @@ class TestPollingProcess:
         health, metrics_port = free_port(), free_port()
         env = bot_env(emulator, db_url, HEALTH_PORT=str(health), METRICS_PORT=str(metrics_port),
                       LOG_FORMAT="json", LOG_LEVEL="INFO")
-        child = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", env=env, cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         try:
             await polling(emulator)
             await emulator.user(3001, "Li").send("/whoami")
@@ -68,10 +68,11 @@ class TestPollingProcess:
             status, exposition = await get(f"http://127.0.0.1:{metrics_port}/metrics")
             assert status == 200 and 'shangbao_updates_total{kind="message"} 1.0' in exposition
             child.send_signal(signal.SIGTERM)
-            _out, err = await asyncio.to_thread(child.communicate, timeout=30)
+            _out, raw = await asyncio.wait_for(child.communicate(), 30)
         finally:
-            if child.poll() is None:
+            if child.returncode is None:
                 child.kill()
+        err = raw.decode()
         assert child.returncode == 0, err
         entries = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
         assert entries and len(entries) == len(err.splitlines()), err  # every line is JSON
@@ -123,19 +124,29 @@ class TestFlood:
         guard = bot.bot_data["flood_guard"]
         clock = [0.0]
         guard.clock = lambda: clock[0]
+        handled: list[int] = []
+
+        async def count(update: Update, _context) -> None:
+            handled.append(update.effective_user.id)
+
+        bot.add_handler(TypeHandler(Update, count), group=-300)  # sees every update, dropped or not
         flooder, colleague = emulator.user(6666, "Flood", language_code="en"), emulator.user(3001, "Li")
+
+        def warnings() -> int:
+            return sum("faster than I can handle" in m.text for m in emulator.messages_to(6666))
+
         for n in range(500):
             await flooder.send(f"spam {n}")
         await colleague.send("/whoami")
         for n in range(500, 1000):
             await flooder.send(f"spam {n}")
         await emulator.wait_for_message(3001, contains="Telegram id: 3001", timeout=15)
+        await emulator.wait_until(lambda: handled.count(6666) == 1000, timeout=30)
         await emulator.wait_idle(timeout=30)
-        warnings = [m for m in emulator.messages_to(6666) if "faster than I can handle" in m.text]
-        assert len(warnings) == 1
+        assert warnings() == 1
         clock[0] += 61  # a minute later the flood goes on: one more warning, no more
         for n in range(100):
             await flooder.send(f"more {n}")
+        await emulator.wait_until(lambda: handled.count(6666) == 1100, timeout=30)
         await emulator.wait_idle(timeout=30)
-        warnings = [m for m in emulator.messages_to(6666) if "faster than I can handle" in m.text]
-        assert len(warnings) == 2
+        assert warnings() == 2
