@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     # Flood control per Telegram user: a steady rate and a burst (albums arrive as bursts).
     flood_rate_per_minute: Annotated[float, Field(ge=0)] = 30.0
     flood_burst: Annotated[int, Field(ge=1)] = 20
+    rules_file: Path | None = None
 
     @field_validator("admin_telegram_ids", mode="before")
     @classmethod
@@ -141,6 +142,20 @@ class Settings(BaseSettings):
                 return driver + value[len(plain):]
         if not value.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
             raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return value
+
+    @field_validator("rules_file", mode="before")
+    @classmethod
+    def _valid_rules(cls, value: object) -> object:
+        # Checked as a whole at start: a wrong rule must stop the bot, not a report.
+        if value in (None, ""):
+            return None
+        from bot.reporting.rules import RulesError, load_rules
+
+        try:
+            load_rules(str(value))
+        except RulesError as exc:
+            raise ValueError("; ".join(exc.problems)) from None
         return value
 
     @property

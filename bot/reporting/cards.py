@@ -1,0 +1,195 @@
+"""The group card and the reporter's receipt: plain rendering in the current language.
+
+A card is read on a phone in a busy group, so it leads with the level (colour word and
+emoji), then what, where, when and how many, then the details, who reported it and the
+reference people can say aloud. `CardView` carries what the case life cycle adds later
+(status, who received it, assignee, timeline).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot import i18n
+from bot.i18n import N_, _
+from bot.reporting.choices import (
+    CATEGORIES,
+    CATEGORY_EMOJI,
+    OPINION_CLASSES,
+    PLATFORMS,
+    REACHES,
+    label,
+)
+from bot.reporting.rules import active_rules
+from bot.reporting.severity import Level, explain, floor_level
+from bot.textutil import TELEGRAM_TEXT_LIMIT, esc
+from storage.models import CaseStatus, Report
+
+if TYPE_CHECKING:
+    from bot.reporting.routing import Plan
+
+STATUS_LABELS = {
+    CaseStatus.REPORTED: N_("reported, waiting to be received"),
+    CaseStatus.RECEIVED: N_("received"),
+    CaseStatus.ASSIGNED: N_("assigned"),
+    CaseStatus.ON_SCENE: N_("on the scene"),
+    CaseStatus.RESOLVED: N_("resolved"),
+    CaseStatus.CLOSED: N_("closed"),
+    CaseStatus.ESCALATED: N_("escalated"),
+    CaseStatus.MERGED: N_("merged"),
+    CaseStatus.REJECTED: N_("rejected"),
+}
+
+CARD_BUTTONS = (
+    (N_("✅ Received"), "rcv"),
+    (N_("👤 Assign"), "asg"),
+    (N_("⏰ Ask for update"), "ask"),
+    (N_("🏁 Close"), "cls"),
+)
+
+
+@dataclass
+class CardView:
+    """What the case life cycle shows on a card besides the report itself."""
+
+    status: str | None = None
+    received_by: list[str] = field(default_factory=list)
+    timeline: list[str] = field(default_factory=list)
+    assignee: str | None = None
+
+
+def map_link(latitude: float, longitude: float) -> str:
+    """A map at the shared point (WGS-84, as Telegram sends it); Amap opens on Chinese phones."""
+    return f"https://uri.amap.com/marker?position={longitude:.6f},{latitude:.6f}&coordinate=wgs84"
+
+
+def when_text(report: Report) -> str:
+    return "{} {}".format(i18n.format_date(report.occurred_at, "medium"), i18n.format_time(report.occurred_at))
+
+
+def place_text(report: Report) -> str:
+    place = esc(report.place) if report.place else ""
+    if report.latitude is None or report.longitude is None:
+        return place
+    link = '<a href="{}">{}</a>'.format(esc(map_link(report.latitude, report.longitude)), _("map"))
+    return f"{place} ({link})" if place else _("shared location") + f" ({link})"
+
+
+def level_reason(report: Report) -> str:
+    """Why the report has its level: the rule, a sensitive period, the reporter's own raise."""
+    floor = floor_level(Level(report.rule_level), bool(report.sensitive_period), active_rules().severity)
+    return reason_text(report.level_rule, report.sensitive_period, Level(report.level), floor)
+
+
+def reason_text(rule: str, sensitive_period: str | None, level: Level, floor: Level) -> str:
+    reasons = [_("rule: {rule}").format(rule=esc(explain(rule)))]
+    if sensitive_period:
+        reasons.append(_("raised during the sensitive period “{name}”").format(name=esc(sensitive_period)))
+    if level < floor:
+        reasons.append(_("raised by the reporter from level {roman}").format(roman=floor.roman))
+    return _("; ").join(reasons)
+
+
+def category_line(report: Report) -> str:
+    category = report.category.value
+    return "{} {} · <b>{}</b>".format(CATEGORY_EMOJI.get(category, ""), label(CATEGORIES, category), esc(report.title))
+
+
+def detail_lines(report: Report) -> list[str]:
+    """Unit, time, place, people and the category's own answers."""
+    extra = report.extra or {}
+    lines = [
+        _("🏢 Unit: {unit}").format(unit=esc(report.unit.name)),
+        _("🕒 Time: {time}").format(time=when_text(report)),
+        _("📍 Place: {place}").format(place=place_text(report)),
+        _("👥 People involved: {people}").format(people=i18n.format_number(report.people)),
+    ]
+    if extra.get("link"):
+        lines.append(_("🔗 Link: {link}").format(link=esc(extra["link"])))
+    if extra.get("platform"):
+        lines.append(_("📱 Platform: {platform}").format(platform=label(PLATFORMS, extra["platform"])))
+    if extra.get("opinion_class"):
+        lines.append(_("🧭 Reporter's class: {value}").format(value=label(OPINION_CLASSES, extra["opinion_class"])))
+    if extra.get("reach"):
+        lines.append(_("🚩 Went as far as: {reach}").format(reach=label(REACHES, extra["reach"])))
+    return lines
+
+
+def body_lines(report: Report) -> list[str]:
+    lines = ["", _("<b>What happened</b>"), esc(report.description)]
+    if report.measures:
+        lines += ["", _("<b>Measures taken</b>"), esc(report.measures)]
+    if report.needs:
+        lines += ["", _("<b>Needs and coordination requested</b>"), esc(report.needs)]
+    if report.attachments:
+        count = len(report.attachments)
+        lines += ["", i18n.ngettext("📎 {count} attachment (in the reply below)",
+                                    "📎 {count} attachments (in the replies below)", count).format(count=count)]
+    return lines
+
+
+def footer_lines(report: Report, view: CardView) -> list[str]:
+    reporter = report.reporter
+    contact = f"{esc(reporter.name)} · {esc(reporter.phone)}" if reporter.phone else esc(reporter.name)
+    status = view.status or _(STATUS_LABELS.get(report.status, report.status.value))
+    lines = ["", _("👤 Reported by {reporter}").format(reporter=contact),
+             _("⚖️ Level: {reason}").format(reason=level_reason(report)),
+             _("🔖 Reference: <code>{reference}</code>").format(reference=esc(report.reference)),
+             _("Status: {status}").format(status=esc(status))]
+    if view.assignee:
+        lines.append(_("Assigned to: {name}").format(name=esc(view.assignee)))
+    if view.received_by:
+        lines.append(_("Received by: {names}").format(names=esc(_(", ").join(view.received_by))))
+    return lines
+
+
+def render_card(report: Report, view: CardView | None = None) -> str:
+    """The card for a group (or a leader in private), within Telegram's 4,096 characters."""
+    view = view or CardView()
+    level = Level(report.level)
+    head = [f"{level.emoji} <b>{esc(level.title())}</b>", category_line(report)]
+    text = "\n".join(head + detail_lines(report) + body_lines(report) + footer_lines(report, view))
+    return text + timeline_text(view.timeline, TELEGRAM_TEXT_LIMIT - len(text))
+
+
+def timeline_text(timeline: list[str], room: int) -> str:
+    """The latest timeline entries that fit in `room` characters, oldest first."""
+    if not timeline:
+        return ""
+    kept: list[str] = []
+    size = len("\n\n") + len(_("<b>Timeline</b>"))
+    for entry in reversed(timeline):
+        line = "\n" + esc(entry)
+        if size + len(line) + len("\n…") > room:
+            kept.append("\n…")
+            break
+        kept.append(line)
+        size += len(line)
+    return "\n\n" + _("<b>Timeline</b>") + "".join(reversed(kept))
+
+
+def card_keyboard(report: Report) -> InlineKeyboardMarkup:
+    """Received, Assign, Ask for update, Close; the case life cycle handles the presses."""
+    buttons = [InlineKeyboardButton(_(label), callback_data=f"c:{action}:{report.id}")
+               for label, action in CARD_BUTTONS]
+    return InlineKeyboardMarkup([buttons[:2], buttons[2:]])
+
+
+def render_receipt(report: Report, plan: Plan) -> str:
+    """For the reporter: the reference, the level and why, and where the report went."""
+    lines = [_("✅ <b>Report submitted</b>"),
+             _("🔖 Reference: <code>{reference}</code>").format(reference=esc(report.reference)),
+             _("Level: {level}").format(level=Level(report.level).label()),
+             _("Why: {reason}").format(reason=level_reason(report))]
+    groups = [esc(target.name) for target in plan.groups]
+    if groups:
+        lines.append(_("Sent to: {groups}").format(groups=_(", ").join(groups)))
+    else:
+        lines.append(_("No group chat is bound on your unit's route yet; the administrators have been told."))
+    people = [esc(target.name) for target in plan.people]
+    if people:
+        lines.append(_("Also sent in private to: {names}").format(names=_(", ").join(people)))
+    return "\n".join(lines)

@@ -1,0 +1,238 @@
+"""Routing: which chats a report goes to, and the outbox rows that take it there.
+
+`plan_route` is a plain function of the rules, the report's facts, the reporter's unit
+chain (own unit first, root last) and the people of that unit. `route_report` loads those
+from the database and `enqueue_pushes` queues the cards, their attachments, the notices to
+administrators and the reporter's receipt, all in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from bot import i18n
+from bot.i18n import _
+from bot.reporting import cards
+from bot.reporting.rules import ROOT, RouteRule, Rules
+from bot.reporting.severity import Facts, Level
+from bot.textutil import esc
+from storage.models import GroupChat, Member, Membership, Priority, Report, Role, Unit
+from storage.outbox import enqueue
+
+MEDIA_GROUP_MAX = 10
+
+
+@dataclass(frozen=True)
+class UnitNode:
+    id: int
+    code: str
+    name: str
+    kind: str
+    groups: tuple[tuple[int, str], ...] = ()   # (chat id, title)
+
+
+@dataclass(frozen=True)
+class Person:
+    telegram_id: int
+    name: str
+    role: Role
+    locale: str | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    chat_id: int
+    kind: str                  # "group" (a unit's group), "person" (private), "chat" (fixed)
+    name: str
+    locale: str | None = None  # a person's language; groups speak the organisation's default
+
+
+@dataclass
+class Plan:
+    targets: list[Target] = field(default_factory=list)
+    missing: list[UnitNode] = field(default_factory=list)   # units on the way without a group
+
+    @property
+    def groups(self) -> list[Target]:
+        return [t for t in self.targets if t.kind != "person"]
+
+    @property
+    def people(self) -> list[Target]:
+        return [t for t in self.targets if t.kind == "person"]
+
+
+def matching_rules(rules: Iterable[RouteRule], facts: Facts) -> Iterator[RouteRule]:
+    """Rules whose `when` holds, parents before their children."""
+    for rule in rules:
+        if rule.when.matches(facts):
+            yield rule
+            yield from matching_rules(rule.rules, facts)
+
+
+def plan_route(rules: Iterable[RouteRule], facts: Facts, chain: list[UnitNode],
+               people: list[Person], chat_titles: dict[int, str] | None = None) -> Plan:
+    """Targets for a report; with no matching rule it still reaches its own unit's group."""
+    matched = list(matching_rules(rules, facts))
+    depths = [rule.up_to for rule in matched if rule.up_to is not None] or ([0] if not matched else [])
+    plan = Plan()
+    if depths and chain:
+        _unit_groups(plan, chain, _depth(depths, len(chain)))
+    roles = {role for rule in matched for role in rule.roles}
+    for person in people:
+        if person.role in roles:
+            _add(plan, Target(person.telegram_id, "person", person.name, person.locale))
+    for rule in matched:
+        for chat_id in rule.chats:
+            _add(plan, Target(chat_id, "chat", (chat_titles or {}).get(chat_id) or str(chat_id)))
+    return plan
+
+
+def _depth(depths: list[int], length: int) -> int:
+    return max(length - 1 if depth == ROOT else min(depth, length - 1) for depth in depths)
+
+
+def _unit_groups(plan: Plan, chain: list[UnitNode], depth: int) -> None:
+    """Each unit up to `depth`; one without a group falls through to its nearest ancestor's."""
+    for index, unit in enumerate(chain[: depth + 1]):
+        if not unit.groups:
+            plan.missing.append(unit)
+        holder = next((u for u in chain[index:] if u.groups), None)
+        for chat_id, title in holder.groups if holder else ():
+            _add(plan, Target(chat_id, "group", title or holder.name))
+
+
+def _add(plan: Plan, target: Target) -> None:
+    if all(t.chat_id != target.chat_id for t in plan.targets):
+        plan.targets.append(target)
+
+
+# --- Loading the organisation ------------------------------------------------------------------
+
+
+async def unit_chain(session: AsyncSession, unit_id: int) -> list[UnitNode]:
+    """The unit and its ancestors up to the root, each with its bound groups."""
+    units = {u.id: u for u in (await session.execute(select(Unit))).scalars()}
+    groups: dict[int, list[tuple[int, str]]] = {}
+    for group in (await session.execute(select(GroupChat).order_by(GroupChat.id))).scalars():
+        groups.setdefault(group.unit_id, []).append((group.chat_id, group.title))
+    chain: list[UnitNode] = []
+    current = units.get(unit_id)
+    while current is not None and all(node.id != current.id for node in chain):
+        chain.append(UnitNode(current.id, current.code, current.name, current.kind,
+                              tuple(groups.get(current.id, ()))))
+        current = units.get(current.parent_id) if current.parent_id else None
+    return chain
+
+
+async def unit_people(session: AsyncSession, unit_id: int) -> list[Person]:
+    """Members of the unit who can be written to in private (they pressed Start)."""
+    query = (select(Membership).where(Membership.unit_id == unit_id)
+             .options(selectinload(Membership.member)).order_by(Membership.id))
+    return [Person(m.member.telegram_id, m.member.name, m.role, m.member.locale)
+            for m in (await session.execute(query)).scalars()
+            if m.member.started_bot and m.member.active]
+
+
+async def chat_titles(session: AsyncSession, chat_ids: Iterable[int]) -> dict[int, str]:
+    ids = list(chat_ids)
+    if not ids:
+        return {}
+    query = select(GroupChat.chat_id, GroupChat.title).where(GroupChat.chat_id.in_(ids))
+    return dict((await session.execute(query)).all())
+
+
+async def route_report(session: AsyncSession, rules: Rules, report: Report) -> Plan:
+    chain = await unit_chain(session, report.unit_id)
+    own = chain[0] if chain else None
+    facts = Facts(category=report.category.value, people=report.people, reach=report.extra.get("reach"),
+                  opinion_class=report.extra.get("opinion_class"), unit_code=own.code if own else None,
+                  unit_kind=own.kind if own else None, level=Level(report.level))
+    fixed = {chat for rule in matching_rules(rules.routing, facts) for chat in rule.chats}
+    return plan_route(rules.routing, facts, chain, await unit_people(session, report.unit_id),
+                      await chat_titles(session, fixed))
+
+
+async def admins(session: AsyncSession, admin_ids: Iterable[int]) -> list[tuple[int, str | None]]:
+    """Administrators to tell about problems: (Telegram id, language), each once."""
+    query = (select(Member).join(Membership).where(Membership.role == Role.ADMIN)
+             .where(Member.started_bot.is_(True), Member.active.is_(True)))
+    found = {m.telegram_id: m.locale for m in (await session.execute(query)).scalars()}
+    for telegram_id in admin_ids:
+        if telegram_id not in found:
+            member = (await session.execute(select(Member).where(Member.telegram_id == telegram_id))).scalar_one_or_none()
+            found[telegram_id] = member.locale if member else None
+    return sorted(found.items())
+
+
+# --- Queuing -----------------------------------------------------------------------------------
+
+
+def card_key(report: Report, chat_id: int) -> str:
+    return f"report:{report.id}:card:{chat_id}"
+
+
+async def enqueue_pushes(session: AsyncSession, report: Report, plan: Plan, *, default_locale: str,
+                         admin_ids: Iterable[int], reporter_locale: str | None = None) -> None:
+    """Cards, attachments, missing-group notices and the receipt, in the caller's transaction.
+
+    The receipt speaks the language the reporter filled the form in (`reporter_locale`).
+    """
+    priority = Priority.URGENT if report.level <= Level.II else Priority.NORMAL
+    for target in plan.targets:
+        with i18n.use_locale(target.locale or default_locale):
+            payload = {"text": cards.render_card(report), "reply_markup": cards.card_keyboard(report).to_dict()}
+        await enqueue(session, card_key(report, target.chat_id), target.chat_id, payload, priority=priority)
+        if target.kind != "person":
+            await enqueue_attachments(session, report, target.chat_id, priority)
+    await tell_admins_of_missing_groups(session, plan, default_locale, admin_ids)
+    with i18n.use_locale(reporter_locale or report.reporter.locale or default_locale):
+        receipt = {"text": cards.render_receipt(report, plan)}
+    await enqueue(session, f"report:{report.id}:receipt", report.reporter.telegram_id, receipt,
+                  priority=Priority.INTERACTIVE)
+
+
+def media_batches(report: Report) -> list[tuple[str, str, dict]]:
+    """(key suffix, method, payload) per batch: photos together, documents together, voice single."""
+    batches: list[tuple[str, str, dict]] = []
+    for kind, method, single in (("photo", "sendMediaGroup", "sendPhoto"),
+                                 ("document", "sendMediaGroup", "sendDocument")):
+        items = [a for a in report.attachments if a.kind == kind]
+        for start in range(0, len(items), MEDIA_GROUP_MAX):
+            chunk = items[start : start + MEDIA_GROUP_MAX]
+            suffix = f"{kind}s:{start // MEDIA_GROUP_MAX}"
+            if len(chunk) == 1:
+                batches.append((suffix, single, {kind: chunk[0].file_id, "caption": report.reference}))
+            else:
+                media = [{"type": kind, "media": a.file_id} for a in chunk]
+                media[0]["caption"] = report.reference
+                batches.append((suffix, method, {"media": media}))
+    for voice in (a for a in report.attachments if a.kind == "voice"):
+        batches.append((f"voice:{voice.position}", "sendVoice", {"voice": voice.file_id, "caption": report.reference}))
+    return batches
+
+
+async def enqueue_attachments(session: AsyncSession, report: Report, chat_id: int, priority: Priority) -> None:
+    """The attachments as replies to the card in that chat."""
+    key = card_key(report, chat_id)
+    for suffix, method, payload in media_batches(report):
+        await enqueue(session, f"report:{report.id}:media:{chat_id}:{suffix}", chat_id, payload,
+                      method=method, priority=priority, depends_on_key=key, depends_as="reply")
+
+
+async def tell_admins_of_missing_groups(session: AsyncSession, plan: Plan, default_locale: str,
+                                        admin_ids: Iterable[int]) -> None:
+    """Once per unit (the outbox key makes it once): a unit on a route has no group bound."""
+    if not plan.missing:
+        return
+    for admin_id, locale in await admins(session, admin_ids):
+        for unit in plan.missing:
+            with i18n.use_locale(locale or default_locale):
+                text = _("Unit {unit} ({code}) has no group chat bound, so its reports go to the group of "
+                         "the unit above it. To bind one, add the bot to the unit's group and send "
+                         "/bindgroup {code} there.").format(unit=esc(unit.name), code=esc(unit.code))
+            await enqueue(session, f"missing-group:{unit.code}:{admin_id}", admin_id, {"text": text})

@@ -1,0 +1,125 @@
+"""Severity: four levels, graded by configurable rules, raised in sensitive periods.
+
+Level I (特别重大, red) is the highest and IV (一般, blue) the lowest; they are stored as
+1..4, so "higher" means a smaller number. The rules (bot/reporting/rules.py) give a level
+and the key of the rule that gave it; a sensitive period raises it; the reporter may raise
+it further but never lower it below that floor.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bot import i18n
+from bot.i18n import N_, _
+
+if TYPE_CHECKING:
+    from bot.reporting.rules import SeverityRules
+
+
+class Level(enum.IntEnum):
+    I = 1      # noqa: E741 — the scale's own name
+    II = 2
+    III = 3
+    IV = 4
+
+    @property
+    def roman(self) -> str:
+        return self.name
+
+    @property
+    def emoji(self) -> str:
+        return LEVEL_EMOJI[self]
+
+    def title(self) -> str:
+        """"Level II · major (orange)", in the current language."""
+        return _("Level {roman} · {name} ({colour})").format(
+            roman=self.roman, name=_(LEVEL_NAMES[self]), colour=_(LEVEL_COLOURS[self]))
+
+    def label(self) -> str:
+        """The title with the level's coloured emoji in front."""
+        return f"{self.emoji} {self.title()}"
+
+    def short_label(self) -> str:
+        """"🟠 II · major", for buttons."""
+        return _("{emoji} {roman} · {name}").format(emoji=self.emoji, roman=self.roman, name=_(LEVEL_NAMES[self]))
+
+
+LEVEL_EMOJI = {Level.I: "🔴", Level.II: "🟠", Level.III: "🟡", Level.IV: "🔵"}
+LEVEL_NAMES = {Level.I: N_("especially major"), Level.II: N_("major"),
+               Level.III: N_("relatively major"), Level.IV: N_("general")}
+LEVEL_COLOURS = {Level.I: N_("red"), Level.II: N_("orange"), Level.III: N_("yellow"), Level.IV: N_("blue")}
+
+# Why the default rules set a level; rules files may add their own `explain` texts.
+RULE_EXPLANATIONS = {
+    "default": N_("no rule raises it, so it has the default level"),
+    "petition_county_1_2": N_("a petition reaching county level or above with 1–2 people"),
+    "petition_county_3_5": N_("a petition reaching county level or above with 3–5 people"),
+    "petition_county_6_plus": N_("a petition reaching county level or above with 6 or more people"),
+    "people_10_plus": N_("10 or more people are involved"),
+    "opinion_especially_major": N_("online public opinion the reporter judged especially major"),
+    "opinion_major": N_("online public opinion the reporter judged major or relatively major"),
+    "opinion_general": N_("online public opinion the reporter judged general"),
+    "opinion_minor": N_("online public opinion the reporter judged minor"),
+}
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the rules look at: the answers of a report and where it comes from."""
+
+    category: str
+    people: int = 0
+    reach: str | None = None
+    opinion_class: str | None = None
+    unit_code: str | None = None
+    unit_kind: str | None = None
+    level: Level | None = None   # known once graded; routing matches on it
+
+
+@dataclass(frozen=True)
+class Grade:
+    level: Level
+    rule: str   # key of the rule that set it
+
+
+def grade(facts: Facts, rules: SeverityRules) -> Grade:
+    """The highest level among the rules that match (the first listed wins a tie); the
+    default level when none does."""
+    best: Grade | None = None
+    for rule in rules.rules:
+        if rule.when.matches(facts) and (best is None or rule.level < best.level):
+            best = Grade(rule.level, rule.key)
+    return best or Grade(rules.default_level, rules.default_key)
+
+
+def raise_level(level: Level, steps: int = 1) -> Level:
+    """`steps` levels higher, never above I."""
+    return Level(max(Level.I, level - steps))
+
+
+def floor_level(rule_level: Level, sensitive: bool, rules: SeverityRules) -> Level:
+    """The lowest level a report may have: the rules' grade, raised in a sensitive period."""
+    return raise_level(rule_level, rules.sensitive_period_raise) if sensitive else Level(rule_level)
+
+
+def final_level(floor: Level, chosen: int | None) -> Level:
+    """The reporter's choice when it is at least the floor; otherwise the floor."""
+    if chosen is None:
+        return floor
+    return Level(min(floor, Level(chosen)))
+
+
+def explain(key: str) -> str:
+    """Why a rule applied, in the current language; a rules file's own text comes first."""
+    from bot.reporting.rules import active_rules
+
+    custom = active_rules().explanation(key, i18n.current_locale())
+    if custom:
+        return custom
+    return _(RULE_EXPLANATIONS[key]) if key in RULE_EXPLANATIONS else key
+
+
+__all__ = ["Facts", "Grade", "Level", "explain", "final_level", "floor_level", "grade", "raise_level"]

@@ -1,0 +1,121 @@
+"""The group card, its buttons and the receipt, rendered without Telegram or a database."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from bot import i18n
+from bot.reporting import cards
+from bot.reporting.routing import Plan, Target
+from bot.reporting.validation import DESCRIPTION_MAX, PLACE_MAX, TEXT_MAX, TITLE_MAX
+from bot.textutil import TELEGRAM_TEXT_LIMIT
+from storage.models import Attachment, CaseStatus, Category, Member, Report, Unit
+from tests.emulator import parse_text
+from tests.report_factories import TZ
+
+
+def make_report(**changes) -> Report:
+    values = dict(
+        id=42, reference="20261121-0007", category=Category.PETITION, title="讨薪<上访>",
+        occurred_at=datetime(2026, 11, 21, 6, 30, tzinfo=UTC), place="和平路12号", latitude=None,
+        longitude=None, people=4, description="四名工人到县信访局反映欠薪。", measures="已联系用人单位。",
+        needs="请劳动监察协调。", extra={"reach": "county"}, level=2, rule_level=2,
+        level_rule="petition_county_3_5", sensitive_period=None, local_date=date(2026, 11, 21),
+        status=CaseStatus.REPORTED,
+    )
+    values.update(changes)
+    report = Report(**values)
+    report.unit = Unit(id=3, code="C01", name="和平社区", kind="community")
+    report.reporter = Member(telegram_id=3003, name="李明", phone="13900000003", locale=None)
+    report.attachments = [Attachment(position=0, kind="photo", file_id="P1")]
+    return report
+
+
+@pytest.fixture(autouse=True)
+def zone():
+    i18n.configure("zh_Hans", TZ)
+
+
+class TestCard:
+    def test_chinese_card_reads_at_a_glance(self):
+        with i18n.use_locale("zh_Hans"):
+            text = cards.render_card(make_report())
+        lines = text.splitlines()
+        assert lines[0] == "🟠 <b>II级 · 重大（橙色）</b>"
+        assert lines[1] == "📨 信访 · <b>讨薪&lt;上访&gt;</b>"
+        for expected in ("🏢 单位：和平社区", "2026年11月21日 14:30", "📍 地点：和平路12号", "👥 涉及人数：4",
+                         "🚩 到达层级：县（区）", "四名工人", "已联系用人单位", "请劳动监察协调",
+                         "李明 · 13900000003", "信访人员到县级及以上，3–5人", "<code>20261121-0007</code>",
+                         "状态：已上报，待接收", "附件 1 个"):
+            assert expected in text, expected
+
+    def test_english_card(self):
+        with i18n.use_locale("en"):
+            text = cards.render_card(make_report(level=1, sensitive_period="National Day"))
+        assert text.startswith("🔴 <b>Level I · especially major (red)</b>")
+        assert "raised during the sensitive period “National Day”" in text
+        assert "raised by the reporter" not in text   # II raised to I by the period, not the reporter
+        assert "Nov 21, 2026" in text and "2:30" in text
+
+    def test_reporter_raise_is_explained(self):
+        with i18n.use_locale("en"):
+            text = cards.render_card(make_report(level=1, rule_level=3, level_rule="petition_county_1_2"))
+        assert "raised by the reporter from level III" in text
+
+    def test_shared_location_links_a_map(self):
+        with i18n.use_locale("zh_Hans"):
+            text = cards.render_card(make_report(place="", latitude=39.9, longitude=116.4))
+        assert 'href="https://uri.amap.com/marker?position=116.400000,39.900000&amp;coordinate=wgs84"' in text
+        assert "共享的位置" in text
+
+    def test_opinion_answers(self):
+        extra = {"link": "https://weibo.com/1/ab", "platform": "weibo", "opinion_class": "major"}
+        with i18n.use_locale("zh_Hans"):
+            text = cards.render_card(make_report(category=Category.PUBLIC_OPINION, extra=extra))
+        assert "🔗 链接：https://weibo.com/1/ab" in text and "📱 平台：微博" in text and "重大或较大" in text
+
+    def test_view_adds_status_assignee_and_timeline(self):
+        view = cards.CardView(status="处置中", received_by=["王主任", "陈书记"], timeline=["09:00 已接收"],
+                              assignee="张三")
+        with i18n.use_locale("zh_Hans"):
+            text = cards.render_card(make_report(), view)
+        assert "状态：处置中" in text and "承办人：张三" in text and "已接收：王主任、陈书记" in text
+        assert text.endswith("<b>处置进程</b>\n09:00 已接收")
+
+    def test_longest_answers_and_timeline_stay_within_the_limit(self):
+        report = make_report(title="题" * TITLE_MAX, description="述" * DESCRIPTION_MAX, measures="措" * TEXT_MAX,
+                             needs="需" * TEXT_MAX, place="地" * PLACE_MAX,
+                             extra={"link": "https://e.com/" + "x" * 980, "platform": "other",
+                                    "opinion_class": "minor"})
+        report.reporter.name = "名" * 128
+        view = cards.CardView(timeline=[f"{i:03d} " + "事" * 100 for i in range(200)])
+        for locale in ("zh_Hans", "zh_Hant", "en"):
+            with i18n.use_locale(locale):
+                text = cards.render_card(report, view)
+            assert len(text) <= TELEGRAM_TEXT_LIMIT
+            assert "199 " in text and "\n…" in text      # the newest entries are kept
+            parse_text(text, "HTML")                      # Telegram would accept the markup
+
+    def test_keyboard_has_exactly_the_four_case_buttons(self):
+        with i18n.use_locale("en"):
+            markup = cards.card_keyboard(make_report())
+        buttons = [(b.text, b.callback_data) for row in markup.inline_keyboard for b in row]
+        assert buttons == [("✅ Received", "c:rcv:42"), ("👤 Assign", "c:asg:42"),
+                           ("⏰ Ask for update", "c:ask:42"), ("🏁 Close", "c:cls:42")]
+
+
+class TestReceipt:
+    def test_lists_reference_level_reason_and_destinations(self):
+        plan = Plan([Target(-1003, "group", "和平社区群"), Target(-1002, "group", "和平街道群"),
+                     Target(1003, "person", "王主任")])
+        with i18n.use_locale("zh_Hans"):
+            text = cards.render_receipt(make_report(), plan)
+        assert "20261121-0007" in text and "II级 · 重大（橙色）" in text
+        assert "已报送：和平社区群、和平街道群" in text and "同时私信报送：王主任" in text
+
+    def test_without_any_group(self):
+        with i18n.use_locale("en"):
+            text = cards.render_receipt(make_report(), Plan())
+        assert "the administrators have been told" in text

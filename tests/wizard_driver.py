@@ -1,0 +1,94 @@
+"""Drives the guided report through the emulator as a person would, for tests and the benchmark.
+
+`ReporterDriver` keeps the live question (the message the bot edits in place or sends anew)
+and waits for the bot's reaction to each answer without sleeping: a typed answer waits for
+the next message, a press waits for the callback answer (the bot edits before answering).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tests.emulator import BotAPIEmulator, SentMessage, SimUser
+
+
+def action_of(button: dict) -> tuple[str, ...]:
+    """("now",) or ("cat", "petition") from a button's callback data r:<draft>:<action>[:<value>]."""
+    parts = button.get("callback_data", "").split(":")
+    return tuple(parts[2:]) if parts[0] == "r" else ()
+
+
+@dataclass
+class Answer:
+    """A callback answer: the toast text ('' when none) and whether it was an alert."""
+
+    text: str
+    alert: bool
+
+
+class ReporterDriver:
+    def __init__(self, emu: BotAPIEmulator, user_id: int, name: str = "信息员", *,
+                 language_code: str | None = "zh-hans"):
+        self.emu = emu
+        self.user: SimUser = emu.user(user_id, name, language_code=language_code)
+        self.prompt: SentMessage | None = None
+
+    @property
+    def id(self) -> int:
+        return self.user.id
+
+    @property
+    def text(self) -> str:
+        return self.prompt.current_text or ""
+
+    @property
+    def draft_id(self) -> str:
+        return next(b["callback_data"].split(":")[1] for b in self.prompt.buttons()
+                    if b.get("callback_data", "").startswith("r:"))
+
+    async def send(self, text: str) -> SentMessage:
+        """Type a message; the bot answers with a new message (the next question or a hint)."""
+        mark = len(self.emu.sent)
+        await self.user.send(text)
+        self.prompt = await self.emu.wait_for_message(self.id, after=mark, timeout=15)
+        return self.prompt
+
+    async def send_location(self, lat: float, lon: float) -> SentMessage:
+        mark = len(self.emu.sent)
+        await self.user.send_location(lat, lon)
+        self.prompt = await self.emu.wait_for_message(self.id, after=mark, timeout=15)
+        return self.prompt
+
+    async def send_sticker(self) -> SentMessage:
+        mark = len(self.emu.sent)
+        await self.user.send_sticker()
+        self.prompt = await self.emu.wait_for_message(self.id, after=mark, timeout=15)
+        return self.prompt
+
+    async def attach(self, kind: str) -> None:
+        """Send a photo, document or voice message; the bot edits the question in place."""
+        prompt, before = self.prompt, len(self.prompt.edits)
+        await {"photo": self.user.send_photo, "document": self.user.send_document,
+               "voice": self.user.send_voice}[kind]()
+        await self.emu.wait_until(lambda: len(prompt.edits) > before, timeout=15)
+
+    def has(self, *action: str) -> bool:
+        return any(action_of(b) == action for b in self.prompt.buttons())
+
+    async def press(self, *action: str, message: SentMessage | None = None) -> Answer:
+        """Press the button r:<draft>:<action…> of the live question (or of `message`)."""
+        target = message or self.prompt
+        matches = [b for b in target.buttons() if action_of(b) == action]
+        assert len(matches) == 1, f"no single button {action} in {[action_of(b) for b in target.buttons()]}"
+        mark = len(self.emu.sent)
+        query = await self.user.press(target, matches[0]["callback_data"])
+        answer = await self.emu.wait_callback_answer(query, timeout=15)
+        fresh = [m for m in self.emu.sent[mark:] if m.chat_id == self.id]
+        if fresh and fresh[-1].buttons():   # the question could not be edited: a new one came
+            self.prompt = fresh[-1]
+        return Answer(answer.get("text", ""), bool(answer.get("show_alert")))
+
+    async def press_raw(self, data: str, message: SentMessage) -> Answer:
+        query = await self.user.press_raw(None, message.message_id, data)
+        answer = await self.emu.wait_callback_answer(query, timeout=15)
+        return Answer(answer.get("text", ""), bool(answer.get("show_alert")))
