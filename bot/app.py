@@ -19,6 +19,8 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 import handlers
 from bot import flood, i18n, metrics
 from bot.config import Settings
+from bot.delivery.limiter import PriorityRateLimiter
+from bot.delivery.sender import start_sender, stop_sender
 from bot.runtime import ChatOrderedProcessor, Context, prepare_update
 from storage.db import Database
 
@@ -29,6 +31,8 @@ log = logging.getLogger(__name__)
 Hook = Callable[[Application], Awaitable[None]]
 STARTUP_HOOKS: list[Hook] = []
 SHUTDOWN_HOOKS: list[Hook] = []
+STARTUP_HOOKS.append(start_sender)
+SHUTDOWN_HOOKS.append(stop_sender)
 
 # Telegram's own language codes for setMyCommands; zh_Hant readers share "zh" with
 # zh_Hans because Telegram's code is two letters; the default covers everyone else.
@@ -47,7 +51,9 @@ def build_application(settings: Settings, db: Database | None = None) -> Applica
         .context_types(ContextTypes(context=Context))
         .defaults(Defaults(tzinfo=settings.tz, parse_mode=ParseMode.HTML))
         .concurrent_updates(ChatOrderedProcessor())
+        .rate_limiter(PriorityRateLimiter.from_settings(settings))
         .post_init(on_startup)
+        .post_stop(on_stop)
         .post_shutdown(on_shutdown)
         .build()
     )
@@ -68,12 +74,20 @@ async def on_startup(application: Application) -> None:
         await hook(application)
 
 
-async def on_shutdown(application: Application) -> None:
+async def on_stop(application: Application) -> None:
+    """Stop the services while the bot can still send (the sender finishes its message)."""
+    if application.bot_data.get("services_stopped"):
+        return
+    application.bot_data["services_stopped"] = True
     for hook in reversed(SHUTDOWN_HOOKS):
         try:
             await hook(application)
         except Exception:  # one failing service must not keep the others running
             log.exception("shutdown hook %s failed", hook)
+
+
+async def on_shutdown(application: Application) -> None:
+    await on_stop(application)
     await application.bot_data["db"].dispose()
 
 
@@ -124,5 +138,6 @@ async def stop_polling(application: Application) -> None:
         await application.updater.stop()
     if application.running:
         await application.stop()
+    await on_stop(application)
     await application.shutdown()
     await on_shutdown(application)

@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     flood_rate_per_minute: Annotated[float, Field(ge=0)] = 30.0
     flood_burst: Annotated[int, Field(ge=1)] = 20
     rules_file: Path | None = None
+    # Telegram's message limits, which the one rate limiter keeps to (bot/delivery/limiter.py).
+    telegram_global_rate: float = Field(30.0, gt=0)
+    telegram_group_rate_per_min: int = Field(20, gt=0)
+    telegram_chat_rate: float = Field(1.0, gt=0)
+    # With several replicas: the part of the global rate each replica keeps for replies.
+    telegram_interactive_share: float = Field(0.2, gt=0, le=1)
 
     @field_validator("admin_telegram_ids", mode="before")
     @classmethod

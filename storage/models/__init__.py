@@ -4,7 +4,7 @@ from storage.models.base import Base
 from storage.models.calendar import SensitivePeriod
 from storage.models.fsm import FSMState
 from storage.models.org import AuditLog, GroupChat, Invite, Member, Membership, Role, Unit
-from storage.models.outbox import OutboxMessage, OutboxStatus, Priority
+from storage.models.outbox import OutboxMessage, OutboxStatus, Priority, SenderLease
 from storage.models.report import Attachment, CaseStatus, Category, ReferenceCounter, Report
 from storage.models.updates import ProcessedUpdate, UpdateStatus
 
@@ -26,6 +26,7 @@ __all__ = [
     "ReferenceCounter",
     "Report",
     "Role",
+    "SenderLease",
     "SensitivePeriod",
     "Unit",
     "UpdateStatus",

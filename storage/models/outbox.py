@@ -64,3 +64,17 @@ class OutboxMessage(Base):
         Index("ix_outbox_due", "status", "priority", "next_attempt_at"),
         Index("ix_outbox_chat_id", "chat_id"),
     )
+
+
+class SenderLease(Base):
+    """Who holds a role among the bot's replicas, until when (renewed every few seconds).
+
+    `bulk`: the one replica that drains reminders and bulk pushes; `replica:<owner>`: each
+    running sender's presence, so the bulk holder knows how many replicas share the budget.
+    """
+
+    __tablename__ = "sender_lease"
+
+    name: Mapped[str] = mapped_column(String(96), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    until: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,1 @@
+"""Delivery: the outbox sender and the one rate limiter every Bot API message goes through."""

@@ -1,0 +1,66 @@
+"""What happens around a chat that refuses the bot: members marked, admins told once."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from bot import i18n
+from bot.config import Settings
+from bot.delivery.errors import Refusal
+from bot.i18n import _
+from bot.textutil import esc
+from storage.models import GroupChat, Member, Membership, Priority, Role
+from storage.outbox import enqueue
+
+REASONS = {
+    Refusal.BLOCKED: i18n.N_("the person blocked the bot"),
+    Refusal.NOT_STARTED: i18n.N_("the person has not started the bot yet (they need to open it and press Start)"),
+    Refusal.REMOVED: i18n.N_("the bot was removed from the chat, or the chat no longer exists"),
+    Refusal.DEACTIVATED: i18n.N_("the Telegram account was deleted"),
+}
+
+
+def refusal_key(chat_id: int, admin_id: int) -> str:
+    return f"chat-refused:{chat_id}:{admin_id}"
+
+
+async def chat_refused(session: AsyncSession, settings: Settings, chat_id: int, refusal: Refusal) -> None:
+    """Mark a private chat's member as unreachable; queue one notice per admin, once per chat."""
+    if chat_id > 0:
+        await session.execute(update(Member).where(Member.telegram_id == chat_id).values(started_bot=False))
+    label = await _describe_chat(session, chat_id)
+    for admin_id, locale in await _admins(session, settings):
+        if admin_id == chat_id:
+            continue
+        with i18n.use_locale(locale or settings.default_locale):
+            text = _("⚠️ Messages to {chat} cannot be delivered: {reason}. Later messages to this chat will fail too until this is fixed.").format(
+                chat=label, reason=_(REASONS[refusal]))
+        await enqueue(session, refusal_key(chat_id, admin_id), admin_id, {"text": text}, priority=Priority.NORMAL)
+
+
+async def _describe_chat(session: AsyncSession, chat_id: int) -> str:
+    if chat_id > 0:
+        name = (await session.execute(select(Member.name).where(Member.telegram_id == chat_id))).scalar()
+        return f"{esc(name)} ({chat_id})" if name else str(chat_id)
+    query = select(GroupChat).where(GroupChat.chat_id == chat_id).options(selectinload(GroupChat.unit))
+    group = (await session.execute(query)).scalar_one_or_none()
+    if group is None:
+        return str(chat_id)
+    return f"{esc(group.title or group.unit.name)} ({esc(group.unit.name)}, {chat_id})"
+
+
+async def _admins(session: AsyncSession, settings: Settings) -> list[tuple[int, str | None]]:
+    """Configured admins, then admin-role members who started the bot; each once."""
+    query = (select(Member.telegram_id, Member.locale, Member.started_bot)
+             .join(Membership, Membership.member_id == Member.id)
+             .where(Membership.role == Role.ADMIN, Member.active.is_(True)).distinct())
+    role_admins = {tid: (locale, started) for tid, locale, started in (await session.execute(query)).all()}
+    locales = dict((await session.execute(select(Member.telegram_id, Member.locale).where(
+        Member.telegram_id.in_(settings.admin_telegram_ids)))).all()) if settings.admin_telegram_ids else {}
+    found: dict[int, str | None] = {admin: locales.get(admin) for admin in settings.admin_telegram_ids}
+    for tid, (locale, started) in role_admins.items():
+        if started and tid not in found:
+            found[tid] = locale
+    return list(found.items())
