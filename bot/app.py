@@ -32,6 +32,7 @@ Hook = Callable[[Application], Awaitable[None]]
 STARTUP_HOOKS: list[Hook] = []
 SHUTDOWN_HOOKS: list[Hook] = []
 STARTUP_HOOKS.append(start_sender)
+STARTUP_HOOKS.append(metrics.instrument)  # counts the sender's deliveries and 429s
 SHUTDOWN_HOOKS.append(stop_sender)
 
 # Telegram's own language codes for setMyCommands; zh_Hant readers share "zh" with

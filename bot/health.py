@@ -22,9 +22,8 @@ from storage.migrate import is_current
 
 log = logging.getLogger(__name__)
 
-# The outbox sender sets bot_data[SENDER_RUNNING] = True once its loop runs and False when
-# it stops; readiness requires it.
-SENDER_RUNNING = "sender_running"
+# The outbox sender (bot/delivery/sender.py) lives in bot_data["sender"] while it runs.
+SENDER = "sender"
 # Set by the runner when SIGTERM arrives: the replica stops taking updates.
 DRAINING = "draining"
 CHECK_TIMEOUT = 5.0
@@ -55,6 +54,11 @@ async def _checked(name: str, check) -> bool:
         return False
 
 
+def sender_running(application: Application) -> bool:
+    sender = application.bot_data.get(SENDER)
+    return bool(sender is not None and sender.running)
+
+
 async def readiness(application: Application) -> Readiness:
     db: Database = application.bot_data["db"]
     database = await _checked("database", _database(db))
@@ -62,7 +66,7 @@ async def readiness(application: Application) -> Readiness:
     return Readiness({
         "database": database,
         "migrations": migrations,
-        "sender": bool(application.bot_data.get(SENDER_RUNNING)),
+        "sender": sender_running(application),
         "accepting": not application.bot_data.get(DRAINING),
     })
 

@@ -6,9 +6,13 @@ replica; the counters are per process and Prometheus adds replicas up.
 
 from __future__ import annotations
 
+from collections import Counter as Counter_
+from collections.abc import Callable
+
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import func, select
 from telegram import Update
+from telegram.ext import Application
 
 from storage.db import Database
 from storage.models import OutboxMessage, OutboxStatus, Priority
@@ -32,13 +36,43 @@ def update_kind(update: object) -> str:
     return next((kind.value for kind in Update.ALL_TYPES if getattr(update, kind.value, None) is not None), "unknown")
 
 
-def record_delivery(result: str) -> None:
-    """Called by the sender once per attempt: sent, retry, failed, skipped."""
-    DELIVERIES.labels(result=result).inc()
+class MirroredCounter(Counter_):
+    """A collections.Counter that also reports every increase to `record(key, amount)`:
+    the sender and the rate limiter keep their own stats, and metrics follow them."""
+
+    def __init__(self, source: Counter_, record: Callable[[str, float], None]):
+        super().__init__(source)
+        self._record = record
+
+    def __setitem__(self, key: str, value: float) -> None:
+        delta = value - self.get(key, 0)
+        super().__setitem__(key, value)
+        if delta > 0:
+            self._record(key, delta)
 
 
-def record_rate_limited() -> None:
-    RATE_LIMITED.inc()
+# The sender's stats keys, as results of a delivery attempt.
+DELIVERY_RESULTS = {"sent": "sent", "retries": "retry", "refused": "refused", "failed": "failed"}
+
+
+def _delivery(key: str, amount: float) -> None:
+    if key in DELIVERY_RESULTS:
+        DELIVERIES.labels(result=DELIVERY_RESULTS[key]).inc(amount)
+
+
+def _limiter(key: str, amount: float) -> None:
+    if key == "429":
+        RATE_LIMITED.inc(amount)
+
+
+async def instrument(application: Application) -> None:
+    """STARTUP_HOOKS, after the sender started: count deliveries and 429 answers."""
+    sender = application.bot_data.get("sender")
+    if sender is not None:
+        sender.stats = MirroredCounter(sender.stats, _delivery)
+    limiter = application.bot.rate_limiter
+    if limiter is not None and isinstance(getattr(limiter, "stats", None), Counter_):
+        limiter.stats = MirroredCounter(limiter.stats, _limiter)
 
 
 async def refresh_outbox_depth(db: Database) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from telegram.ext import Application
 
-from bot.app import build_application, on_shutdown, on_startup, start_polling
+from bot.app import build_application, on_shutdown, on_startup, on_stop, start_polling
 from bot.config import Settings
 from bot.health import DRAINING, Server, health_app, metrics_app
 from bot.webhook import WebhookEndpoint, schedule_pruning, warn_if_not_registered, webhook_app
@@ -102,10 +102,11 @@ class BotProcess:
             await application.updater.stop()
         if application.running:
             await application.stop()  # waits for handlers in flight and running jobs
+        await on_stop(application)  # the sender stops after its current message, while the bot can send
         for server in reversed(self.servers):
             await server.stop()
         await application.shutdown()
-        await on_shutdown(application)  # the sender stops after its current message
+        await on_shutdown(application)  # closes the database
         log.info("bot stopped")
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from bot import backup
 from bot.cli import build_parser
 from bot.config import Settings, load_settings
-from bot.health import SENDER_RUNNING
+from bot.delivery.sender import stop_sender
 from bot.runner import BotProcess
 from tests.conftest import PG_ADMIN_URL
 from tests.test_runner import bot_env
@@ -253,7 +253,6 @@ async def replica(emulator, db_url: str) -> BotProcess:
                              _env_file=None)
     process = BotProcess(settings)
     await process.start()
-    process.application.bot_data[SENDER_RUNNING] = True
     return process
 
 
@@ -299,7 +298,7 @@ class TestUpgradeScript:
     @pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
     async def test_stops_when_a_replica_does_not_become_ready(self, emulator, db_url, tmp_path):
         replicas = [await replica(emulator, db_url), await replica(emulator, db_url)]
-        replicas[0].application.bot_data[SENDER_RUNNING] = False
+        await stop_sender(replicas[0].application)  # its sender died: it must not count as ready
         try:
             code, _out, err, log, _made = await self.run_script(emulator, db_url, tmp_path, replicas, 1)
         finally:

@@ -7,7 +7,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import build_application
 from bot.config import load_settings
-from bot.health import DRAINING, SENDER_RUNNING, health_app, metrics_app
+from bot.delivery.sender import start_sender, stop_sender
+from bot.health import DRAINING, health_app, metrics_app
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Priority
@@ -17,6 +18,21 @@ from storage.outbox import enqueue
 def application_for(url: str, db: Database):
     settings = load_settings(telegram_bot_token="123:TEST", database_url=url, _env_file=None)
     return build_application(settings, db)
+
+
+@pytest.fixture
+async def with_sender():
+    """Start the real outbox sender of an application (it only reads an empty outbox here)."""
+    started = []
+
+    async def start(application):
+        await start_sender(application)
+        started.append(application)
+        return application
+
+    yield start
+    for application in started:
+        await stop_sender(application)
 
 
 @pytest.fixture
@@ -45,41 +61,38 @@ class TestHealth:
         response = await client.get("/healthz")
         assert response.status == 200 and (await response.json()) == {"status": "ok"}
 
-    async def test_ready_when_database_migrations_and_sender_are_fine(self, db, db_url, client_for):
-        application = application_for(db_url, db)
-        application.bot_data[SENDER_RUNNING] = True
+    async def test_ready_when_database_migrations_and_sender_are_fine(self, db, db_url, client_for, with_sender):
+        application = await with_sender(application_for(db_url, db))
         client = await client_for(health_app(application))
         assert await readyz(client) == (200, {"database": True, "migrations": True, "sender": True,
                                              "accepting": True})
 
-    async def test_not_ready_without_the_sender_or_while_draining(self, db, db_url, client_for):
+    async def test_not_ready_without_the_sender_or_while_draining(self, db, db_url, client_for, with_sender):
         application = application_for(db_url, db)
         client = await client_for(health_app(application))
         status, checks = await readyz(client)
         assert status == 503 and checks["sender"] is False
-        application.bot_data[SENDER_RUNNING] = True
+        await with_sender(application)
         application.bot_data[DRAINING] = True
         status, checks = await readyz(client)
         assert status == 503 and checks["accepting"] is False
 
-    async def test_not_ready_when_migrations_are_behind(self, tmp_path, client_for):
+    async def test_not_ready_when_migrations_are_behind(self, tmp_path, client_for, with_sender):
         url = f"sqlite+aiosqlite:///{tmp_path}/old.sqlite3"
         upgrade(url, "0001")
         db = Database(url)
         try:
-            application = application_for(url, db)
-            application.bot_data[SENDER_RUNNING] = True
+            application = await with_sender(application_for(url, db))
             status, checks = await readyz(await client_for(health_app(application)))
         finally:
             await db.dispose()
-        assert status == 503 and checks["database"] and not checks["migrations"]
+        assert status == 503 and checks["database"] and not checks["migrations"] and checks["sender"]
 
     async def test_not_ready_when_the_database_is_unreachable(self, client_for):
         url = "postgresql+asyncpg://nobody@127.0.0.1:1/none"
         db = Database(url)
         try:
             application = application_for(url, db)
-            application.bot_data[SENDER_RUNNING] = True
             status, checks = await readyz(await client_for(health_app(application)))
         finally:
             await db.dispose()

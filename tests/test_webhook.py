@@ -13,7 +13,6 @@ from telegram import Update
 from telegram.ext import TypeHandler
 
 from bot.config import ConfigError, load_settings
-from bot.health import SENDER_RUNNING
 from bot.runner import BotProcess
 from bot.webhook import LEASE
 from storage import updates
@@ -126,7 +125,6 @@ class TestEndpoint:
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{base}/healthz") as response:
                 assert response.status == 200
-            process.application.bot_data[SENDER_RUNNING] = True
             async with http.get(f"{base}/readyz") as response:
                 assert response.status == 200
 
