@@ -4,8 +4,8 @@ The steps are the states of `ReportForm`; `FLOW` (a transitions table) is every 
 move. State and answers (a `Draft`) are saved after every step, so a restart resumes at
 the same question. A question answered by a button is replaced in place by the next one
 (fewer messages); a typed answer gets the next question as a new message. Buttons carry
-the draft's id (`r:<draft>:<action>[:<value>]`), never the step, and a press counts only
-on the latest question of the live draft.
+the form instance, never the step: `r:<draft id>:<question number>:<action>[:<value>]`, so
+a press counts only on the current question of the live draft.
 """
 
 from __future__ import annotations
@@ -131,6 +131,7 @@ class Turn:
     async def move(self, trigger: str) -> None:
         """Takes an allowed move and saves state and answers together."""
         self.step = FLOW.fire(f"ReportForm:{self.step}", trigger).split(":", 1)[1]
+        self.draft.seq += 1
         if self.step == "review":
             self.draft.editing = False
         await self.save()
@@ -163,7 +164,7 @@ async def load_turn(session: AsyncSession, update: Update, context: Context) -> 
 
 
 def button(label: str, draft: Draft, action: str, value: object = None) -> InlineKeyboardButton:
-    data = f"r:{draft.id}:{action}" + ("" if value is None else f":{value}")
+    data = f"r:{draft.id}:{draft.seq}:{action}" + ("" if value is None else f":{value}")
     return InlineKeyboardButton(label, callback_data=data)
 
 
@@ -579,10 +580,8 @@ async def edit_prompt(update: Update, context: Context, message_id: int, prompt:
     return None
 
 
-async def remember_prompt(update: Update, context: Context, draft_id: str, message: Message | None) -> None:
-    """The message now carrying the live question, so older questions' buttons are refused."""
-    if message is None:
-        return
+async def remember_prompt(update: Update, context: Context, draft_id: str, message: Message) -> None:
+    """The message now carrying the attachments question, which each received file edits."""
     async with context.db.session() as session:
         fsm = FSMContext(session, update.effective_chat.id, update.effective_user.id)
         draft = Draft.load(await fsm.get_data())
@@ -590,14 +589,14 @@ async def remember_prompt(update: Update, context: Context, draft_id: str, messa
             await fsm.update_data(prompt=message.message_id)
 
 
-async def show(update: Update, context: Context, draft: Draft, prompt: Prompt, *, edit: int | None) -> None:
+async def show(update: Update, context: Context, turn: Turn, prompt: Prompt, *, edit: int | None) -> None:
     """Edits the question in place (button answers) or sends it anew (typed answers)."""
     if edit is not None:
         message = await edit_prompt(update, context, edit, prompt)
     else:
         message = await send_prompt(update, context, prompt)
-    if not prompt.final:
-        await remember_prompt(update, context, draft.id, message)
+    if message is not None and turn.step == "attachments" and not prompt.final:
+        await remember_prompt(update, context, turn.draft.id, message)
 
 
 # --- Entry points -------------------------------------------------------------------------------
@@ -621,7 +620,7 @@ async def start_report(update: Update, context: Context) -> None:
         else:
             turn = await new_draft(session, update, context, units)
             prompt = await ASK[turn.step](turn)
-    await show(update, context, turn.draft, prompt, edit=None)
+    await show(update, context, turn, prompt, edit=None)
 
 
 async def new_draft(session: AsyncSession, update: Update, context: Context, units: dict[int, str]) -> Turn:
@@ -655,7 +654,7 @@ async def on_message(update: Update, context: Context) -> None:
             prompt, edit = await ask_attachments(turn), turn.draft.prompt
         else:
             prompt, edit = await answer_message(turn, message), None
-    await show(update, context, turn.draft, prompt, edit=edit)
+    await show(update, context, turn, prompt, edit=edit)
 
 
 async def answer_message(turn: Turn, message: Message) -> Prompt:
@@ -675,7 +674,7 @@ async def cancel(update: Update, context: Context) -> None:
         if turn is None:
             return
         prompt = confirm_cancel(turn)
-    await show(update, context, turn.draft, prompt, edit=None)
+    await show(update, context, turn, prompt, edit=None)
 
 
 def confirm_cancel(turn: Turn) -> Prompt:
@@ -690,7 +689,7 @@ def confirm_cancel(turn: Turn) -> Prompt:
 async def on_press(update: Update, context: Context) -> None:
     """A button under a report question: checked against the live draft and question, then applied."""
     query = update.callback_query
-    _prefix, draft_id, action, value = (query.data.split(":", 3) + [""])[:4]
+    _prefix, draft_id, seq, action, value = (query.data.split(":", 4) + [""])[:5]
     outcome: Prompt | Invalid | None = None
     closed = False
     try:
@@ -699,13 +698,16 @@ async def on_press(update: Update, context: Context) -> None:
             closed = turn is None or turn.draft.id != draft_id
             if closed:
                 outcome = Invalid(N_("This form is closed."))
-            elif turn.draft.prompt is not None and turn.draft.prompt != query.message.message_id:
+            elif seq != str(turn.draft.seq):
                 outcome = Invalid(STALE)
             else:
                 outcome = await press_action(turn, action, value)
+                if turn.step == "attachments":     # this message now asks for the files
+                    turn.draft.prompt = query.message.message_id
+                    await turn.save()
         # The question changes before the press is answered, so the spinner ends on the new one.
         if isinstance(outcome, Prompt):
-            await show(update, context, turn.draft, outcome, edit=query.message.message_id)
+            await show(update, context, turn, outcome, edit=query.message.message_id)
     finally:
         await answer_press(query, outcome, alert=not closed)
     if closed:

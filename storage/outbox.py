@@ -211,9 +211,14 @@ async def mark_retry(session: AsyncSession, job_id: int, owner: str, error: str,
         claimed_until=max(at, utcnow()) + lease))
 
 
-async def move_to_chat(session: AsyncSession, job_id: int, owner: str, chat_id: int) -> None:
-    """A group became a supergroup: its rows follow the new chat id."""
+async def move_to_chat(session: AsyncSession, job_id: int, owner: str, old_chat_id: int, chat_id: int) -> None:
+    """A group became a supergroup: this row and the chat's unclaimed rows follow the new id."""
     await session.execute(update(OutboxMessage).where(_mine(job_id, owner)).values(chat_id=chat_id))
+    now = utcnow()
+    await session.execute(update(OutboxMessage).where(
+        OutboxMessage.chat_id == old_chat_id, OutboxMessage.status == OutboxStatus.PENDING,
+        or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+    ).values(chat_id=chat_id))
 
 
 async def renew_claims(session: AsyncSession, owner: str, ids: list[int], lease: timedelta) -> None:

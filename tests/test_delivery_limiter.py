@@ -74,6 +74,15 @@ class TestBuckets:
         assert [(at, t.chat_id) for at, t in granted] == [
             (0.0, -100), (pytest.approx(0.3), 1), (pytest.approx(60.0), -100)]
 
+    def test_bulk_leaves_part_of_a_groups_minute_to_cards(self):
+        clock = Clock(global_rate=100, chat_rate=10, group_per_minute=5, group_reserve=2)
+        clock.queue(-100, Priority.BULK, n=4)
+        clock.run(5)
+        clock.queue(-100, Priority.URGENT)
+        granted = clock.run(10)
+        assert [(t.priority, at) for at, t in granted] == [(Priority.URGENT, 5.0)]
+        assert [t.priority for _, t in clock.run(200)] == [Priority.BULK]
+
     def test_private_chats_have_no_minute_window(self):
         clock = Clock(global_rate=100, chat_rate=10, group_per_minute=3)
         clock.queue(100, n=5)

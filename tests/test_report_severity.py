@@ -178,3 +178,16 @@ class TestRulesFile:
         assert result.returncode == 2
         assert "RULES_FILE" in result.stderr and "severity.rules: must be a list" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+class TestReadme:
+    def test_the_documented_example_is_a_valid_rules_file(self):
+        readme = (ROOT / "README.md").read_text(encoding="utf-8")
+        section = readme.split("### Severity and routing rules", 1)[1]
+        example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+        rules = parse_rules(example)
+        assert [rule.key for rule in rules.severity.rules] == ["petition_county_3_5", "school_event"]
+        assert rules.routing[1].rules[0].roles and rules.routing[2].chats == (-1001000000099,)
+
+    def test_env_example_lists_rules_file(self):
+        assert "\nRULES_FILE=" in (ROOT / ".env.example").read_text(encoding="utf-8")

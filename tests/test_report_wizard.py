@@ -11,8 +11,17 @@ from bot.fsm import FSMContext
 from bot.reporting import routing
 from storage.models import FSMState, OutboxMessage, Report, Role, SensitivePeriod
 from storage.types import utcnow
+from tests.emulator import parse_text
 from tests.report_factories import TZ
 from tests.wizard_driver import ReporterDriver
+
+
+@pytest.fixture
+def settings(settings):
+    """Telegram's pace of one message a second per chat lifted: these tests are about the
+    conversation (the delivery tests keep the limits)."""
+    return settings.model_copy(update={"telegram_chat_rate": 1000.0, "telegram_global_rate": 1000.0})
+
 
 LANGUAGES = {"zh_Hans": "zh-hans", "en": "en"}
 TEXTS = {
@@ -101,9 +110,13 @@ class TestHappyPath:
         assert sorted(row.chat_id for key, row in rows.items() if ":card:" in key) == sorted(expected)
         receipt = rows[f"report:{report.id}:receipt"].payload["text"]
         assert report.reference in receipt and ("已报送" if language == "zh_Hans" else "Sent to") in receipt
-        # Fewer messages: a button answer edits the question; only typed answers get a new one.
+        # Fewer messages: a button answer edits the question; only typed answers get a new one,
+        # and the receipt (from the outbox) is the one message after the submit.
+        delivered = await emulator.wait_for_message(r.id, contains=report.reference,
+                                                    predicate=lambda m: m is not r.prompt)
+        assert delivered.text == parse_text(receipt, "HTML").text
         typed = 1 + 5 + sum(1 for kind, *_ in steps if kind == "send")
-        assert len(emulator.messages_to(r.id)) == typed
+        assert len(emulator.messages_to(r.id)) == typed + 1
         assert len(first.edits) >= 2
 
     async def test_level_one_reaches_leaders_in_private(self, bot, emulator, db, org):
@@ -280,6 +293,14 @@ class TestAccess:
         assert "邀请" in reply.text and reply.buttons() == []
         assert await fsm_state(db, 7777) is None
 
+    async def test_help_lists_reporting_for_members_only(self, bot, emulator, org):
+        tree = await org.tree()
+        member = emulator.user(tree.reporters["C01"], "信息员")
+        await member.send("/help")
+        help_text = await emulator.wait_for_message(member.id, contains="/report")
+        assert "/cancel" in help_text.text and "信息上报" in help_text.text
+        assert {"report", "cancel"} <= {c["command"] for c in emulator.commands[("all_private_chats", None, "zh")]}
+
     async def test_menu_button_starts_a_report(self, bot, emulator, org):
         tree = await org.tree()
         r = ReporterDriver(emulator, tree.reporters["C02"], language_code="en")
@@ -296,7 +317,7 @@ class TestAccess:
         assert "请选择事件类别" in r.text and r.has("back")
         await r.press("back")
         assert "✔ 光明社区" in [b["text"] for b in r.prompt.buttons()]
-        forged = await r.press_raw(f"r:{r.draft_id}:unit:999", r.prompt)
+        forged = await r.press_raw(f"{r.form}:unit:999", r.prompt)
         assert "不是该单位的成员" in forged.text
         await r.press("unit", str(tree.units["C02"].id))
         await answer_until_review(r, "other")
@@ -329,7 +350,7 @@ class TestLevels:
         assert "III级 · 较大（黄色）" in r.text
         await r.press("raise")
         assert [b["text"] for b in r.prompt.buttons()[:3]] == ["🔴 I级 · 特别重大", "🟠 II级 · 重大", "✔ 🟡 III级 · 较大"]
-        forged = await r.press_raw(f"r:{r.draft_id}:lvl:4", r.prompt)
+        forged = await r.press_raw(f"{r.form}:lvl:4", r.prompt)
         assert "等级不能低于规则等级" in forged.text and forged.alert
         await r.press("lvl", "2")
         assert "II级 · 重大（橙色）" in r.text and "上报人由III级上调" in r.text

@@ -7,15 +7,16 @@ the next message, a press waits for the callback answer (the bot edits before an
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from tests.emulator import BotAPIEmulator, SentMessage, SimUser
 
 
 def action_of(button: dict) -> tuple[str, ...]:
-    """("now",) or ("cat", "petition") from a button's callback data r:<draft>:<action>[:<value>]."""
+    """("now",) or ("cat", "petition") from callback data r:<draft>:<question>:<action>[:<value>]."""
     parts = button.get("callback_data", "").split(":")
-    return tuple(parts[2:]) if parts[0] == "r" else ()
+    return tuple(parts[3:]) if parts[0] == "r" else ()
 
 
 @dataclass
@@ -28,8 +29,8 @@ class Answer:
 
 class ReporterDriver:
     def __init__(self, emu: BotAPIEmulator, user_id: int, name: str = "信息员", *,
-                 language_code: str | None = "zh-hans"):
-        self.emu = emu
+                 language_code: str | None = "zh-hans", poll: float = 0.01, timeout: float = 15.0):
+        self.emu, self.poll, self.timeout = emu, poll, timeout
         self.user: SimUser = emu.user(user_id, name, language_code=language_code)
         self.prompt: SentMessage | None = None
 
@@ -42,27 +43,47 @@ class ReporterDriver:
         return self.prompt.current_text or ""
 
     @property
-    def draft_id(self) -> str:
-        return next(b["callback_data"].split(":")[1] for b in self.prompt.buttons()
+    def form(self) -> str:
+        """"r:<draft>:<question>", the prefix of the live question's buttons (to forge presses)."""
+        return next(":".join(b["callback_data"].split(":")[:3]) for b in self.prompt.buttons()
                     if b.get("callback_data", "").startswith("r:"))
+
+    async def next_message(self, mark: int) -> SentMessage:
+        """The first question (a message with report buttons) to this user from index `mark`.
+
+        Pushes from the outbox (receipts, reminders) are passed over. Scans only what arrived
+        since its last look, so hundreds of drivers waiting at once (the benchmark) do not
+        slow the bot they measure.
+        """
+        loop = asyncio.get_running_loop()
+        deadline, position = loop.time() + self.timeout, mark
+        while True:
+            sent = self.emu.sent
+            for message in sent[position:]:
+                if message.chat_id == self.id and any(action_of(b) for b in message.buttons()):
+                    return message
+            position = len(sent)
+            if loop.time() > deadline:
+                raise AssertionError(f"no message to {self.id} within {self.timeout}s")
+            await asyncio.sleep(self.poll)
 
     async def send(self, text: str) -> SentMessage:
         """Type a message; the bot answers with a new message (the next question or a hint)."""
         mark = len(self.emu.sent)
         await self.user.send(text)
-        self.prompt = await self.emu.wait_for_message(self.id, after=mark, timeout=15)
+        self.prompt = await self.next_message(mark)
         return self.prompt
 
     async def send_location(self, lat: float, lon: float) -> SentMessage:
         mark = len(self.emu.sent)
         await self.user.send_location(lat, lon)
-        self.prompt = await self.emu.wait_for_message(self.id, after=mark, timeout=15)
+        self.prompt = await self.next_message(mark)
         return self.prompt
 
     async def send_sticker(self) -> SentMessage:
         mark = len(self.emu.sent)
         await self.user.send_sticker()
-        self.prompt = await self.emu.wait_for_message(self.id, after=mark, timeout=15)
+        self.prompt = await self.next_message(mark)
         return self.prompt
 
     async def attach(self, kind: str) -> None:
@@ -70,7 +91,16 @@ class ReporterDriver:
         prompt, before = self.prompt, len(self.prompt.edits)
         await {"photo": self.user.send_photo, "document": self.user.send_document,
                "voice": self.user.send_voice}[kind]()
-        await self.emu.wait_until(lambda: len(prompt.edits) > before, timeout=15)
+        await self.emu.wait_until(lambda: len(prompt.edits) > before, timeout=self.timeout)
+
+    async def wait_answer(self, query: dict) -> dict:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        while query["id"] not in self.emu.callback_answers:
+            if loop.time() > deadline:
+                raise AssertionError(f"callback query {query['data']} not answered within {self.timeout}s")
+            await asyncio.sleep(self.poll)
+        return self.emu.callback_answers[query["id"]]
 
     def has(self, *action: str) -> bool:
         return any(action_of(b) == action for b in self.prompt.buttons())
@@ -82,7 +112,7 @@ class ReporterDriver:
         assert len(matches) == 1, f"no single button {action} in {[action_of(b) for b in target.buttons()]}"
         mark = len(self.emu.sent)
         query = await self.user.press(target, matches[0]["callback_data"])
-        answer = await self.emu.wait_callback_answer(query, timeout=15)
+        answer = await self.wait_answer(query)
         fresh = [m for m in self.emu.sent[mark:] if m.chat_id == self.id]
         if fresh and fresh[-1].buttons():   # the question could not be edited: a new one came
             self.prompt = fresh[-1]
@@ -90,5 +120,5 @@ class ReporterDriver:
 
     async def press_raw(self, data: str, message: SentMessage) -> Answer:
         query = await self.user.press_raw(None, message.message_id, data)
-        answer = await self.emu.wait_callback_answer(query, timeout=15)
+        answer = await self.wait_answer(query)
         return Answer(answer.get("text", ""), bool(answer.get("show_alert")))

@@ -59,6 +59,9 @@ class Limits:
     chat_rate: float = 1.0           # messages a second in one chat
     margin: float = 1.02             # stay this much under Telegram's figures (latency jitter)
     many_chats_429: int = 3          # this many chats told 429 within a second: pause everyone
+    # Of a group's 20 a minute, reminders and bulk leave this many to cards and replies, so a
+    # level I card does not wait a minute behind a long summary.
+    group_reserve: int = 2
     group_window: float = 60.0
 
 
@@ -126,7 +129,7 @@ class Scheduler:
         for priority in sorted(self._classes):
             chats = self._classes[priority]
             for chat_id, queue in chats.items():  # insertion order: round-robin
-                ready = self._ready_at(chat_id, now, queue[0].weight)
+                ready = self._ready_at(chat_id, now, queue[0])
                 if ready <= now:
                     ticket = queue.popleft()
                     if queue:
@@ -138,7 +141,7 @@ class Scheduler:
                 earliest = min(earliest, ready)
         return None, (earliest if earliest < math.inf else None)
 
-    def _ready_at(self, chat_id: object, now: float, weight: int) -> float:
+    def _ready_at(self, chat_id: object, now: float, ticket: Ticket) -> float:
         state = self._chats.get(chat_id)
         if state is None:
             return 0.0
@@ -149,7 +152,10 @@ class Scheduler:
             span = self.limits.group_window * self.limits.margin
             while state.window and state.window[0] <= now - span:
                 state.window.popleft()
-            excess = len(state.window) + weight - self.limits.group_per_minute
+            allowed = self.limits.group_per_minute
+            if ticket.priority >= Priority.REMINDER:
+                allowed = max(1, allowed - self.limits.group_reserve)
+            excess = len(state.window) + ticket.weight - allowed
             if excess > 0:
                 ready = max(ready, state.window[min(excess, len(state.window)) - 1] + span)
         return ready

@@ -40,6 +40,13 @@ async def chat_refused(session: AsyncSession, settings: Settings, chat_id: int, 
         await enqueue(session, refusal_key(chat_id, admin_id), admin_id, {"text": text}, priority=Priority.NORMAL)
 
 
+async def chat_migrated(session: AsyncSession, old_chat_id: int, new_chat_id: int) -> None:
+    """A group became a supergroup: its binding follows, unless the new id is bound already."""
+    taken = (await session.execute(select(GroupChat.id).where(GroupChat.chat_id == new_chat_id))).first()
+    if taken is None:
+        await session.execute(update(GroupChat).where(GroupChat.chat_id == old_chat_id).values(chat_id=new_chat_id))
+
+
 async def _describe_chat(session: AsyncSession, chat_id: int) -> str:
     if chat_id > 0:
         name = (await session.execute(select(Member.name).where(Member.telegram_id == chat_id))).scalar()

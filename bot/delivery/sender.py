@@ -50,7 +50,7 @@ from telegram.warnings import PTBUserWarning
 from bot.config import Settings
 from bot.delivery.errors import Outcome, Verdict, classify
 from bot.delivery.limiter import PriorityRateLimiter
-from bot.delivery.notices import chat_refused
+from bot.delivery.notices import chat_migrated, chat_refused
 from storage.db import Database
 from storage.models import Priority
 from storage.outbox import (
@@ -316,8 +316,8 @@ class OutboxSender:
             except Exception as exc:  # noqa: BLE001 - every failure is classified
                 outcome = classify(exc, is_edit=job.method in EDIT_METHODS)
                 if outcome.verdict is Verdict.MIGRATED:
+                    await self._record(partial(self._migrated, job=job, old=chat_id, new=outcome.new_chat_id))
                     chat_id = outcome.new_chat_id
-                    await self._record(partial(move_to_chat, job_id=job.id, owner=self.owner, chat_id=chat_id))
                     continue
                 if outcome.verdict is Verdict.RETRY:
                     attempts += 1
@@ -347,6 +347,11 @@ class OutboxSender:
         self.stats["sent"] += 1
         if not await mark_sent(session, job.id, self.owner, ids):
             log.warning("outbox row %s (%s) was sent but its claim had been taken over", job.id, job.key)
+
+    async def _migrated(self, session: AsyncSession, job: Job, old: int, new: int) -> None:
+        log.info("chat %s became supergroup %s; its pushes follow", old, new)
+        await move_to_chat(session, job.id, self.owner, old, new)
+        await chat_migrated(session, old, new)
 
     async def _conclude(self, job: Job, chat_id: int, outcome: Outcome, exc: Exception) -> None:
         """An answer that ends the row: an edit that changed nothing, a refusal, a rejection."""

@@ -1,8 +1,9 @@
 """A report being filled in: the answers so far, kept as the FSM's JSON data.
 
-`id` names this form instance; buttons carry it so a press on a finished or cancelled
-form can be recognised. `prompt` is the message id of the live question, so a press on an
-older question of the same form is recognised too.
+`id` names this form instance and `seq` the question it is at (it grows with every move);
+buttons carry both, so a press on a finished or cancelled form, or on an older question of
+the same form, is recognised. `prompt` is the message id of the attachments question, which
+is edited in place as files arrive.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ class Draft:
     needs: str | None = None             # "" when skipped
     attachments: list[dict[str, Any]] = field(default_factory=list)
     level: int | None = None             # raised by the reporter, or None
-    prompt: int | None = None            # message id of the live question
+    seq: int = 0                         # which question: grows with every move
+    prompt: int | None = None            # message id of the attachments question
     editing: bool = False                # came from the review screen to change one answer
     locale: str | None = None
 
