@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass
+from datetime import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,6 +20,39 @@ SUPPORTED_LOCALES = ("zh_Hans", "zh_Hant", "en")
 DEFAULT_API_BASE_URL = "https://api.telegram.org"
 # Telegram's rule for setWebhook's secret_token.
 SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def parse_clock_time(value: str) -> time:
+    """"16:00" or "9:30" → a time; ValueError naming the expected form otherwise."""
+    hours, sep, minutes = value.strip().partition(":")
+    if not (sep and hours.isdigit() and minutes.isdigit() and len(minutes) == 2 and len(hours) <= 2):
+        raise ValueError(f"{value!r} is not a time of day (use HH:MM, e.g. 17:00)")
+    if int(hours) > 23 or int(minutes) > 59:
+        raise ValueError(f"{value!r} is not a time of day (use HH:MM, e.g. 17:00)")
+    return time(int(hours), int(minutes))
+
+
+def parse_weekly_at(value: str) -> tuple[int, time]:
+    """"Monday 09:00" / "mon 9:00" → (0, 09:00): a weekday (Monday = 0) and a time."""
+    parts = value.split()
+    names = {name: number for number, day in enumerate(WEEKDAYS) for name in (day, day[:3])}
+    if len(parts) != 2 or parts[0].lower() not in names:
+        raise ValueError(f"{value!r} is not a weekday and a time (e.g. Monday 09:00)")
+    return names[parts[0].lower()], parse_clock_time(parts[1])
+
+
+def parse_quota_by_kind(value: str) -> dict[str, int]:
+    """"county:10, street:5" → {"county": 10, "street": 5}."""
+    quotas: dict[str, int] = {}
+    for item in value.replace(";", ",").split(","):
+        if not item.strip():
+            continue
+        kind, sep, number = item.partition(":")
+        if not sep or not kind.strip() or not number.strip().isdigit():
+            raise ValueError(f"{item.strip()!r} is not kind:number (e.g. county:10,street:5)")
+        quotas[kind.strip()] = int(number)
+    return quotas
 
 
 class ConfigError(Exception):
@@ -61,6 +95,14 @@ class Settings(BaseSettings):
     flood_rate_per_minute: Annotated[float, Field(ge=0)] = 30.0
     flood_burst: Annotated[int, Field(ge=1)] = 20
     rules_file: Path | None = None
+    # The daily cycle (times in bot_timezone): reminder, deadline with the summary, weekly summary.
+    daily_reminder_time: str = "16:00"
+    daily_deadline_time: str = "17:00"
+    weekly_summary_at: str = "Monday 09:00"
+    reporting_days: Literal["every_day", "working_days"] = "every_day"
+    weekly_quota_default: int = Field(default=5, ge=0)
+    weekly_quota_by_kind: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)
+    scheduler_enabled: bool = True
     # Telegram's message limits, which the one rate limiter keeps to (bot/delivery/limiter.py).
     telegram_global_rate: float = Field(30.0, gt=0)
     telegram_group_rate_per_min: int = Field(20, gt=0)
@@ -77,6 +119,33 @@ class Settings(BaseSettings):
         if isinstance(value, int):
             return [value]
         return value
+
+    @field_validator("daily_reminder_time", "daily_deadline_time")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        return parse_clock_time(value).strftime("%H:%M")
+
+    @field_validator("weekly_summary_at")
+    @classmethod
+    def _weekly_at(cls, value: str) -> str:
+        day, at = parse_weekly_at(value)
+        return f"{WEEKDAYS[day].capitalize()} {at:%H:%M}"
+
+    @field_validator("reporting_days", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower().replace("-", "_") if isinstance(value, str) else value
+
+    @field_validator("weekly_quota_by_kind", mode="before")
+    @classmethod
+    def _quota_pairs(cls, value: object) -> object:
+        return parse_quota_by_kind(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _reminder_before_deadline(self) -> Settings:
+        if self.reminder_time >= self.deadline_time:
+            raise ValueError("DAILY_REMINDER_TIME must be earlier than DAILY_DEADLINE_TIME")
+        return self
 
     @field_validator("bot_timezone")
     @classmethod
@@ -101,7 +170,7 @@ class Settings(BaseSettings):
 
     @field_validator("log_format", "bot_mode", mode="before")
     @classmethod
-    def _lower(cls, value: object) -> object:
+    def _lower_choice(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
 
     @field_validator("webhook_url", "webhook_path", "webhook_secret", mode="before")
@@ -167,6 +236,21 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.bot_timezone)
+
+    @property
+    def reminder_time(self) -> time:
+        return parse_clock_time(self.daily_reminder_time)
+
+    @property
+    def deadline_time(self) -> time:
+        return parse_clock_time(self.daily_deadline_time)
+
+    @property
+    def weekly_summary(self) -> tuple[int, time]:
+        return parse_weekly_at(self.weekly_summary_at)
+
+    def weekly_quota(self, kind: str) -> int:
+        return self.weekly_quota_by_kind.get(kind, self.weekly_quota_default)
 
     @property
     def is_sqlite(self) -> bool:

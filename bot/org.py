@@ -5,9 +5,10 @@ transaction; `python -m bot org export` prints the current organisation in the s
 
 ## Organisation file (`org.yaml`)
 
-The file has one top-level key, `units`: a list of units. Each unit may nest further units
+The file has a top-level key `units`: a list of units. Each unit may nest further units
 under `children`, so the file reads like the organisation chart. Several top-level units
-are allowed (e.g. two districts, or a district and a company).
+are allowed (e.g. two districts, or a district and a company). An optional second top-level
+key, `sensitive_periods`, lists the sensitive periods (below).
 
 ### Unit keys
 
@@ -16,6 +17,7 @@ are allowed (e.g. two districts, or a district and a company).
 | `code` | yes | Stable identifier, unique in the file: 1–32 letters, digits, `-` or `_` (e.g. `D01`). Imports match units by code, so renaming a unit keeps its history. |
 | `name` | yes | Display name, 1–128 characters, one line. |
 | `kind` | no | Free text up to 32 characters; default `unit`. Suggested: `district`, `street`, `community`, `company`, `plant`, `workshop`. |
+| `weekly_quota` | no | How many reports this unit should file per week (0 or more), shown as met or not in the weekly summary. Without it the unit's kind decides (`WEEKLY_QUOTA_BY_KIND`, else `WEEKLY_QUOTA_DEFAULT`). An omitted key leaves a quota set earlier alone. |
 | `group_chat_id` | no | The unit's Telegram group chat: a negative integer such as `-1001000000001`, or a list of them when the unit has several groups. A chat id may appear only once in the file. A chat bound to another unit is re-bound to this one. |
 | `parent` | no | Only on top-level units: the code of a unit already in the bot (or elsewhere in this file) to place this one under. Lets a file describe just part of the organisation (e.g. one street). A top-level unit *without* `parent` becomes a top-level unit in the bot. |
 | `members` | no | List of people in this unit (keys below). |
@@ -35,6 +37,22 @@ A person may belong to several units: list them in each unit with the same `tele
 and a role per unit. They remain one person, so `name` must be the same everywhere, and
 `phone` / `locale`, where given more than once, must agree too.
 
+### Sensitive period keys (`sensitive_periods`)
+
+During a sensitive period (两会, National Day, …) every day is a reporting day, even in
+`REPORTING_DAYS=working_days` mode, and an optional morning check-in reminder is sent to the
+units that have not filed yet. Administrators can also manage them in the bot with `/sensitive`.
+
+| Key | Required | Meaning |
+|-----|----------|---------|
+| `name` | yes | The period's name, 1–128 characters. |
+| `starts_on` | yes | First day, `YYYY-MM-DD` (in the bot's time zone). |
+| `ends_on` | yes | Last day, `YYYY-MM-DD`, not before `starts_on`. |
+| `morning_check_in` | no | Time of the morning check-in reminder, `HH:MM` (quote it: `"08:30"`). An omitted key leaves a time set earlier alone. |
+
+A period is matched by `name` and `starts_on`: importing it again updates its end and its
+check-in time; periods missing from the file are left alone.
+
 ### What an import changes
 
 * Units are matched by `code`: new codes are created; names and kinds are updated; a unit
@@ -43,6 +61,8 @@ and a role per unit. They remain one person, so `name` must be the same everywhe
 * Members are matched by `telegram_id`: new people are created and names updated. An
   omitted `phone` or `locale` leaves the stored value alone (people may set these in the bot).
 * Memberships listed are added, and their role changed if it differs.
+* Weekly quotas given are set; sensitive periods are created or updated (matched by name and
+  first day).
 * Nothing is deleted by default: units, people, memberships and group chats missing from the
   file are left alone. With `--prune`, memberships of the units **in the file** that the file
   does not list are removed (the people themselves are kept, as are units and groups).
@@ -58,6 +78,7 @@ units:
   - code: D01
     name: 东城区
     kind: district
+    weekly_quota: 10
     group_chat_id: -1001000000001
     members:
       - {telegram_id: 1001, name: 王主任, role: leader, phone: "13800000000"}
@@ -92,6 +113,8 @@ units:
             kind: community
             members:
               - {telegram_id: 3004, name: Li Wei, role: reporter, locale: en}
+sensitive_periods:
+  - {name: 国庆, starts_on: 2025-10-01, ends_on: 2025-10-08, morning_check_in: "08:30"}
 ```
 """
 
@@ -103,6 +126,7 @@ import difflib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import yaml
@@ -111,10 +135,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from bot.config import SUPPORTED_LOCALES
+from bot.config import SUPPORTED_LOCALES, parse_clock_time
 from bot.i18n import _, ngettext
 from storage.db import Database
-from storage.models import GroupChat, Member, Membership, Role, Unit
+from storage.models import GroupChat, Member, Membership, Role, SensitivePeriod, Unit, UnitQuota
 from storage.queries import audit
 from storage.types import utcnow
 
@@ -123,6 +147,7 @@ __all__ = [
     "OrgChanges",
     "OrgFileError",
     "OrgSpec",
+    "PeriodSpec",
     "UnitSpec",
     "apply_org",
     "export_org",
@@ -133,12 +158,14 @@ __all__ = [
 CODE_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 NAME_MAX, KIND_MAX, PHONE_MAX = 128, 32, 32
 BIGINT_MAX = 2**63 - 1
+QUOTA_MAX = 100_000
 DEFAULT_KIND = "unit"
 
 # Key order here is the order export writes them in.
-TOP_KEYS = ("units",)
-UNIT_KEYS = ("code", "name", "kind", "parent", "group_chat_id", "members", "children")
+TOP_KEYS = ("units", "sensitive_periods")
+UNIT_KEYS = ("code", "name", "kind", "weekly_quota", "parent", "group_chat_id", "members", "children")
 MEMBER_KEYS = ("telegram_id", "name", "role", "phone", "locale")
+PERIOD_KEYS = ("name", "starts_on", "ends_on", "morning_check_in")
 
 _NULL = "tag:yaml.org,2002:null"
 _INT = "tag:yaml.org,2002:int"
@@ -166,6 +193,7 @@ class UnitSpec:
     members: tuple[MemberSpec, ...] = ()
     children: tuple[UnitSpec, ...] = ()
     parent: str | None = None  # only on top-level units; nested ones have their nesting
+    weekly_quota: int | None = None  # None: the kind's or the default quota (or one set before)
     line: int | None = field(default=None, compare=False)
     parent_line: int | None = field(default=None, compare=False)
 
@@ -179,8 +207,18 @@ class UnitSpec:
 
 
 @dataclass(frozen=True)
+class PeriodSpec:
+    name: str
+    starts_on: date
+    ends_on: date
+    morning_check_in: str | None = None   # "HH:MM"
+    line: int | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
 class OrgSpec:
     units: tuple[UnitSpec, ...] = ()
+    sensitive_periods: tuple[PeriodSpec, ...] = ()
 
     def walk(self) -> Iterator[tuple[UnitSpec, UnitSpec | None]]:
         """Every unit with its parent in the file, parents before children."""
@@ -192,7 +230,10 @@ class OrgSpec:
 
     def canonical(self) -> OrgSpec:
         """The same organisation in export order (codes and ids sorted), for comparisons."""
-        return OrgSpec(tuple(sorted((u.canonical() for u in self.units), key=lambda u: u.code)))
+        return OrgSpec(
+            tuple(sorted((u.canonical() for u in self.units), key=lambda u: u.code)),
+            tuple(sorted(self.sensitive_periods, key=lambda p: (p.starts_on, p.name))),
+        )
 
 
 class OrgFileError(Exception):
@@ -233,6 +274,7 @@ class _Parser:
         self.person_facts: dict[tuple[int, str], tuple[str, int]] = {}
         # (id of mapping node, key) a misspelling was taken for: "missing" would be noise
         self.guessed: set[tuple[int, str]] = set()
+        self.period_lines: dict[tuple[str, date], int] = {}
 
     def error(self, node: Node | None, message: str) -> None:
         self.errors.append((_line(node) if node is not None else None, message))
@@ -320,15 +362,17 @@ class _Parser:
             return None
         return value
 
-    def document(self, root: Node | None) -> tuple[UnitSpec, ...]:
+    def document(self, root: Node | None) -> OrgSpec:
         if root is None:
             self.error(None, _("the file is empty; it needs a top-level 'units' list"))
-            return ()
+            return OrgSpec()
         fields = self.mapping(root, TOP_KEYS, _("a top-level 'units' list"))
         if fields is None:
-            return ()
+            return OrgSpec()
         self.require(fields, "units", root)
-        return self.units(fields.get("units"), "units", top_level=True)
+        units = self.units(fields.get("units"), "units", top_level=True)
+        periods = (self.period(item) for item in self.sequence(fields.get("sensitive_periods"), "sensitive_periods"))
+        return OrgSpec(units, tuple(period for period in periods if period is not None))
 
     def units(self, node: Node | None, key: str, *, top_level: bool) -> tuple[UnitSpec, ...]:
         parsed = (self.unit(item, top_level=top_level) for item in self.sequence(node, key))
@@ -341,6 +385,7 @@ class _Parser:
         code = self.unit_code(fields, node)
         name = self.required_text(fields, "name", NAME_MAX, node)
         kind = self.text(fields, "kind", KIND_MAX) or DEFAULT_KIND
+        quota = self.quota(fields.get("weekly_quota"))
         parent, parent_line = self.unit_parent(fields, top_level=top_level)
         chats = self.group_chats(fields.get("group_chat_id"))
         members = self.members(fields.get("members"), code)
@@ -348,8 +393,62 @@ class _Parser:
         if code is None or name is None:
             return None
         return UnitSpec(
-            code, name, kind, chats, members, children, parent, _line(node), parent_line
+            code, name, kind, chats, members, children, parent, quota, _line(node), parent_line
         )
+
+    def quota(self, node: Node | None) -> int | None:
+        if node is None:
+            return None
+        value = None
+        if isinstance(node, ScalarNode) and node.tag == _INT:
+            value = yaml.constructor.SafeConstructor().construct_yaml_int(node)
+        if value is None or not 0 <= value <= QUOTA_MAX:
+            message = _("'{key}' must be a whole number from 0 to {max}")
+            self.error(node, message.format(key="weekly_quota", max=QUOTA_MAX))
+            return None
+        return value
+
+    def period(self, node: Node) -> PeriodSpec | None:
+        fields = self.mapping(node, PERIOD_KEYS, _("a sensitive period"))
+        if fields is None:
+            return None
+        name = self.required_text(fields, "name", NAME_MAX, node)
+        starts_on = self.day(fields, "starts_on", node)
+        ends_on = self.day(fields, "ends_on", node)
+        check_in = self.clock_time(fields.get("morning_check_in"))
+        if name is None or starts_on is None or ends_on is None:
+            return None
+        if ends_on < starts_on:
+            self.error(fields["ends_on"], _("sensitive period '{name}' ends before it starts").format(name=name))
+            return None
+        first = self.period_lines.setdefault((name, starts_on), _line(node))
+        if first != _line(node):
+            message = _("sensitive period '{name}' starting {date} is already given on line {line}")
+            self.error(node, message.format(name=name, date=starts_on.isoformat(), line=first))
+            return None
+        return PeriodSpec(name, starts_on, ends_on, check_in, _line(node))
+
+    def day(self, fields: dict[str, Node], key: str, parent: Node) -> date | None:
+        if not self.require(fields, key, parent):
+            return None
+        node = fields[key]
+        try:
+            return date.fromisoformat(node.value.strip()) if isinstance(node, ScalarNode) else None
+        except ValueError:
+            pass
+        self.error(node, _("'{key}' must be a date written YYYY-MM-DD").format(key=key))
+        return None
+
+    def clock_time(self, node: Node | None) -> str | None:
+        if node is None:
+            return None
+        try:
+            if isinstance(node, ScalarNode):
+                return parse_clock_time(node.value).strftime("%H:%M")
+        except ValueError:
+            pass
+        self.error(node, _("'{key}' must be a time written HH:MM").format(key="morning_check_in"))
+        return None
 
     def unit_code(self, fields: dict[str, Node], parent: Node) -> str | None:
         code = self.required_text(fields, "code", 32, parent)
@@ -485,10 +584,10 @@ def parse_org(text: str) -> OrgSpec:
         raise OrgFileError([(mark.line + 1 if mark else None, message)]) from exc
     except yaml.YAMLError as exc:
         raise OrgFileError([(None, _("YAML syntax error: {problem}").format(problem=exc))]) from exc
-    units = parser.document(root)
+    spec = parser.document(root)
     if parser.errors:
         raise OrgFileError(sorted(parser.errors, key=lambda e: e[0] or 0))
-    return OrgSpec(units)
+    return spec
 
 
 # --- What an import changed -----------------------------------------------------------------
@@ -506,6 +605,9 @@ class OrgChanges:
     roles_changed: int = 0
     groups_bound: int = 0
     groups_moved: int = 0
+    quotas_set: int = 0
+    periods_created: int = 0
+    periods_updated: int = 0
     lines: list[str] = field(default_factory=list)  # one translated line per change, in order
 
     def note(self, counter: str, line: str) -> None:
@@ -541,8 +643,19 @@ class OrgChanges:
                 _("Group chats: {bound} bound, {moved} moved").format(
                     bound=self.groups_bound, moved=self.groups_moved
                 ),
+                *self._daily_lines(),
             ]
         )
+
+    def _daily_lines(self) -> list[str]:
+        """Quotas and sensitive periods, only when the import touched them."""
+        lines = []
+        if self.quotas_set:
+            lines.append(_("Weekly quotas: {count} set").format(count=self.quotas_set))
+        if self.periods_created or self.periods_updated:
+            lines.append(_("Sensitive periods: {created} created, {updated} updated").format(
+                created=self.periods_created, updated=self.periods_updated))
+        return lines
 
 
 # --- Applying a spec to the database ------------------------------------------------------
@@ -763,6 +876,45 @@ async def _apply_groups(
             changes.note("groups_moved", line)
 
 
+async def _apply_quotas(
+    session: AsyncSession, spec: OrgSpec, units: dict[str, Unit], changes: OrgChanges
+) -> None:
+    wanted = {units[u.code].id: u for u, _parent in spec.walk() if u.weekly_quota is not None}
+    if not wanted:
+        return
+    query = select(UnitQuota).where(UnitQuota.unit_id.in_(list(wanted)))
+    stored = {q.unit_id: q for q in (await session.execute(query)).scalars()}
+    for unit_id, unit in wanted.items():
+        quota = stored.get(unit_id)
+        if quota is not None and quota.weekly_quota == unit.weekly_quota:
+            continue
+        old = "—" if quota is None else quota.weekly_quota
+        if quota is None:
+            session.add(UnitQuota(unit_id=unit_id, weekly_quota=unit.weekly_quota))
+        else:
+            quota.weekly_quota = unit.weekly_quota
+        line = _("unit {code}: weekly quota {old} → {new}").format(code=unit.code, old=old, new=unit.weekly_quota)
+        changes.note("quotas_set", line)
+
+
+async def _apply_periods(session: AsyncSession, spec: OrgSpec, changes: OrgChanges) -> None:
+    if not spec.sensitive_periods:
+        return
+    stored = {(p.name, p.starts_on): p for p in (await session.execute(select(SensitivePeriod))).scalars()}
+    for wanted in spec.sensitive_periods:
+        period = stored.get((wanted.name, wanted.starts_on))
+        label = {"name": wanted.name, "start": wanted.starts_on.isoformat(), "end": wanted.ends_on.isoformat()}
+        if period is None:
+            session.add(SensitivePeriod(name=wanted.name, starts_on=wanted.starts_on, ends_on=wanted.ends_on,
+                                        morning_check_in=wanted.morning_check_in))
+            changes.note("periods_created", _("sensitive period {name} ({start} – {end}) created").format(**label))
+            continue
+        check_in = wanted.morning_check_in or period.morning_check_in  # omitted: keep the stored time
+        if (period.ends_on, period.morning_check_in) != (wanted.ends_on, check_in):
+            period.ends_on, period.morning_check_in = wanted.ends_on, check_in
+            changes.note("periods_updated", _("sensitive period {name} ({start} – {end}) updated").format(**label))
+
+
 async def apply_org(
     session: AsyncSession, spec: OrgSpec, *, actor: int | None = None, prune: bool = False
 ) -> OrgChanges:
@@ -778,6 +930,8 @@ async def apply_org(
     members = await _apply_members(session, spec, changes)
     await _apply_memberships(session, spec, units, members, changes, prune=prune)
     await _apply_groups(session, spec, units, changes, actor)
+    await _apply_quotas(session, spec, units, changes)
+    await _apply_periods(session, spec, changes)
     roots = ", ".join(unit.code for unit in spec.units)
     await audit(session, actor, "org.import", roots[:255], prune=prune, **changes.counts())
     await session.flush()
@@ -807,18 +961,25 @@ async def _spec_from_db(session: AsyncSession) -> OrgSpec:
     query = select(Membership).options(selectinload(Membership.member))
     memberships = list((await session.execute(query)).scalars())
     groups = list((await session.execute(select(GroupChat))).scalars())
+    quotas = dict((await session.execute(select(UnitQuota.unit_id, UnitQuota.weekly_quota))).all())
+    periods = tuple(
+        PeriodSpec(p.name, p.starts_on, p.ends_on, p.morning_check_in)
+        for p in (await session.execute(select(SensitivePeriod))).scalars()
+    )
 
     def build(unit: Unit) -> UnitSpec:
         return UnitSpec(
             code=unit.code,
             name=unit.name,
             kind=unit.kind or DEFAULT_KIND,
+            weekly_quota=quotas.get(unit.id),
             group_chat_ids=tuple(g.chat_id for g in groups if g.unit_id == unit.id),
             members=tuple(_member_spec(ms) for ms in memberships if ms.unit_id == unit.id),
             children=tuple(build(child) for child in units if child.parent_id == unit.id),
         )
 
-    return OrgSpec(tuple(build(unit) for unit in units if unit.parent_id is None)).canonical()
+    roots = tuple(build(unit) for unit in units if unit.parent_id is None)
+    return OrgSpec(roots, periods).canonical()
 
 
 def _member_spec(membership: Membership) -> MemberSpec:
@@ -850,6 +1011,8 @@ _OrgDumper.add_representer(
 
 def _unit_data(unit: UnitSpec) -> dict:
     data: dict = {"code": unit.code, "name": unit.name, "kind": unit.kind}
+    if unit.weekly_quota is not None:
+        data["weekly_quota"] = unit.weekly_quota
     if unit.parent is not None:
         data["parent"] = unit.parent
     if len(unit.group_chat_ids) == 1:
@@ -872,9 +1035,18 @@ def _member_data(member: MemberSpec) -> _Flow:
     return data
 
 
+def _period_data(period: PeriodSpec) -> _Flow:
+    data = _Flow(name=period.name, starts_on=period.starts_on, ends_on=period.ends_on)
+    if period.morning_check_in is not None:
+        data["morning_check_in"] = period.morning_check_in
+    return data
+
+
 def dump_org(spec: OrgSpec) -> str:
     """A spec as organisation-file YAML (keys in the documented order)."""
-    data = {"units": [_unit_data(unit) for unit in spec.units]}
+    data: dict = {"units": [_unit_data(unit) for unit in spec.units]}
+    if spec.sensitive_periods:
+        data["sensitive_periods"] = [_period_data(p) for p in spec.sensitive_periods]
     return yaml.dump(
         data,
         Dumper=_OrgDumper,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from telegram.ext import Application
 
-from handlers import admin, common, report
+from handlers import admin, common, daily, report, sensitive
 from handlers.base import Command
 
 # Commands first, flows after: a /command typed in the middle of a form must reach its
 # command handler rather than be taken as the form's answer.
-FLOWS = (common, admin, report)
+FLOWS = (common, admin, sensitive, report, daily)
 
 
 def register_all(application: Application) -> None:

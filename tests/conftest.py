@@ -124,6 +124,8 @@ def settings(emulator, db_url) -> Settings:
         database_url=db_url,
         admin_telegram_ids=[ADMIN_ID],
         default_locale="zh_Hans",
+        # The daily cycle's timer would run on the real clock; its tests switch it on.
+        scheduler_enabled=False,
         _env_file=None,
     )
 

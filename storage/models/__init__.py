@@ -2,7 +2,9 @@
 
 from storage.models.base import Base
 from storage.models.calendar import SensitivePeriod
+from storage.models.daily import DailyKind, DailyMiss, DailyReport, UnitQuota
 from storage.models.fsm import FSMState
+from storage.models.jobs import JobRun, JobStatus
 from storage.models.org import AuditLog, GroupChat, Invite, Member, Membership, Role, Unit
 from storage.models.outbox import OutboxMessage, OutboxStatus, Priority, SenderLease
 from storage.models.report import Attachment, CaseStatus, Category, ReferenceCounter, Report
@@ -14,9 +16,14 @@ __all__ = [
     "Base",
     "CaseStatus",
     "Category",
+    "DailyKind",
+    "DailyMiss",
+    "DailyReport",
     "FSMState",
     "GroupChat",
     "Invite",
+    "JobRun",
+    "JobStatus",
     "Member",
     "Membership",
     "OutboxMessage",
@@ -30,4 +37,5 @@ __all__ = [
     "SensitivePeriod",
     "Unit",
     "UpdateStatus",
+    "UnitQuota",
 ]

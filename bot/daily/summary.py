@@ -1,0 +1,404 @@
+"""The 17:00 summary (当日汇总), the missed-report notice and the weekly summary.
+
+Loading reads the whole organisation and the day's filings in a fixed number of queries,
+whatever the size of the tree; rendering is plain functions of what was loaded, one text
+per group chat covering the group's unit and every unit below it.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.daily.overdue import OverdueItem, overdue_items
+from bot.daily.schedule import Schedule
+from bot.daily.store import Activity, Outcome, UnitDay, load_activity
+from bot.i18n import N_, _, current_locale, format_date, use_locale
+from bot.textutil import esc
+from storage.models import (
+    CaseStatus,
+    Category,
+    DailyKind,
+    DailyMiss,
+    GroupChat,
+    Member,
+    Membership,
+    Report,
+    Role,
+    Unit,
+    UnitQuota,
+)
+
+LEVELS = {1: "I", 2: "II", 3: "III", 4: "IV"}
+CLOSED_STATUSES = (CaseStatus.RESOLVED, CaseStatus.CLOSED, CaseStatus.MERGED, CaseStatus.REJECTED)
+
+CATEGORY_NAMES = {
+    Category.PETITION: N_("petition"),
+    Category.COLLECTIVE_PETITION: N_("collective petition"),
+    Category.DISPUTE: N_("dispute"),
+    Category.PUBLIC_OPINION: N_("online public opinion"),
+    Category.WORKPLACE_SAFETY: N_("workplace safety"),
+    Category.NATURAL_DISASTER: N_("natural disaster"),
+    Category.PUBLIC_HEALTH: N_("public health"),
+    Category.OTHER: N_("other"),
+}
+STATUS_NAMES = {
+    CaseStatus.REPORTED: N_("reported"),
+    CaseStatus.RECEIVED: N_("received"),
+    CaseStatus.ASSIGNED: N_("assigned"),
+    CaseStatus.ON_SCENE: N_("on scene"),
+    CaseStatus.RESOLVED: N_("resolved"),
+    CaseStatus.CLOSED: N_("closed"),
+    CaseStatus.ESCALATED: N_("escalated"),
+    CaseStatus.MERGED: N_("merged"),
+    CaseStatus.REJECTED: N_("rejected"),
+}
+
+
+def level_name(level: int) -> str:
+    return _("Level {level}").format(level=LEVELS.get(level, str(level)))
+
+
+def category_name(category: str) -> str:
+    return _(CATEGORY_NAMES.get(category, N_("other")))
+
+
+def status_name(status: str) -> str:
+    return _(STATUS_NAMES[status]) if status in STATUS_NAMES else esc(status)
+
+
+def local_hm(instant: datetime, tz: ZoneInfo) -> str:
+    return instant.astimezone(tz).strftime("%H:%M")
+
+
+def day_text(day: date) -> str:
+    """A date in the current language; cached, as thousands of summaries show the same days."""
+    return _day_text(day, current_locale())
+
+
+@functools.lru_cache(maxsize=512)
+def _day_text(day: date, locale: str) -> str:
+    with use_locale(locale):
+        return format_date(day)
+
+
+# --- The organisation, loaded once per run ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrgUnit:
+    id: int
+    code: str
+    name: str
+    kind: str
+    parent_id: int | None
+    created_at: datetime
+
+
+@dataclass
+class Org:
+    """The unit tree with groups and leaders; subtrees are slices of one pre-order walk."""
+
+    units: dict[int, OrgUnit]
+    groups: dict[int, list[int]] = field(default_factory=dict)           # unit id → chat ids
+    leaders: dict[int, list[tuple[str, str]]] = field(default_factory=dict)  # unit id → (name, phone)
+    order: list[int] = field(default_factory=list)
+    span: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        children: dict[int | None, list[OrgUnit]] = {}
+        for unit in self.units.values():
+            parent = unit.parent_id if unit.parent_id in self.units else None
+            children.setdefault(parent, []).append(unit)
+        stack = [(u.id, False) for u in sorted(children.get(None, []), key=lambda u: u.code, reverse=True)]
+        while stack:  # iterative: a deep tree must not hit the recursion limit
+            unit_id, done = stack.pop()
+            if done:
+                self.span[unit_id] = (self.span[unit_id][0], len(self.order))
+                continue
+            self.span[unit_id] = (len(self.order), 0)
+            self.order.append(unit_id)
+            stack.append((unit_id, True))
+            kids = sorted(children.get(unit_id, []), key=lambda u: u.code, reverse=True)
+            stack.extend((kid.id, False) for kid in kids)
+
+    def subtree(self, unit_id: int) -> list[int]:
+        """The unit and every unit below it, parents before children, siblings by code."""
+        start, end = self.span[unit_id]
+        return self.order[start:end]
+
+    def group_ancestor(self, unit_id: int) -> int | None:
+        """The nearest unit above `unit_id` that has a bound group chat."""
+        seen: set[int] = set()
+        current = self.units[unit_id].parent_id
+        while current is not None and current in self.units and current not in seen:
+            if self.groups.get(current):
+                return current
+            seen.add(current)
+            current = self.units[current].parent_id
+        return None
+
+    def leader_text(self, unit_id: int) -> str:
+        people = self.leaders.get(unit_id, [])
+        if not people:
+            return _("no leader registered")
+        return ", ".join(esc(f"{name} {phone}".strip()) for name, phone in people)
+
+
+async def load_org(session: AsyncSession) -> Org:
+    """Units, their group chats and their leaders: three queries."""
+    rows = await session.execute(select(Unit.id, Unit.code, Unit.name, Unit.kind, Unit.parent_id, Unit.created_at))
+    org = Org({row.id: OrgUnit(*row) for row in rows})
+    for unit_id, chat_id in await session.execute(select(GroupChat.unit_id, GroupChat.chat_id).order_by(GroupChat.id)):
+        org.groups.setdefault(unit_id, []).append(chat_id)
+    leaders = (select(Membership.unit_id, Member.name, Member.phone).join(Member)
+               .where(Membership.role == Role.LEADER, Member.active.is_(True)).order_by(Membership.id))
+    for unit_id, name, phone in await session.execute(leaders):
+        org.leaders.setdefault(unit_id, []).append((name, phone or ""))
+    return org
+
+
+# --- One day's filings -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportLine:
+    reference: str
+    level: int
+    category: str
+    unit_id: int
+    title: str
+    status: str
+    local_date: date
+
+
+@dataclass
+class DayData:
+    day: date
+    deadline: datetime
+    activity: Activity
+    reports: dict[int, list[ReportLine]]          # today's reports by unit
+    open_major: dict[int, list[ReportLine]]       # open level I–II reports by unit
+    overdue: dict[int, list[OverdueItem]]
+    previous_day: date | None = None
+    previous_deadline: datetime | None = None
+    # Each report line is rendered once and shown in every group above its unit.
+    lines: dict[tuple[str, str], str] = field(default_factory=dict)
+    outcomes: dict[int, Outcome] = field(default_factory=dict)
+
+    def outcome(self, unit_id: int) -> Outcome:
+        if unit_id not in self.outcomes:
+            self.outcomes[unit_id] = self.activity.get((unit_id, self.day), UnitDay()).outcome(self.deadline)
+        return self.outcomes[unit_id]
+
+    def late_previous(self, unit_id: int) -> datetime | None:
+        """When the unit filed late on the previous reporting day, if it did."""
+        if self.previous_day is None:
+            return None
+        first = self.activity.get((unit_id, self.previous_day), UnitDay()).first_at
+        return first if first is not None and first > self.previous_deadline else None
+
+
+_REPORT_COLUMNS = (Report.reference, Report.level, Report.category, Report.unit_id, Report.title,
+                   Report.status, Report.local_date)
+
+
+async def _report_lines(session: AsyncSession, *conditions) -> dict[int, list[ReportLine]]:
+    by_unit: dict[int, list[ReportLine]] = {}
+    query = select(*_REPORT_COLUMNS).where(*conditions).order_by(Report.level, Report.reference)
+    for row in await session.execute(query):
+        by_unit.setdefault(row.unit_id, []).append(ReportLine(*row))
+    return by_unit
+
+
+async def load_day(session: AsyncSession, schedule: Schedule, day: date, now: datetime) -> DayData:
+    """Everything the summaries of `day` show, in a fixed number of queries."""
+    previous = schedule.previous_reporting_day(day)
+    overdue: dict[int, list[OverdueItem]] = {}
+    for item in await overdue_items(session, now):
+        overdue.setdefault(item.unit_id, []).append(item)
+    return DayData(
+        day=day, deadline=schedule.deadline_at(day),
+        activity=await load_activity(session, previous or day, day),
+        reports=await _report_lines(session, Report.local_date == day),
+        open_major=await _report_lines(session, Report.level <= 2, Report.status.not_in(CLOSED_STATUSES)),
+        overdue=overdue, previous_day=previous,
+        previous_deadline=schedule.deadline_at(previous) if previous else None,
+    )
+
+
+def due_units(org: Org, unit_ids: list[int], deadline: datetime) -> list[int]:
+    """The units that owed a report: those that existed when the deadline passed."""
+    return [u for u in unit_ids if org.units[u].created_at <= deadline]
+
+
+def missing_units(org: Org, data: DayData) -> list[int]:
+    """Units with nothing filed at the deadline (late filers included: they missed it too)."""
+    return [u for u in due_units(org, org.order, data.deadline)
+            if data.outcome(u) in (Outcome.MISSING, Outcome.LATE)]
+
+
+# --- Rendering the day --------------------------------------------------------------------------
+
+
+def render_day_summary(org: Org, data: DayData, unit_id: int, tz: ZoneInfo,
+                       *, sent_late_at: datetime | None = None) -> str:
+    """The summary for the group of `unit_id`: that unit and everything below it."""
+    units = due_units(org, org.subtree(unit_id), data.deadline)
+    lines = [_("<b>📊 Daily summary — {unit}, {date}</b>").format(
+        unit=esc(org.units[unit_id].name), date=day_text(data.day))]
+    if sent_late_at is not None:
+        lines.append(_("⏰ Sent late at {time}: the bot was not running at the deadline ({deadline}).").format(
+            time=local_hm(sent_late_at, tz), deadline=local_hm(data.deadline, tz)))
+    lines += _counts_section(org, data, units)
+    lines += _late_section(org, data, units, tz)
+    lines += _reports_sections(org, data, [r for u in units for r in data.reports.get(u, [])])
+    lines += _open_major_section(org, data, [r for u in units for r in data.open_major.get(u, [])])
+    lines += _overdue_section(org, [i for u in units for i in data.overdue.get(u, [])], tz)
+    return "\n".join(lines)
+
+
+def _counts_section(org: Org, data: DayData, units: list[int]) -> list[str]:
+    outcomes = Counter(data.outcome(u) for u in units)
+    lines = [_("Units: {total} · reported items: {items} · zero reports: {zero} · missing: {missing}").format(
+        total=len(units), items=outcomes[Outcome.ITEMS], zero=outcomes[Outcome.ZERO],
+        missing=outcomes[Outcome.MISSING] + outcomes[Outcome.LATE])]
+    missing = [u for u in units if data.outcome(u) in (Outcome.MISSING, Outcome.LATE)]
+    if missing:
+        lines += ["", _("<b>Missing daily reports (漏报)</b>")]
+        lines += [_missing_line(org, data, u) for u in missing]
+    return lines
+
+
+def _missing_line(org: Org, data: DayData, unit_id: int) -> str:
+    key = (current_locale(), f"missing:{unit_id}")
+    if key not in data.lines:
+        data.lines[key] = _("• {unit} — leader: {leader}").format(
+            unit=esc(org.units[unit_id].name), leader=org.leader_text(unit_id))
+    return data.lines[key]
+
+
+def _late_section(org: Org, data: DayData, units: list[int], tz: ZoneInfo) -> list[str]:
+    late = [(u, at) for u in units if (at := data.late_previous(u)) is not None]
+    if not late:
+        return []
+    lines = ["", _("<b>Late daily reports (迟报) on {date}</b>").format(date=day_text(data.previous_day))]
+    return lines + [_("• {unit} at {time}").format(unit=esc(org.units[u].name), time=local_hm(at, tz))
+                    for u, at in late]
+
+
+def _reports_sections(org: Org, data: DayData, reports: list[ReportLine]) -> list[str]:
+    if not reports:
+        return ["", _("No reports were filed today.")]
+    levels = Counter(r.level for r in reports)
+    categories = Counter(r.category for r in reports)
+    lines = ["", _("<b>Today's reports by level</b>"),
+             " · ".join(f"{level_name(level)}: {levels[level]}" for level in sorted(levels)),
+             _("<b>By category</b>"),
+             " · ".join(f"{category_name(c)}: {n}" for c, n in sorted(categories.items(), key=lambda i: (-i[1], i[0])))]
+    lines += ["", _("<b>Today's reports ({count})</b>").format(count=len(reports))]
+    return lines + [_report_line(org, data, r) for r in sorted(reports, key=lambda r: (r.level, r.reference))]
+
+
+def _report_line(org: Org, data: DayData, report: ReportLine) -> str:
+    key = (current_locale(), report.reference)
+    if key not in data.lines:
+        data.lines[key] = _("• <code>{reference}</code> {level} · {unit} · {title} ({status})").format(
+            reference=esc(report.reference), level=level_name(report.level),
+            unit=esc(org.units[report.unit_id].name), title=esc(report.title), status=status_name(report.status))
+    return data.lines[key]
+
+
+def _open_major_section(org: Org, data: DayData, reports: list[ReportLine]) -> list[str]:
+    if not reports:
+        return []
+    lines = ["", _("<b>Open level I–II reports ({count})</b>").format(count=len(reports))]
+    return lines + [_report_line(org, data, r) for r in sorted(reports, key=lambda r: (r.level, r.reference))]
+
+
+def _overdue_section(org: Org, items: list[OverdueItem], tz: ZoneInfo) -> list[str]:
+    if not items:
+        return []
+    lines = ["", _("<b>Overdue follow-ups ({count})</b>").format(count=len(items))]
+    return lines + [_("• <code>{reference}</code> {unit} · {title} — {what}, due {due}").format(
+        reference=esc(i.reference), unit=esc(org.units[i.unit_id].name), title=esc(i.title), what=esc(i.what),
+        due=f"{day_text(i.due_at.astimezone(tz).date())} {local_hm(i.due_at, tz)}") for i in items]
+
+
+def render_missing_notice(org: Org, data: DayData, unit_ids: list[int]) -> str:
+    """To a parent's group at the deadline: which units below it filed nothing today."""
+    lines = [_("<b>⚠️ Missed daily reports (漏报) — {date}</b>").format(date=day_text(data.day)),
+             _("These units had filed no daily report at the deadline:")]
+    return "\n".join(lines + [_missing_line(org, data, u) for u in unit_ids])
+
+
+# --- The week -----------------------------------------------------------------------------------
+
+
+@dataclass
+class WeekRow:
+    reports: int = 0
+    zero_days: int = 0
+    late_days: int = 0
+    missing_days: int = 0
+    quota: int = 0
+
+    @property
+    def quota_met(self) -> bool:
+        return self.reports >= self.quota
+
+
+@dataclass
+class WeekData:
+    first: date
+    last: date
+    reporting_days: list[date]
+    rows: dict[int, WeekRow]
+
+
+async def load_week(session: AsyncSession, schedule: Schedule, org: Org, first: date, last: date,
+                    quota_for_kind) -> WeekData:
+    """Per unit: reports filed, zero-report days, late and missing days, quota; four queries."""
+    activity = await load_activity(session, first, last)
+    misses = await session.execute(select(DailyMiss.unit_id, DailyMiss.local_date).where(
+        DailyMiss.local_date.between(first, last)))
+    quotas = dict((await session.execute(select(UnitQuota.unit_id, UnitQuota.weekly_quota))).all())
+    days = [date.fromordinal(n) for n in range(first.toordinal(), last.toordinal() + 1)]
+    rows = {u: WeekRow(quota=quotas.get(u, quota_for_kind(unit.kind))) for u, unit in org.units.items()}
+    for (unit_id, day), filed in activity.items():
+        if unit_id in rows:
+            _count_day(rows[unit_id], filed, schedule, day)
+    for unit_id, day in misses:
+        if unit_id in rows and (unit_id, day) not in activity:
+            rows[unit_id].missing_days += 1
+    return WeekData(first, last, [d for d in days if schedule.is_reporting_day(d)], rows)
+
+
+def _count_day(row: WeekRow, filed: UnitDay, schedule: Schedule, day: date) -> None:
+    row.reports += filed.reports
+    if filed.kind == DailyKind.ZERO:
+        row.zero_days += 1
+    if filed.first_at is not None and schedule.is_late(day, filed.first_at):
+        row.late_days += 1
+
+
+def render_weekly(org: Org, week: WeekData, unit_id: int) -> str:
+    lines = [_("<b>📈 Weekly summary — {unit}, {first} – {last}</b>").format(
+        unit=esc(org.units[unit_id].name), first=day_text(week.first), last=day_text(week.last)),
+        _("Reporting days: {days}").format(days=len(week.reporting_days))]
+    units = org.subtree(unit_id)
+    met = sum(1 for u in units if week.rows[u].quota_met)
+    lines.append(_("Weekly quota met by {met} of {total} units").format(met=met, total=len(units)))
+    lines.append("")
+    for u in units:
+        row = week.rows[u]
+        lines.append(_("{mark} {unit}: reports {reports}/{quota} · zero-report days {zero} · late {late} · missing {missing}").format(
+            mark="✅" if row.quota_met else "❌", unit=esc(org.units[u].name), reports=row.reports,
+            quota=row.quota, zero=row.zero_days, late=row.late_days, missing=row.missing_days))
+    return "\n".join(lines)
