@@ -14,14 +14,21 @@ from telegram import (
 )
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults, TypeHandler
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    ApplicationHandlerStop,
+    ContextTypes,
+    Defaults,
+    TypeHandler,
+)
 
 import handlers
 from bot import flood, i18n, metrics
 from bot.config import Settings
 from bot.delivery.limiter import PriorityRateLimiter
 from bot.delivery.sender import start_sender, stop_sender
-from bot.runtime import ChatOrderedProcessor, Context, prepare_update
+from bot.runtime import ChatOrderedProcessor, Context, prepare_update, request_redelivery
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -111,6 +118,9 @@ async def register_commands(application: Application) -> None:
 
 async def on_error(update: object, context: Context) -> None:
     """Log it; tell the person in private that nothing they typed was lost."""
+    if request_redelivery(context.error):
+        log.warning("database connection lost while handling an update; asking Telegram to redeliver it")
+        raise ApplicationHandlerStop  # the later groups would run without what this one failed to do
     log.error("error while handling an update", exc_info=context.error)
     metrics.HANDLER_ERRORS.inc()
     if not isinstance(update, Update) or update.effective_chat is None:

@@ -11,6 +11,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from telegram import Update
 from telegram.ext import Application, BaseUpdateProcessor, CallbackContext, ExtBot
 from telegram.ext import filters as ptb_filters
@@ -158,6 +159,32 @@ def _chat_key(update: object) -> int:
     if isinstance(update, Update) and update.effective_chat is not None:
         return update.effective_chat.id
     return 0
+
+
+# Webhook mode: when the database connection drops under a handler, a second delivery of the
+# update will work (the pool reconnects), so the endpoint asks Telegram for one instead of the
+# error handler apologising. The endpoint opens a box per update; on_error drops errors in it.
+_redelivery: ContextVar[list[BaseException] | None] = ContextVar("shangbao_redelivery", default=None)
+
+
+def collect_redelivery() -> list[BaseException]:
+    box: list[BaseException] = []
+    _redelivery.set(box)
+    return box
+
+
+def is_transient(error: BaseException | None) -> bool:
+    """The database connection was lost (dropped, terminated, restarted): retrying helps."""
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+
+
+def request_redelivery(error: BaseException | None) -> bool:
+    """True when the update will be delivered again (webhook mode and a transient error)."""
+    box = _redelivery.get()
+    if box is None or not is_transient(error):
+        return False
+    box.append(error)
+    return True
 
 
 def services(application: Application) -> tuple[Database, Settings]:

@@ -32,6 +32,7 @@ from bot import i18n, metrics
 from bot.config import Settings, WebhookConfig
 from bot.health import DRAINING, add_health_routes
 from bot.i18n import _
+from bot.runtime import collect_redelivery
 from storage import updates
 from storage.db import Database
 
@@ -104,12 +105,15 @@ class WebhookEndpoint:
         if claim is updates.Claim.IN_FLIGHT:
             return web.Response(status=503, headers={"Retry-After": "5"})
         update = Update.de_json(data, self.application.bot)
+        redelivery = collect_redelivery()
         try:
             await self._process(update, update_id)
         except Exception:
             log.exception("update %s failed; releasing it for redelivery", update_id)
+            redelivery.append(RuntimeError("processing failed"))
+        if redelivery:
             await self._settle(updates.release, update_id)
-            return web.Response(status=500)
+            return web.Response(status=500)  # Telegram delivers it again
         await self._settle(updates.finish, update_id)
         return web.json_response({})
 

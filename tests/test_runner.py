@@ -115,6 +115,16 @@ class TestGracefulStop:
 
 
 class TestFlood:
+    @pytest.fixture
+    async def bot(self, settings, db, emulator):
+        """The real Application with flood control on (the shared fixture switches it off)."""
+        from bot.app import build_application, start_polling, stop_polling
+
+        application = build_application(settings.model_copy(update={"flood_rate_per_minute": 30.0}), db)
+        await start_polling(application)
+        yield application
+        await stop_polling(application)
+
     @pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
     async def test_a_thousand_messages_from_one_user(self, bot, emulator, org):
         """The flooder is warned once a minute; someone else is answered meanwhile."""
