@@ -4,7 +4,9 @@ JSON logs, and a graceful stop on SIGTERM; flood control under a real flood."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import logging
 import os
 import signal
 import socket
@@ -16,6 +18,7 @@ import pytest
 from telegram import Update
 from telegram.ext import TypeHandler
 
+from bot import logs
 from bot.config import load_settings
 from bot.runner import BotProcess
 from tests.conftest import ADMIN_ID
@@ -159,3 +162,26 @@ class TestFlood:
         await emulator.wait_until(lambda: handled.count(6666) == 1100, timeout=30)
         await emulator.wait_idle(timeout=30)
         assert warnings() == 2
+
+
+class TestLogsNameTheReport:
+    async def test_submission_log_line_carries_update_chat_user_and_reference(self, bot, emulator, db, org):
+        from tests.fault_support import PatientReporter
+
+        tree = await org.tree()
+        stream = io.StringIO()
+        handler = logging.StreamHandler(stream)
+        handler.addFilter(logs.ContextFilter())
+        handler.setFormatter(logs.JSONFormatter())
+        logger = logging.getLogger("handlers.report")
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        reporter = PatientReporter(emulator, tree.reporters["C01"], db)
+        try:
+            while not reporter.confirmed:
+                await reporter.step()
+        finally:
+            logger.removeHandler(handler)
+        [entry] = [json.loads(line) for line in stream.getvalue().splitlines() if "report submitted" in line]
+        assert entry["report"] == reporter.confirmed[0]
+        assert entry["chat_id"] == entry["user_id"] == reporter.id and entry["update_id"] > 0
