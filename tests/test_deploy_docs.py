@@ -117,6 +117,13 @@ class TestGuide:
         for argv in commands:
             build_parser().parse_args(argv)  # exits (fails the test) on an unknown command
 
+    def test_every_setting_is_in_env_example_and_the_readme(self):
+        example, readme = (ROOT / ".env.example").read_text(), (ROOT / "README.md").read_text()
+        missing = [name.upper() for name in Settings.model_fields
+                   if f"\n{name.upper()}=" not in example or f"| `{name.upper()}` |" not in readme]
+        assert not missing, f"document these settings in .env.example and README: {missing}"
+        load_settings(_env_file=ROOT / ".env.example")  # the example itself is valid
+
     def test_settings_file_is_complete_and_valid_for_webhook_mode(self):
         keys = env_file()
         known = {name.upper() for name in Settings.model_fields}

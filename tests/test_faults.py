@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from telegram import Update
 from telegram.ext import TypeHandler
 
+from bot import metrics
 from bot.app import build_application, start_polling, stop_polling
 from bot.config import load_settings
 from bot.delivery.sender import SenderTuning
@@ -112,6 +113,8 @@ class TestTelegramErrors:
                                   priority=random.Random(n).choice(list(Priority)[:3]))
 
     async def test_bursts_of_errors_then_a_ten_minute_outage(self, app, proxy, emulator, db, capsys):
+        sent_before = metrics.DELIVERIES.labels(result="sent")._value.get()
+        limited_before = metrics.RATE_LIMITED._value.get()
         emulator.fail_next("sendMessage", status=429, retry_after=1, times=6)
         emulator.fail_next("sendMessage", status=500, times=3)
         emulator.fail_next("sendMessage", status=502, times=3)
@@ -127,6 +130,9 @@ class TestTelegramErrors:
         assert proxy.counts["reset"] == 4 and proxy.counts["hang"] == 2 and proxy.counts["outage"] > 0
         assert emulator.stats["429"] == 6 and emulator.stats["5xx"] == 6
         assert_exactly_once(figures)
+        # The metrics saw the same: every delivery, every 429.
+        assert metrics.DELIVERIES.labels(result="sent")._value.get() - sent_before == figures.delivered
+        assert metrics.RATE_LIMITED._value.get() - limited_before == 6
 
 
 # --------------------------------------------------------------------------------------------

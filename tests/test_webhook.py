@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -21,6 +25,7 @@ from tests.conftest import ADMIN_ID
 from tests.test_config import run_cli
 from tests.webhook_emulator import SECRET_HEADER, WebhookEmulator
 
+ROOT = Path(__file__).resolve().parent.parent
 SECRET = "s3cret-Token_1"
 PUBLIC_URL = "https://bot.example.org/tg/hook"
 
@@ -119,6 +124,10 @@ class TestEndpoint:
                                 now=utcnow() - timedelta(seconds=1))
         await emulator.deliver(process.url, SECRET, updates=[update])
         assert process.observed.seen == [(3001, update["update_id"])]
+
+    async def test_old_update_ids_are_pruned_hourly(self, process):
+        [job] = process.application.job_queue.get_jobs_by_name("prune_processed_updates")
+        assert job.trigger.interval.total_seconds() == 3600
 
     async def test_health_routes_share_the_webhook_server(self, process):
         base = process.url.removesuffix("/tg/hook")
@@ -231,3 +240,26 @@ class TestCommandLine:
         result = await cli("run", env=env, cwd=tmp_path)
         assert result.returncode == 2 and "WEBHOOK_URL" in result.stderr
         assert "Traceback" not in result.stderr
+
+    async def test_run_serves_the_webhook_and_stops_on_sigterm(self, emulator, db_url, org, tmp_path):
+        from tests.test_runner import free_port
+
+        unit = await org.unit("C01", "和平社区")
+        await org.member(3001, unit, locale="en")
+        port = free_port()
+        env = {**os.environ, "PYTHONPATH": str(ROOT),
+               **cli_env(emulator, tmp_path, DATABASE_URL=db_url, BOT_MODE="webhook", WEBHOOK_URL=PUBLIC_URL,
+                         WEBHOOK_SECRET=SECRET, WEBHOOK_PORT=str(port))}
+        child = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", env=env, cwd=tmp_path,
+                                                     stderr=asyncio.subprocess.PIPE)
+        try:
+            await emulator.user(3001, "Li").send("/whoami")
+            await emulator.deliver(f"http://127.0.0.1:{port}/tg/hook", SECRET)  # retried until it listens
+            assert "Telegram id: 3001" in emulator.messages_to(3001)[0].text
+            child.send_signal(signal.SIGTERM)
+            _out, err = await asyncio.wait_for(child.communicate(), 30)
+        finally:
+            if child.returncode is None:
+                child.kill()
+        assert child.returncode == 0, err.decode()
+        assert "bot stopped" in err.decode() and "Traceback" not in err.decode()
