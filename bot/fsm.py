@@ -78,6 +78,12 @@ def _state_name(state: State | str | None) -> str | None:
     return state.state if isinstance(state, State) else state
 
 
+async def stored_state(session: AsyncSession, chat_id: int, user_id: int) -> str | None:
+    """The step someone is at, read without a lock (to route an update, not to change it)."""
+    query = select(FSMState.state).where(FSMState.chat_id == chat_id, FSMState.user_id == user_id)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
 class FSMContext:
     """State and data of one user in one chat, read and written in the caller's session.
 

@@ -18,7 +18,7 @@ from telegram.ext import filters as ptb_filters
 
 from bot import i18n, logs, metrics
 from bot.config import Settings
-from bot.fsm import FSMContext, State, StatesGroup
+from bot.fsm import FSMContext, State, StatesGroup, stored_state
 from storage.db import Database
 from storage.models import Member
 from storage.queries import is_admin, member_by_telegram_id
@@ -75,12 +75,9 @@ async def load_scope(db: Database, settings: Settings, update: Update) -> Update
     user, chat = update.effective_user, update.effective_chat
     if user is None:
         return UpdateScope(locale=settings.default_locale)
-    async with db.session() as session:
+    async with db.read_session() as session:
         member = await member_by_telegram_id(session, user.id)
-        state = None
-        if chat is not None:
-            state = await FSMContext(session, chat.id, user.id).get_state()
-            session.expunge_all()  # read only: nothing to write back
+        state = await stored_state(session, chat.id, user.id) if chat is not None else None
     locale = (member.locale if member else None) or i18n.negotiate(user.language_code)
     return UpdateScope(
         member=member, state=state, locale=locale or settings.default_locale,

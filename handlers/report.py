@@ -605,8 +605,6 @@ async def show(update: Update, context: Context, turn: Turn, prompt: Prompt, *, 
 # --- Entry points -------------------------------------------------------------------------------
 
 
-
-
 async def start_report(update: Update, context: Context) -> None:
     """/report or 📝 Report: starts a draft (asking the unit only of members of several), or resumes one."""
     if not is_private(update):

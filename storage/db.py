@@ -16,9 +16,10 @@ from sqlalchemy.ext.asyncio import (
 )
 
 
-def _prepare_sqlite(engine: AsyncEngine) -> None:
+def _prepare_sqlite(engine: AsyncEngine, begin: str) -> None:
     # Deferred BEGIN lets two read-then-write transactions deadlock into "database is
     # locked"; taking the lock at BEGIN makes writers queue on busy_timeout instead.
+    # Read-only sessions keep the deferred BEGIN: under WAL they never block a writer.
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
         dbapi_connection.isolation_level = None
@@ -31,16 +32,16 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql(begin)
 
 
-def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def make_engine(url: str, *, echo: bool = False, read_only: bool = False) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, echo=echo)
-        _prepare_sqlite(engine)
+        _prepare_sqlite(engine, "BEGIN" if read_only else "BEGIN IMMEDIATE")
         return engine
     return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
@@ -52,6 +53,10 @@ class Database:
         self.url = url
         self.engine = make_engine(url, echo=echo)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # A second pool for reads on a SQLite file; an in-memory database must share one.
+        separate = self.is_sqlite and make_url(url).database not in (None, "", ":memory:")
+        self.read_engine = make_engine(url, echo=echo, read_only=True) if separate else self.engine
+        self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -73,5 +78,19 @@ class Database:
             for callback in session.info.pop("after_commit", []):
                 callback()
 
+    @asynccontextmanager
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        """For reads only: nothing is committed, and on SQLite no write lock is taken.
+
+        What was loaded stays readable afterwards (detached, not expired)."""
+        async with self.read_sessionmaker() as session:
+            try:
+                yield session
+            finally:
+                session.expunge_all()
+                await session.rollback()
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()

@@ -192,6 +192,39 @@ class TestBackAndEdit:
         assert report.extra == {}
 
 
+class TestPlaceAndAttachments:
+    async def test_shared_location_and_at_most_ten_files(self, bot, emulator, db, org):
+        tree = await org.tree()
+        r = ReporterDriver(emulator, tree.reporters["C01"], language_code="en")
+        await start(r, "What kind of event")
+        await r.press("cat", "natural_disaster")
+        await r.press("now")
+        await r.send_location(39.9042, 116.4074)
+        assert "How many people" in r.text
+        await r.send("0")
+        await r.send("Flooded underpass")
+        await r.send("Water one metre deep after the storm.")
+        await r.press("skip")
+        await r.press("skip")
+        for kind in ["photo"] * 8 + ["document", "voice"]:
+            await r.attach(kind)
+        assert "Received: 10 of 10." in r.text
+        await r.user.send_photo()                      # the eleventh: the question stays as it is
+        await r.send("/report")                        # … and nothing else was stored
+        assert "10 photos" not in r.text and "8 photos, 1 document, 1 voice message" in r.text
+        await r.press("done")
+        assert "shared location (map)" in r.text
+        await r.press("submit")
+        (report,) = await reports(db)
+        assert (report.place, round(report.latitude, 4), round(report.longitude, 4)) == ("", 39.9042, 116.4074)
+        async with db.session() as session:
+            from bot.reporting.store import load_report
+            stored = await load_report(session, report.id)
+        assert [a.kind for a in stored.attachments] == ["photo"] * 8 + ["document", "voice"]
+        card = (await outbox_keys(db))[f"report:{report.id}:card:-1003"].payload["text"]
+        assert "uri.amap.com/marker?position=116.407400,39.904200" in card
+
+
 class TestCancel:
     async def test_confirm_keep_and_discard(self, bot, emulator, db, org):
         tree = await org.tree()

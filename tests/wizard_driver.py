@@ -114,8 +114,9 @@ class ReporterDriver:
         query = await self.user.press(target, matches[0]["callback_data"])
         answer = await self.wait_answer(query)
         fresh = [m for m in self.emu.sent[mark:] if m.chat_id == self.id]
-        if fresh and fresh[-1].buttons():   # the question could not be edited: a new one came
-            self.prompt = fresh[-1]
+        questions = [m for m in fresh if any(b.get("callback_data", "").startswith("r:") for b in m.buttons())]
+        if questions:   # the question could not be edited: a new one came (a receipt is no question)
+            self.prompt = questions[-1]
         return Answer(answer.get("text", ""), bool(answer.get("show_alert")))
 
     async def press_raw(self, data: str, message: SentMessage) -> Answer:

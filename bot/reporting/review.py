@@ -108,5 +108,6 @@ def summary_lines(draft: Draft, unit_names: dict[int, str], *, answered_only: bo
     """Every step this draft asks, with its answer so far (or only the answered ones)."""
     names = fields_for(draft, len(unit_names) > 1)
     if answered_only:
-        names = [name for name in names if name != "attachments" and draft.answered(FIELDS[name][1])]
+        names = [name for name in names if draft.answered(FIELDS[name][1])
+                 and (name != "attachments" or draft.attachments)]
     return [field_line(draft, name, unit_names) for name in names]
