@@ -14,14 +14,21 @@ from telegram import (
 )
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults, TypeHandler
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    ApplicationHandlerStop,
+    ContextTypes,
+    Defaults,
+    TypeHandler,
+)
 
 import handlers
-from bot import i18n
+from bot import flood, i18n, metrics
 from bot.config import Settings
 from bot.delivery.limiter import PriorityRateLimiter
 from bot.delivery.sender import start_sender, stop_sender
-from bot.runtime import ChatOrderedProcessor, Context, prepare_update
+from bot.runtime import ChatOrderedProcessor, Context, prepare_update, request_redelivery
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -32,6 +39,7 @@ Hook = Callable[[Application], Awaitable[None]]
 STARTUP_HOOKS: list[Hook] = []
 SHUTDOWN_HOOKS: list[Hook] = []
 STARTUP_HOOKS.append(start_sender)
+STARTUP_HOOKS.append(metrics.instrument)  # counts the sender's deliveries and 429s
 SHUTDOWN_HOOKS.append(stop_sender)
 
 # Telegram's own language codes for setMyCommands; zh_Hant readers share "zh" with
@@ -59,6 +67,8 @@ def build_application(settings: Settings, db: Database | None = None) -> Applica
     )
     application.bot_data["settings"] = settings
     application.bot_data["db"] = db or Database(settings.database_url)
+    # Before everything else (group -200): drop a flooding user's updates without a query.
+    flood.install(application, settings.flood_rate_per_minute, settings.flood_burst)
     # Runs before every flow: it loads the member, their step and their language.
     application.add_handler(TypeHandler(Update, prepare_update), group=-100)
     handlers.register_all(application)
@@ -108,7 +118,11 @@ async def register_commands(application: Application) -> None:
 
 async def on_error(update: object, context: Context) -> None:
     """Log it; tell the person in private that nothing they typed was lost."""
+    if request_redelivery(context.error):
+        log.warning("database connection lost while handling an update; asking Telegram to redeliver it")
+        raise ApplicationHandlerStop  # the later groups would run without what this one failed to do
     log.error("error while handling an update", exc_info=context.error)
+    metrics.HANDLER_ERRORS.inc()
     if not isinstance(update, Update) or update.effective_chat is None:
         return
     if update.effective_chat.type != "private":

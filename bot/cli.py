@@ -1,16 +1,17 @@
-"""Command line: `python -m bot run | db upgrade | org import FILE | org export`."""
+"""Command line: `python -m bot run | db upgrade | db backup [FILE] | webhook set|delete|info |
+org import FILE | org export`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from pathlib import Path
 
 from bot import i18n
 from bot.config import ConfigError, Settings, exit_on_config_error, load_settings
 from bot.i18n import _
+from bot.logs import configure_logging
 from storage.db import Database
 from storage.migrate import upgrade
 
@@ -33,9 +34,12 @@ Keep the token secret: never commit .env.
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Shangbao bot")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="migrate the database and start the bot")
+    sub.add_parser("run", help="migrate the database and start the bot (BOT_MODE: polling or webhook)")
     db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply migrations")
+    backup = db.add_parser("backup", help="a consistent copy of the database (SQLite), or pg_dump (PostgreSQL)")
+    backup.add_argument("file", type=Path, nargs="?", help="target file (default: var/backups/shangbao-<time>)")
+    add_webhook_parser(sub)
     org = sub.add_parser("org", help="organisation as code").add_subparsers(dest="org_command", required=True)
     imp = org.add_parser("import", help="create or update units, members and groups from YAML")
     imp.add_argument("file", type=Path)
@@ -45,15 +49,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_webhook_parser(sub) -> None:
+    hook = sub.add_parser("webhook", help="register the webhook with Telegram (a deploy step)")
+    commands = hook.add_subparsers(dest="webhook_command", required=True)
+    set_ = commands.add_parser("set", help="setWebhook with WEBHOOK_URL and WEBHOOK_SECRET")
+    set_.add_argument("--drop-pending-updates", action="store_true", help="discard updates waiting at Telegram")
+    set_.add_argument("--max-connections", type=int, help="parallel connections Telegram may open (1-100)")
+    delete = commands.add_parser("delete", help="deleteWebhook (back to polling)")
+    delete.add_argument("--drop-pending-updates", action="store_true", help="discard updates waiting at Telegram")
+    commands.add_parser("info", help="where Telegram sends updates, how many wait, the last error")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
     except ConfigError as exc:
         exit_on_config_error(exc)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, settings.log_format)
     i18n.configure(settings.default_locale, settings.tz)
-    handler = {"run": cmd_run, "db": cmd_db, "org": cmd_org}[args.command]
+    handler = {"run": cmd_run, "db": cmd_db, "org": cmd_org, "webhook": cmd_webhook}[args.command]
     return handler(settings, args) or 0
 
 
@@ -63,18 +78,73 @@ def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
     except ConfigError:
         print(NO_TOKEN_HELP, file=sys.stderr)
         return 2
-    upgrade(settings.database_url)
-    from bot.app import build_application  # imported late: PTB is slow to import
+    if settings.bot_mode == "webhook":
+        try:
+            settings.webhook()
+        except ConfigError as exc:
+            exit_on_config_error(exc)
+    from bot.runner import serve, upgrade_exclusive  # imported late: PTB is slow to import
 
-    application = build_application(settings)
-    application.run_polling(allowed_updates=None, drop_pending_updates=False)
+    asyncio.run(upgrade_exclusive(settings.database_url))
+    asyncio.run(serve(settings))
     return 0
 
 
 def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
-    if args.db_command == "upgrade":
-        upgrade(settings.database_url)
-        print(_("Database is up to date."))
+    if args.db_command == "backup":
+        return cmd_backup(settings, args.file)
+    from bot.runner import upgrade_exclusive
+
+    asyncio.run(upgrade_exclusive(settings.database_url))
+    print(_("Database is up to date."))
+    return 0
+
+
+def cmd_backup(settings: Settings, file: Path | None) -> int:
+    from bot import backup
+
+    target = file or backup.default_target(settings.database_url)
+    if settings.is_sqlite:
+        try:
+            backup.backup_sqlite(settings.database_url, target)
+        except FileNotFoundError as exc:
+            print(_("There is no database file to back up: {path}").format(path=exc), file=sys.stderr)
+            return 1
+        print(_("Backup written to {path}").format(path=target))
+        return 0
+    command = backup.pg_dump_command(settings.database_url, target)
+    if not backup.pg_dump_available():
+        print(_("pg_dump is not installed here. Run this where it is (PostgreSQL client tools):"))
+        print(command.shell())
+        return 0
+    result = backup.run_pg_dump(command, target)
+    if result.returncode != 0:
+        print(_("pg_dump failed:"), result.stderr.strip(), file=sys.stderr)
+        return 1
+    print(_("Backup written to {path}").format(path=target))
+    return 0
+
+
+def cmd_webhook(settings: Settings, args: argparse.Namespace) -> int:
+    from telegram.error import TelegramError
+
+    from bot import webhook
+
+    try:
+        settings.token()
+        if args.webhook_command == "set":
+            info = asyncio.run(webhook.set_webhook(settings, drop_pending=args.drop_pending_updates,
+                                                   max_connections=args.max_connections))
+        elif args.webhook_command == "delete":
+            info = asyncio.run(webhook.delete_webhook(settings, drop_pending=args.drop_pending_updates))
+        else:
+            info = asyncio.run(webhook.webhook_info(settings))
+    except ConfigError as exc:
+        exit_on_config_error(exc)
+    except TelegramError as exc:
+        print(_("Telegram refused the request: {error}").format(error=exc), file=sys.stderr)
+        return 1
+    print(webhook.describe(info))
     return 0
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import sys
+from dataclasses import dataclass
 from datetime import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -15,6 +18,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 ROOT = Path(__file__).resolve().parent.parent
 SUPPORTED_LOCALES = ("zh_Hans", "zh_Hant", "en")
 DEFAULT_API_BASE_URL = "https://api.telegram.org"
+# Telegram's rule for setWebhook's secret_token.
+SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -79,6 +84,24 @@ class Settings(BaseSettings):
     case_assign_minutes: Annotated[tuple[int, int, int, int], NoDecode] = (50, 60, 60, 1440)
     case_public_response_minutes: int = Field(default=720, ge=0)
     case_check_seconds: float = Field(default=30, gt=0)
+    log_format: Literal["text", "json"] = "text"
+
+    # Webhook mode (see docs/deploy.md); required ones are checked by webhook().
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    webhook_path: str | None = None
+
+    # Small servers for operators; port 0 switches one off.
+    ops_listen: str = "127.0.0.1"
+    health_port: Annotated[int, Field(ge=0, le=65535)] = 0
+    metrics_port: Annotated[int, Field(ge=0, le=65535)] = 0
+
+    # Flood control per Telegram user: a steady rate and a burst (albums arrive as bursts).
+    flood_rate_per_minute: Annotated[float, Field(ge=0)] = 30.0
+    flood_burst: Annotated[int, Field(ge=1)] = 20
+    rules_file: Path | None = None
     # The daily cycle (times in bot_timezone): reminder, deadline with the summary, weekly summary.
     daily_reminder_time: str = "16:00"
     daily_deadline_time: str = "17:00"
@@ -93,7 +116,6 @@ class Settings(BaseSettings):
     telegram_chat_rate: float = Field(1.0, gt=0)
     # With several replicas: the part of the global rate each replica keeps for replies.
     telegram_interactive_share: float = Field(0.2, gt=0, le=1)
-    rules_file: Path | None = None
 
     @field_validator("admin_telegram_ids", mode="before")
     @classmethod
@@ -173,6 +195,39 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
+    @field_validator("log_format", "bot_mode", mode="before")
+    @classmethod
+    def _lower_choice(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("webhook_url", "webhook_path", "webhook_secret", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # `WEBHOOK_URL=` in .env means "not set", as for the token.
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        # http:// only works with a self-hosted Bot API server; Telegram's needs https.
+        if value is not None and (not value.startswith(("https://", "http://")) or not urlsplit(value).hostname):
+            raise ValueError("must be the public https:// URL that Telegram calls")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not SECRET_TOKEN.match(value.get_secret_value()):
+            raise ValueError("1–256 characters, only A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _webhook_path(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("/"):
+            raise ValueError("must start with /")
+        return value
+
     @field_validator("telegram_api_base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
@@ -232,6 +287,25 @@ class Settings(BaseSettings):
         if self.telegram_bot_token is None or not self.telegram_bot_token.get_secret_value().strip():
             raise ConfigError("TELEGRAM_BOT_TOKEN", "not set")
         return self.telegram_bot_token.get_secret_value().strip()
+
+    def webhook(self) -> WebhookConfig:
+        """The webhook settings, or a ConfigError naming the first one missing."""
+        if self.webhook_url is None:
+            raise ConfigError("WEBHOOK_URL", "not set (the public https:// URL Telegram calls)")
+        if self.webhook_secret is None:
+            raise ConfigError("WEBHOOK_SECRET", "not set (a random string of A-Z, a-z, 0-9, _ and -)")
+        path = self.webhook_path or urlsplit(self.webhook_url).path or "/"
+        return WebhookConfig(self.webhook_url, self.webhook_secret.get_secret_value(),
+                             self.webhook_listen, self.webhook_port, path)
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    url: str
+    secret: str
+    listen: str
+    port: int
+    path: str
 
 
 def load_settings(**overrides: object) -> Settings:

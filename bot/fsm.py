@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from transitions import Machine, MachineError
 
@@ -101,9 +102,17 @@ class FSMContext:
             query = select(FSMState).where(
                 FSMState.chat_id == self.chat_id, FSMState.user_id == self.user_id
             )
-            if self.session.bind.dialect.name == "postgresql":
+            postgres = self.session.bind.dialect.name == "postgresql"
+            if postgres:
                 query = query.with_for_update()
             row = (await self.session.execute(query)).scalar_one_or_none()
+            if row is None and postgres:
+                # No row to lock yet: two first answers would both insert and one would
+                # fail. Insert-or-nothing waits for a racing insert; then lock the row.
+                await self.session.execute(pg_insert(FSMState).values(
+                    chat_id=self.chat_id, user_id=self.user_id, state=None, data={}, version=0,
+                    updated_at=utcnow()).on_conflict_do_nothing())
+                row = (await self.session.execute(query)).scalar_one()
             if row is None:
                 row = FSMState(chat_id=self.chat_id, user_id=self.user_id, state=None, data={}, version=0)
                 self.session.add(row)

@@ -5,16 +5,18 @@ which step of which flow; and the update processor that keeps each chat's update
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from telegram import Update
 from telegram.ext import Application, BaseUpdateProcessor, CallbackContext, ExtBot
 from telegram.ext import filters as ptb_filters
 
-from bot import i18n
+from bot import i18n, logs, metrics
 from bot.config import Settings
 from bot.fsm import FSMContext, State, StatesGroup, stored_state
 from storage.db import Database
@@ -107,25 +109,41 @@ class InState(ptb_filters.UpdateFilter):
 
 
 class ChatOrderedProcessor(BaseUpdateProcessor):
-    """Updates of one chat run one after another; different chats run in parallel."""
+    """Updates of one chat run one after another; different chats run in parallel.
+
+    Each update also gets a fresh log context (update id, chat, user) and is timed for
+    the metrics; webhook mode sends its updates through here too.
+    """
 
     def __init__(self, max_concurrent_updates: int = 64):
         super().__init__(max_concurrent_updates)
         self._locks: dict[int, asyncio.Lock] = {}
         self._waiting: dict[int, int] = {}
 
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+    async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:  # type: ignore[misc]
+        # PTB marks this final and takes a concurrency slot before do_process_update; we
+        # wait for the chat's turn first, so that a flood queued behind one busy chat does
+        # not hold every slot while other chats wait.
         key = _chat_key(update)
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._waiting[key] = self._waiting.get(key, 0) + 1
         try:
-            async with lock:
-                _scope.set(None)
-                await coroutine
+            async with lock, self._semaphore:
+                await self.do_process_update(update, coroutine)
         finally:
             self._waiting[key] -= 1
             if not self._waiting[key]:
                 del self._waiting[key], self._locks[key]
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        _scope.set(None)
+        logs.bind_update(update)
+        started = time.perf_counter()
+        try:
+            await coroutine
+        finally:
+            metrics.HANDLER_SECONDS.observe(time.perf_counter() - started)
+            metrics.UPDATES.labels(kind=metrics.update_kind(update)).inc()
 
     async def initialize(self) -> None:
         pass
@@ -138,6 +156,32 @@ def _chat_key(update: object) -> int:
     if isinstance(update, Update) and update.effective_chat is not None:
         return update.effective_chat.id
     return 0
+
+
+# Webhook mode: when the database connection drops under a handler, a second delivery of the
+# update will work (the pool reconnects), so the endpoint asks Telegram for one instead of the
+# error handler apologising. The endpoint opens a box per update; on_error drops errors in it.
+_redelivery: ContextVar[list[BaseException] | None] = ContextVar("shangbao_redelivery", default=None)
+
+
+def collect_redelivery() -> list[BaseException]:
+    box: list[BaseException] = []
+    _redelivery.set(box)
+    return box
+
+
+def is_transient(error: BaseException | None) -> bool:
+    """The database connection was lost (dropped, terminated, restarted): retrying helps."""
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+
+
+def request_redelivery(error: BaseException | None) -> bool:
+    """True when the update will be delivered again (webhook mode and a transient error)."""
+    box = _redelivery.get()
+    if box is None or not is_transient(error):
+        return False
+    box.append(error)
+    return True
 
 
 def services(application: Application) -> tuple[Database, Settings]:

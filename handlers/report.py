@@ -11,6 +11,7 @@ a press counts only on the current question of the live draft.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -19,7 +20,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOpti
 from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot import i18n
+from bot import i18n, logs
 from bot.cases.hooks import case_filed
 from bot.fsm import FlowMachine, FSMContext, State, StatesGroup
 from bot.i18n import N_, _
@@ -40,6 +41,8 @@ from handlers.common import HELP_SECTIONS, refuse_stranger
 from storage.models import Member, Unit
 from storage.queries import member_by_telegram_id
 from storage.types import utcnow
+
+log = logging.getLogger(__name__)
 
 COMMANDS = [
     Command("report", N_("File an incident report"), private=True),
@@ -843,6 +846,8 @@ async def press_submit(turn: Turn, _value: str) -> Prompt | Invalid:
                                    now=now, default_locale=settings.default_locale,
                                    admin_ids=settings.admin_telegram_ids)
     await case_filed(turn.session, submitted.report, settings, now)
+    logs.bind(report=submitted.report.reference)  # the rest of this update's log lines name it
+    log.info("report submitted: level %s, %d target chats", submitted.report.level, len(submitted.plan.targets))
     lines = await review_lines(turn)
     await turn.fsm.clear()
     head = _("✅ <b>Submitted</b> as <code>{reference}</code>").format(reference=submitted.report.reference)

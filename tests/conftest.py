@@ -126,6 +126,8 @@ def settings(emulator, db_url) -> Settings:
         default_locale="zh_Hans",
         # The daily cycle's timer would run on the real clock; its tests switch it on.
         scheduler_enabled=False,
+        # Simulated people answer faster than real ones; the flood tests switch it on.
+        flood_rate_per_minute=0,
         _env_file=None,
     )
 

@@ -206,6 +206,11 @@ class OutboxSender:
                 await drop_lease(session, PRESENCE_PREFIX + self.owner, self.owner)
 
     @property
+    def running(self) -> bool:
+        """The claiming loop is alive and not stopping (readiness, /readyz)."""
+        return self._task is not None and not self._task.done() and not self._stopping
+
+    @property
     def in_flight(self) -> int:
         return sum(len(queue) for queue in self._queues.values()) + len(self._current)
 

@@ -10,6 +10,7 @@ from storage.models.jobs import JobRun, JobStatus
 from storage.models.org import AuditLog, GroupChat, Invite, Member, Membership, Role, Unit
 from storage.models.outbox import OutboxMessage, OutboxStatus, Priority, SenderLease
 from storage.models.report import Attachment, CaseStatus, Category, ReferenceCounter, Report
+from storage.models.updates import ProcessedUpdate, UpdateStatus
 
 __all__ = [
     "Attachment",
@@ -37,11 +38,13 @@ __all__ = [
     "OutboxMessage",
     "OutboxStatus",
     "Priority",
+    "ProcessedUpdate",
     "ReferenceCounter",
     "Report",
     "Role",
     "SenderLease",
     "SensitivePeriod",
     "Unit",
+    "UpdateStatus",
     "UnitQuota",
 ]
