@@ -28,7 +28,13 @@ from bot import flood, i18n, metrics
 from bot.config import Settings
 from bot.delivery.limiter import PriorityRateLimiter
 from bot.delivery.sender import start_sender, stop_sender
-from bot.runtime import ChatOrderedProcessor, Context, prepare_update, request_redelivery
+from bot.runtime import (
+    ChatOrderedProcessor,
+    Context,
+    claim_update,
+    prepare_update,
+    request_redelivery,
+)
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -69,6 +75,9 @@ def build_application(settings: Settings, db: Database | None = None) -> Applica
     application.bot_data["db"] = db or Database(settings.database_url)
     # Before everything else (group -200): drop a flooding user's updates without a query.
     flood.install(application, settings.flood_rate_per_minute, settings.flood_burst)
+    # Then (polling mode) the update is claimed by its id, so a redelivery after a crash is
+    # not applied twice; webhook mode claims in the endpoint.
+    application.add_handler(TypeHandler(Update, claim_update), group=-190)
     # Runs before every flow: it loads the member, their step and their language.
     application.add_handler(TypeHandler(Update, prepare_update), group=-100)
     handlers.register_all(application)

@@ -5,7 +5,11 @@ which step of which flow; and the update processor that keeps each chat's update
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import socket
 import time
+import uuid
 from collections.abc import Awaitable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -13,15 +17,24 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 from telegram import Update
-from telegram.ext import Application, BaseUpdateProcessor, CallbackContext, ExtBot
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    BaseUpdateProcessor,
+    CallbackContext,
+    ExtBot,
+)
 from telegram.ext import filters as ptb_filters
 
 from bot import i18n, logs, metrics
 from bot.config import Settings
 from bot.fsm import FSMContext, State, StatesGroup, stored_state
+from storage import updates
 from storage.db import Database
 from storage.models import Member
 from storage.queries import is_admin, member_by_telegram_id
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -156,6 +169,31 @@ def _chat_key(update: object) -> int:
     if isinstance(update, Update) and update.effective_chat is not None:
         return update.effective_chat.id
     return 0
+
+
+def worker_name() -> str:
+    """Who holds a claim: host, process and a random part (a restarted pid is another worker)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+async def claim_update(update: object, context: Context) -> None:
+    """Group -190, polling mode: skip an update whose work a dead process already committed.
+
+    Telegram hands out an update again when the process died before the next getUpdates
+    confirmed it, even if the update was handled. The transaction that commits an update's
+    first writes also records it as done (storage/updates.py), so such an update is skipped,
+    while one whose handler never committed runs again. Costs one read; the record rides on
+    the handler's own transaction. In webhook mode the endpoint has claimed the update.
+    """
+    if not isinstance(update, Update) or updates.current.get() is not None:
+        return
+    async with context.db.read_session() as session:
+        handled = await updates.handled_before(session, update.update_id)
+    if handled:
+        log.info("update %s was handled before a restart; skipping it", update.update_id)
+        raise ApplicationHandlerStop
+    owner = context.application.bot_data.setdefault("worker", worker_name())
+    updates.current.set(updates.ClaimRef(update.update_id, owner, claimed=False))
 
 
 # Webhook mode: when the database connection drops under a handler, a second delivery of the

@@ -15,9 +15,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import os
-import socket
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import timedelta
@@ -32,7 +29,7 @@ from bot import i18n, metrics
 from bot.config import Settings, WebhookConfig
 from bot.health import DRAINING, add_health_routes
 from bot.i18n import _
-from bot.runtime import collect_redelivery
+from bot.runtime import collect_redelivery, worker_name
 from storage import updates
 from storage.db import Database
 
@@ -44,11 +41,6 @@ ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_membe
 # How long a claim protects an update in flight; renewed every third of it while working.
 LEASE = timedelta(seconds=30)
 PRUNE_EVERY = 3600.0
-
-
-def worker_name() -> str:
-    """Who holds a claim: host, process and a random part (a restarted pid is another worker)."""
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class WebhookEndpoint:
@@ -106,27 +98,34 @@ class WebhookEndpoint:
             return web.Response(status=503, headers={"Retry-After": "5"})
         update = Update.de_json(data, self.application.bot)
         redelivery = collect_redelivery()
+        ref = None
         try:
-            await self._process(update, update_id)
+            ref = await self._process(update, update_id)
         except Exception:
             log.exception("update %s failed; releasing it for redelivery", update_id)
             redelivery.append(RuntimeError("processing failed"))
-        if redelivery:
+        if redelivery and not (ref and ref.done):
             await self._settle(updates.release, update_id)
             return web.Response(status=500)  # Telegram delivers it again
-        await self._settle(updates.finish, update_id)
+        if not (ref and ref.done):  # a handler that wrote nothing: done now
+            await self._settle(updates.finish, update_id)
         return web.json_response({})
 
-    async def _process(self, update: Update, update_id: int) -> None:
-        """Through the update processor, as in polling: chat order, log context, metrics."""
-        heartbeat = asyncio.create_task(self._keep_lease(update_id))
+    async def _process(self, update: Update, update_id: int) -> updates.ClaimRef:
+        """Through the update processor, as in polling: chat order, log context, metrics.
+        The handlers' first committed writes mark the claim done with them."""
+        heartbeat = asyncio.create_task(self._keep_lease(update_id))  # before the claim is set
+        ref = updates.ClaimRef(update_id, self.owner)
+        token = updates.current.set(ref)
         try:
             await self.application.update_processor.process_update(
                 update, self.application.process_update(update))
         finally:
+            updates.current.reset(token)
             heartbeat.cancel()
             with suppress(asyncio.CancelledError):
                 await heartbeat
+        return ref
 
     async def _keep_lease(self, update_id: int) -> None:
         while True:

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage import updates
+
 
 def _prepare_sqlite(engine: AsyncEngine, begin: str) -> None:
     # Deferred BEGIN lets two read-then-write transactions deadlock into "database is
@@ -52,7 +54,9 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False):
         self.url = url
         self.engine = make_engine(url, echo=echo)
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Writes mark the update being handled done in the same transaction (storage/updates.py).
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False,
+                                               sync_session_class=updates.ClaimingSession)
         # A second pool for reads on a SQLite file; an in-memory database must share one.
         separate = self.is_sqlite and make_url(url).database not in (None, "", ":memory:")
         self.read_engine = make_engine(url, echo=echo, read_only=True) if separate else self.engine
@@ -69,6 +73,7 @@ class Database:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         async with self.sessionmaker() as session:
+            session.info["claim"] = updates.current.get()
             try:
                 yield session
                 await session.commit()

@@ -10,10 +10,15 @@ and of an update whose lease ran out (its replica died) takes the claim over.
 from __future__ import annotations
 
 import enum
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, event, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from storage.models import ProcessedUpdate, UpdateStatus
 from storage.outbox import dialect_insert
@@ -82,3 +87,86 @@ async def prune(session: AsyncSession, now: datetime | None = None) -> int:
     cutoff = (now or utcnow()) - KEEP_FOR
     result = await session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.received_at < cutoff))
     return result.rowcount or 0
+
+
+# --- Marking an update done in the same transaction as its effects -------------------------
+
+
+@dataclass
+class ClaimRef:
+    """The update being handled in this task, and whether it is recorded as done yet.
+
+    `claimed`: a row was inserted before processing (webhook mode: replicas compete); without
+    one (polling: a single process) the row is inserted, already done, with the first writes.
+    """
+
+    update_id: int
+    owner: str
+    claimed: bool = True
+    done: bool = False
+
+
+current: ContextVar[ClaimRef | None] = ContextVar("shangbao_update_claim", default=None)
+
+
+class ClaimingSession(Session):
+    """A session that, when it commits the first writes of an update, marks that update done
+    in the same transaction. A crash after the commit leaves it done (a redelivery is skipped:
+    the answer is not applied twice); a crash before leaves it claimed (a redelivery runs it).
+    """
+
+
+def _done_statement(session: Session, ref: ClaimRef):
+    now = utcnow()
+    if ref.claimed:
+        return (update(ProcessedUpdate)
+                .where(ProcessedUpdate.update_id == ref.update_id, ProcessedUpdate.claimed_by == ref.owner)
+                .values(status=UpdateStatus.DONE.value, done_at=now))
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    done = dict(status=UpdateStatus.DONE.value, claimed_by=ref.owner, done_at=now)
+    return insert(ProcessedUpdate).values(update_id=ref.update_id, claimed_until=now, received_at=now, **done) \
+        .on_conflict_do_update(index_elements=["update_id"], set_=done)
+
+
+async def handled_before(session: AsyncSession, update_id: int) -> bool:
+    """Polling: was this update's work committed by a process that then died?"""
+    status = (await session.execute(
+        select(ProcessedUpdate.status).where(ProcessedUpdate.update_id == update_id))).scalar_one_or_none()
+    return status == UpdateStatus.DONE.value
+
+
+@event.listens_for(ClaimingSession, "after_flush")
+def _flushed(session: Session, _context) -> None:
+    if session.new or session.dirty or session.deleted:
+        session.info["wrote"] = True
+
+
+@event.listens_for(ClaimingSession, "do_orm_execute")
+def _executed(state) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info["wrote"] = True
+
+
+@event.listens_for(ClaimingSession, "before_commit")
+def _mark_done(session: Session) -> None:
+    ref: ClaimRef | None = session.info.get("claim")
+    # before_commit runs before the final flush: pending objects are writes too.
+    writes = session.info.get("wrote") or session.new or session.dirty or session.deleted
+    if ref is None or ref.done or not writes:
+        return
+    session.execute(_done_statement(session, ref))
+    session.info["marks"] = ref
+
+
+@event.listens_for(ClaimingSession, "after_commit")
+def _marked(session: Session) -> None:
+    ref = session.info.pop("marks", None)
+    if ref is not None:
+        ref.done = True
+    session.info.pop("wrote", None)
+
+
+@event.listens_for(ClaimingSession, "after_rollback")
+def _forget(session: Session) -> None:
+    session.info.pop("marks", None)
+    session.info.pop("wrote", None)

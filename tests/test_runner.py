@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
@@ -20,7 +21,10 @@ from telegram.ext import TypeHandler
 
 from bot import logs
 from bot.config import load_settings
+from bot.fsm import FSMContext
 from bot.runner import BotProcess
+from storage import updates
+from storage.queries import member_by_telegram_id
 from tests.conftest import ADMIN_ID
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -185,3 +189,55 @@ class TestLogsNameTheReport:
         [entry] = [json.loads(line) for line in stream.getvalue().splitlines() if "report submitted" in line]
         assert entry["report"] == reporter.confirmed[0]
         assert entry["chat_id"] == entry["user_id"] == reporter.id and entry["update_id"] > 0
+
+
+class TestRedeliveryAfterACrash:
+    """Polling: Telegram hands out again what a dead process fetched but had not confirmed."""
+
+    @pytest.fixture
+    def handled(self, bot) -> list[Update]:
+        seen: list[Update] = []
+
+        async def record(update: Update, _context) -> None:
+            seen.append(update)
+
+        bot.add_handler(TypeHandler(Update, record), group=-300)
+        return seen
+
+    async def test_an_answer_already_applied_is_not_applied_again(self, bot, emulator, db, org, handled):
+        from tests.wizard_driver import ReporterDriver
+
+        tree = await org.tree()
+        r = ReporterDriver(emulator, tree.reporters["C01"], language_code="en")
+        await r.send("/report")
+        await r.press("cat", "dispute")
+        await r.press("now")
+        await r.send("Main street 12")
+        await r.send("3")
+        assert "A short title" in r.text
+        mark = len(emulator.sent)
+        await bot.update_queue.put(handled[-1])  # the "3" again, as after a crash
+        await emulator.wait_until(lambda: len(handled) >= 6 and handled[-1] is handled[-2])
+        await emulator.wait_idle()
+        async with db.session() as session:
+            fsm = FSMContext(session, r.id, r.id)
+            state, data = await fsm.get_state(), await fsm.get_data()
+        assert state == "ReportForm:title" and not data.get("title") and data["people"] == 3
+        assert emulator.sent[mark:] == []  # and nothing was said twice
+
+    async def test_an_update_whose_handler_never_committed_runs_again(self, bot, emulator, db, org, handled):
+        unit = await org.unit("C01", "和平社区")
+        await org.member(3001, unit, locale="zh_Hans")
+        user = emulator.user(3001, "Li", language_code="en")
+        await user.send("/whoami")
+        await emulator.wait_for_message(3001, contains="3001")
+        update = handled[-1].to_dict()
+        update["update_id"] += 1000
+        update["message"]["text"] = update["message"]["text"].replace("/whoami", "/language en")
+        update["message"]["entities"][0]["length"] = len("/language")
+        async with db.session() as session:  # a process claimed it, then died before committing
+            await updates.claim(session, update["update_id"], "dead", timedelta(0))
+        await bot.update_queue.put(Update.de_json(update, bot.bot))
+        await emulator.wait_for_message(3001, contains="Language set to English")
+        async with db.session() as session:
+            assert (await member_by_telegram_id(session, 3001)).locale == "en"

@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from storage import updates
-from storage.models import ProcessedUpdate
+from storage.models import AuditLog, ProcessedUpdate
 from storage.types import utcnow
 
 LEASE = timedelta(seconds=30)
@@ -72,3 +73,50 @@ class TestPrune:
             left = (await session.execute(select(ProcessedUpdate.update_id))).scalars().all()
             assert left == [11]
             assert (await session.execute(select(func.count()).select_from(ProcessedUpdate))).scalar() == 1
+
+
+class TestDoneWithTheFirstWrites:
+    """The claim is marked done in the transaction that commits the update's first writes."""
+
+    async def claimed(self, db, update_id: int) -> updates.ClaimRef:
+        async with db.session() as session:
+            await updates.claim(session, update_id, "me", LEASE)
+        return updates.ClaimRef(update_id, "me")
+
+    async def status(self, db, update_id: int) -> str:
+        async with db.session() as session:
+            return (await session.execute(select(ProcessedUpdate.status).where(
+                ProcessedUpdate.update_id == update_id))).scalar_one()
+
+    async def test_a_write_marks_it_done_with_it(self, db):
+        ref = await self.claimed(db, 20)
+        token = updates.current.set(ref)
+        try:
+            async with db.session() as session:
+                session.add(AuditLog(action="test.write", subject="20", details={}))
+        finally:
+            updates.current.reset(token)
+        assert ref.done and await self.status(db, 20) == "done"
+
+    async def test_reads_and_rolled_back_writes_leave_it_claimed(self, db):
+        ref = await self.claimed(db, 21)
+        token = updates.current.set(ref)
+        try:
+            async with db.session() as session:
+                await session.execute(select(AuditLog))
+            with pytest.raises(RuntimeError):
+                async with db.session() as session:
+                    session.add(AuditLog(action="test.write", subject="21", details={}))
+                    await session.flush()
+                    raise RuntimeError("the handler failed after writing")
+        finally:
+            updates.current.reset(token)
+        assert not ref.done and await self.status(db, 21) == "processing"
+        async with db.session() as session:
+            assert (await session.execute(select(func.count()).select_from(AuditLog))).scalar() == 0
+
+    async def test_sessions_outside_an_update_mark_nothing(self, db):
+        await self.claimed(db, 22)
+        async with db.session() as session:
+            session.add(AuditLog(action="test.write", subject="22", details={}))
+        assert await self.status(db, 22) == "processing"
