@@ -11,12 +11,15 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime, tzinfo
 from functools import cache
+from io import BytesIO
 from pathlib import Path
 
 from babel import Locale
 from babel.dates import format_date as _babel_format_date
 from babel.dates import format_datetime as _babel_format_datetime
 from babel.dates import format_time as _babel_format_time
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import LazyProxy, NullTranslations, Translations
 
@@ -43,7 +46,23 @@ def configure(default_locale: str, timezone: tzinfo) -> None:
 
 @cache
 def translations(locale: str) -> NullTranslations:
-    return Translations.load(str(LOCALES_DIR), [locale], "messages")
+    """The compiled catalog when it is up to date, else the .po itself.
+
+    An installed wheel or a fresh checkout has only the .po files (the .mo are build output,
+    not committed), and a stale .mo would speak yesterday's words.
+    """
+    folder = LOCALES_DIR / locale / "LC_MESSAGES"
+    po, mo = folder / "messages.po", folder / "messages.mo"
+    if mo.exists() and (not po.exists() or mo.stat().st_mtime >= po.stat().st_mtime):
+        return Translations.load(str(LOCALES_DIR), [locale], "messages")
+    if not po.exists():
+        return NullTranslations()
+    with po.open("rb") as source:
+        catalog = read_po(source, locale=locale)
+    compiled = BytesIO()
+    write_mo(compiled, catalog, use_fuzzy=True)
+    compiled.seek(0)
+    return Translations(compiled, domain="messages")
 
 
 def current_locale() -> str:
