@@ -1,5 +1,5 @@
 """Command line: `python -m bot run | db upgrade | db backup [FILE] | webhook set|delete|info |
-org import FILE | org export`."""
+org import FILE | org export | diagrams [--check]`."""
 
 from __future__ import annotations
 
@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--prune", action="store_true", help="remove memberships of listed units that the file omits")
     exp = org.add_parser("export", help="write the organisation as YAML")
     exp.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
+    diagrams = sub.add_parser("diagrams", help="draw the state machines into docs/state-machines.md")
+    diagrams.add_argument("--check", action="store_true", help="fail when the file is out of date")
     return parser
 
 
@@ -68,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         exit_on_config_error(exc)
     configure_logging(settings.log_level, settings.log_format)
     i18n.configure(settings.default_locale, settings.tz)
-    handler = {"run": cmd_run, "db": cmd_db, "org": cmd_org, "webhook": cmd_webhook}[args.command]
+    handler = {"run": cmd_run, "db": cmd_db, "org": cmd_org, "webhook": cmd_webhook,
+               "diagrams": cmd_diagrams}[args.command]
     return handler(settings, args) or 0
 
 
@@ -176,3 +179,32 @@ async def _org(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     finally:
         await db.dispose()
+
+
+DIAGRAMS_FILE = Path(__file__).resolve().parent.parent / "docs" / "state-machines.md"
+
+
+def state_machines_document() -> str:
+    from bot.cases.machine import FINAL, MACHINE
+    from bot.diagrams import document
+    from handlers.report import FLOW
+
+    return document([
+        ("Report wizard", "The steps of `/report` (`handlers/report.py`, `ReportForm`).",
+         FLOW.machine, ()),
+        ("Case life cycle", "The statuses of a case (`bot/cases/machine.py`).",
+         MACHINE.machine, [str(status) for status in FINAL]),
+    ])
+
+
+def cmd_diagrams(_settings: Settings, args: argparse.Namespace) -> int:
+    text = state_machines_document()
+    if args.check:
+        current = DIAGRAMS_FILE.read_text(encoding="utf-8") if DIAGRAMS_FILE.exists() else ""
+        if current != text:
+            print(f"{DIAGRAMS_FILE} is out of date: run python -m bot diagrams", file=sys.stderr)
+            return 1
+        return 0
+    DIAGRAMS_FILE.write_text(text, encoding="utf-8")
+    print(f"Wrote {DIAGRAMS_FILE}")
+    return 0
