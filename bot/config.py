@@ -6,7 +6,6 @@ import re
 import sys
 from dataclasses import dataclass
 from datetime import time
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -316,11 +315,6 @@ def load_settings(**overrides: object) -> Settings:
         error = exc.errors()[0]
         setting = str(error["loc"][0]).upper() if error["loc"] else "settings"
         raise ConfigError(setting, error["msg"].removeprefix("Value error, ")) from None
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return load_settings()
 
 
 def exit_on_config_error(exc: ConfigError) -> None:

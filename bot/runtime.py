@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 from telegram import Update
 from telegram.ext import (
-    Application,
     ApplicationHandlerStop,
     BaseUpdateProcessor,
     CallbackContext,
@@ -221,6 +220,3 @@ def request_redelivery(error: BaseException | None) -> bool:
     box.append(error)
     return True
 
-
-def services(application: Application) -> tuple[Database, Settings]:
-    return application.bot_data["db"], application.bot_data["settings"]

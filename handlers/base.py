@@ -16,7 +16,6 @@ class Command:
     description: str
     private: bool = True
     group: bool = False
-    roles: frozenset[str] = frozenset({"stranger", "reporter", "leader", "admin"})
 
 
 def is_private(update: Update) -> bool:

@@ -71,12 +71,6 @@ def after_commit(session: AsyncSession, callback) -> None:
     session.info.setdefault("after_commit", []).append(callback)
 
 
-async def sent_message_id(session: AsyncSession, key: str) -> int | None:
-    """Telegram's message id of a delivered push (to edit a card or reply to it)."""
-    query = select(OutboxMessage.message_id).where(OutboxMessage.key == key, OutboxMessage.status == OutboxStatus.SENT)
-    return (await session.execute(query)).scalar_one_or_none()
-
-
 # ---------------------------------------------------------------------------------------
 # The sender's side: claiming due rows under a lease, and recording what Telegram answered.
 # Every function runs in the caller's (short) transaction; the sender commits each result

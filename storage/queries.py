@@ -49,12 +49,6 @@ def is_admin(member: Member | None, telegram_id: int, admin_ids: Iterable[int]) 
     return member is not None and any(m.role == Role.ADMIN for m in member.memberships)
 
 
-def has_role(member: Member | None, role: Role, unit_id: int | None = None) -> bool:
-    if member is None:
-        return False
-    return any(m.role == role and (unit_id is None or m.unit_id == unit_id) for m in member.memberships)
-
-
 async def audit(session: AsyncSession, actor: int | None, action: str, subject: str = "", **details) -> None:
     session.add(AuditLog(actor_telegram_id=actor, action=action, subject=subject, details=details))
 

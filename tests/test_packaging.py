@@ -4,6 +4,7 @@ loads its severity rules, migrates a database and speaks Chinese."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -34,10 +35,15 @@ MESSAGE = "Sorry, only the leaders of the units this case was sent to can do thi
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
+    # setuptools builds inside the source folder and reuses its build/: copy the checkout so
+    # nothing stale is packed and the work tree stays untouched.
+    source = tmp_path_factory.mktemp("source") / "shangbao"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "var", "build", "*.egg-info", "__pycache__", "tests"))
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-         "-w", str(out), str(ROOT)],
+         "-w", str(out), str(source)],
         check=True, cwd=out, timeout=300,
     )
     (found,) = out.glob("shangbao-*.whl")
