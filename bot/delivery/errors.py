@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import timedelta
 
 from telegram.error import (
     BadRequest,
@@ -50,9 +51,10 @@ _REMOVED_400 = ("chat not found", "group chat was deactivated", "peer_id_invalid
 
 
 def retry_after_seconds(exc: RetryAfter) -> float:
-    """The wait Telegram asked for, in seconds (PTB stores it as a timedelta)."""
-    value = exc._retry_after  # the public property warns about its changing type
-    return max(0.0, value.total_seconds())
+    """The wait Telegram asked for, in seconds (a timedelta with PTB_TIMEDELTA, see bot/__init__)."""
+    value = exc.retry_after
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    return max(0.0, seconds)
 
 
 def classify(exc: Exception, *, is_edit: bool = False) -> Outcome:
