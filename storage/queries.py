@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from storage.models import AuditLog, GroupChat, Member, Membership, Role, SensitivePeriod, Unit
+from storage.models import AuditLog, GroupChat, Member, Membership, SensitivePeriod, Unit
 
 
 async def member_by_telegram_id(session: AsyncSession, telegram_id: int) -> Member | None:
@@ -41,18 +39,6 @@ async def ancestors(session: AsyncSession, unit: Unit) -> list[Unit]:
         chain.append(current)
         current = by_id.get(current.parent_id) if current.parent_id else None
     return chain
-
-
-def is_admin(member: Member | None, telegram_id: int, admin_ids: Iterable[int]) -> bool:
-    if telegram_id in set(admin_ids):
-        return True
-    return member is not None and any(m.role == Role.ADMIN for m in member.memberships)
-
-
-def has_role(member: Member | None, role: Role, unit_id: int | None = None) -> bool:
-    if member is None:
-        return False
-    return any(m.role == role and (unit_id is None or m.unit_id == unit_id) for m in member.memberships)
 
 
 async def audit(session: AsyncSession, actor: int | None, action: str, subject: str = "", **details) -> None:

@@ -102,6 +102,7 @@ class TestDutyInTheFile:
 class TestRoster:
     async def test_set_shift_replaces_the_day_and_is_audited(self, db, org):
         unit = await org.unit("S01")
+        await org.member(1002, unit, Role.LEADER)
         async with db.session() as session:
             await set_shift(session, unit, DAY, 1001, 3001, actor=ADMIN_ID)
         async with db.session() as session:
