@@ -316,7 +316,7 @@ async def where(session: AsyncSession, chat_id: int | None) -> Where:
 async def refused(session: AsyncSession, telegram_id: int | None, action: Action | str, refusal: Refusal,
                   subject: str = "", *, chat_id: int | None = None) -> None:
     """Every refusal leaves an audit line, and nothing else."""
-    await audit(session, telegram_id, "access.refused", subject[:255], action=str(action), refusal=str(refusal),
+    await audit(session, telegram_id, "access.refused", subject[:255], step=str(action), refusal=str(refusal),
                 chat_id=chat_id)
 
 

@@ -67,3 +67,10 @@ async def members_by_telegram_id(session: AsyncSession, ids: list[int] | set[int
         return {}
     query = select(Member).where(Member.telegram_id.in_(list(ids)))
     return {member.telegram_id: member for member in (await session.execute(query)).scalars()}
+
+
+async def unit_member_ids(session: AsyncSession, unit_id: int, ids: set[int]) -> set[int]:
+    """Which of the Telegram ids are active members of the unit now."""
+    query = (select(Member.telegram_id).join(Membership, Membership.member_id == Member.id)
+             .where(Membership.unit_id == unit_id, Member.telegram_id.in_(list(ids)), Member.active.is_(True)))
+    return set((await session.execute(query)).scalars())
