@@ -42,6 +42,7 @@ class Action(StrEnum):
     ASK = "ask"              # 催报
     FOLLOWUP = "followup"    # 续报
     VIEW = "view"            # /case: the case with its timeline
+    PUSH = "push"            # to be sent a private copy of the card, or news of the case
     # Lists: private chats only.
     LIST_OPEN = "list_open"
     LIST_MINE = "list_mine"
@@ -64,7 +65,7 @@ LEADER_STEPS = frozenset({Action.RECEIVE, Action.ASSIGN, Action.CLOSE, Action.RE
 LEADER_OR_ASSIGNEE = frozenset({Action.ARRIVE, Action.RESOLVE})
 UNIT_ADMIN_ACTIONS = frozenset({Action.INVITE, Action.BIND_GROUP, Action.DUTY_SET, Action.MEMBERS})
 PRIVATE_ONLY = frozenset({Action.VIEW, Action.LIST_OPEN, Action.LIST_MINE, Action.WHOAMI, Action.UNITS,
-                          Action.INVITE, Action.MEMBERS, Action.SENSITIVE})
+                          Action.INVITE, Action.MEMBERS, Action.DUTY_SET, Action.SENSITIVE})
 
 
 class Place(StrEnum):
@@ -187,6 +188,10 @@ def decide(who: Who, action: Action, where: Where, *, org: Org | None = None, ca
         return Refusal.NO_ACCESS
     if action in PRIVATE_ONLY and where.place != Place.PRIVATE:
         return Refusal.PRIVATE_ONLY
+    if action == Action.PUSH:   # a private copy sent for a unit goes on while they are in it
+        if unit_id is not None and unit_id in {unit for unit, _role in who.roles}:
+            return None
+        return decide(who, Action.VIEW, PRIVATE, org=org, case=case)
     if action in CASE_ACTIONS:
         return _case(who, action, where, org or Org(), case)
     if action == Action.SENSITIVE:
@@ -237,8 +242,9 @@ def here(case: CaseFacts, where: Where, org: Org) -> set[int]:
 
 
 def leads(who: Who, case: CaseFacts, where: Where, org: Org) -> bool:
-    """An operator, or a leader (or administrator) of a unit on the case's route, here."""
-    return who.operator or bool(who.units_with(Role.LEADER, Role.ADMIN) & here(case, where, org))
+    """An operator, or a leader of a unit on the case's route, here. (A unit's `admin` role
+    administers the unit; it gives no rights on cases.)"""
+    return who.operator or bool(who.units_with(Role.LEADER) & here(case, where, org))
 
 
 def is_reporter(who: Who, case: CaseFacts) -> bool:
@@ -253,7 +259,7 @@ def is_assignee(who: Who, case: CaseFacts) -> bool:
 def _case_role(who: Who, action: Action, where: Where, org: Org, case: CaseFacts) -> Refusal | None:
     leader = leads(who, case, where, org)
     if where.place == Place.CASE_GROUP and not leader and action in LEADER_STEPS | LEADER_OR_ASSIGNEE:
-        read_only = who.units_with(Role.LEADER, Role.ADMIN) & {where.group_unit} - case.route
+        read_only = who.units_with(Role.LEADER) & {where.group_unit} - case.route
         if read_only and action != Action.RECEIVE:
             return Refusal.READ_ONLY
     if action == Action.RECEIVE:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from bot import access
 from bot.cases.access import facts
-from bot.cases.store import load_report
+from bot.cases.store import card_unit, load_report
 from storage.models import CaseFile, Member, Membership, OutboxMessage, OutboxStatus
 from storage.queries import audit
 
@@ -76,5 +76,7 @@ async def _may_read(session: AsyncSession, who: access.Who, key: str) -> bool:
     if report is None:
         return False
     case = await session.get(CaseFile, report.id)
-    decision = access.decide(who, access.Action.VIEW, access.PRIVATE, case=await facts(session, report, case))
+    _has_copy, unit = await card_unit(session, report.id, who.telegram_id)
+    decision = access.decide(who, access.Action.PUSH, access.PRIVATE, case=await facts(session, report, case),
+                             unit_id=unit)
     return decision is None

@@ -883,7 +883,7 @@ async def _prune(session: AsyncSession, existing: dict, wanted: dict, code_by_id
                  changes: OrgChanges) -> None:
     """Remove the memberships the file no longer lists; a person left in no unit is
     deactivated, and what was queued for them privately is cancelled (bot.members)."""
-    from bot.members import cancel_pushes   # bot.members → bot.cases → reporting → org rules
+    from bot.members import cancel_pushes  # bot.members → bot.cases → reporting → org rules
 
     touched: dict[int, Member] = {}
     for key in sorted(existing.keys() - wanted.keys()):

@@ -15,6 +15,7 @@ from bot.textutil import esc
 from handlers.admin import permitted, target_unit
 from handlers.base import Command
 from handlers.common import HELP_SECTIONS
+from storage.models import Role
 from storage.types import utcnow
 
 COMMANDS = [Command("duty", N_("Who is on duty today in my units"), private=True, group=True)]
@@ -107,7 +108,7 @@ async def set_duty(update: Update, context: Context, args: list[str]) -> None:
 HELP_SECTIONS.append(([N_("<b>Duty</b>"), N_("/duty — who is on duty today in my units")],
                       lambda roles, admin: bool(roles) or admin))
 HELP_SECTIONS.append(([N_("/duty set &lt;unit code&gt; &lt;YYYY-MM-DD&gt; &lt;leader id&gt; &lt;officer id&gt; — set the duty roster")],
-                      lambda roles, admin: admin))
+                      lambda roles, admin: admin or Role.ADMIN in roles))
 
 
 def register(application: Application) -> None:

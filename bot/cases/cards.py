@@ -87,15 +87,15 @@ async def chat_locales(session: AsyncSession, chat_ids: list[int], settings: Set
 
 async def readable_keys(session: AsyncSession, report: Report, case: CaseFile | None) -> dict[int, str]:
     """Chat id → card key of the copies that may still be written to: every group copy, and
-    a private copy only while its owner may view the case now (a removed leader's is left)."""
+    a private copy only while its owner may have it now (bot.access, Action.PUSH): a removed
+    or deactivated person's copy is no longer edited or replied to."""
     keys = await store.card_keys(session, report.id)
+    units = (await store.card_units(session, [report.id])).get(report.id, {})
     private = [chat_id for chat_id in keys if chat_id > 0]
-    if not private:
-        return keys
-    case_facts = await case_access.facts(session, report, case)
+    case_facts = await case_access.facts(session, report, case) if private else None
     for chat_id in private:
         who = await access.who(session, chat_id, [])
-        if access.decide(who, access.Action.VIEW, access.PRIVATE, case=case_facts) is not None:
+        if access.decide(who, access.Action.PUSH, access.PRIVATE, case=case_facts, unit_id=units.get(chat_id)):
             del keys[chat_id]
     return keys
 
