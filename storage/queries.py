@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from storage.models import AuditLog, GroupChat, Member, Membership, SensitivePeriod, Unit
+from storage.models import AuditLog, GroupChat, Member, Membership, Role, SensitivePeriod, Unit
 
 
 async def member_by_telegram_id(session: AsyncSession, telegram_id: int) -> Member | None:
@@ -61,3 +61,21 @@ async def sensitive_period_on(session: AsyncSession, day) -> SensitivePeriod | N
     """The sensitive period covering `day` (a date in the bot's zone), if any."""
     query = select(SensitivePeriod).where(SensitivePeriod.starts_on <= day, SensitivePeriod.ends_on >= day)
     return (await session.execute(query.order_by(SensitivePeriod.starts_on))).scalars().first()
+
+
+async def unit_admins(session: AsyncSession, unit_ids: set[int]) -> dict[int, str | None]:
+    """Active admins (who started the bot) of the units or of a unit above them: Telegram id
+    → language. A unit's admin role reaches its subtree only, never beside or above it."""
+    parents = dict((await session.execute(select(Unit.id, Unit.parent_id))).all())
+    scope: set[int] = set()
+    for unit_id in unit_ids:
+        current = unit_id
+        while current is not None and current not in scope:
+            scope.add(current)
+            current = parents.get(current)
+    if not scope:
+        return {}
+    query = (select(Member.telegram_id, Member.locale).join(Membership, Membership.member_id == Member.id)
+             .where(Membership.role == Role.ADMIN, Membership.unit_id.in_(scope), Member.active.is_(True),
+                    Member.started_bot.is_(True)).distinct())
+    return dict((await session.execute(query)).all())

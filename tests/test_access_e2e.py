@@ -8,7 +8,16 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.org import export_org, import_org_file
-from storage.models import AuditLog, CaseEvent, CaseStatus, GroupChat, Invite, Member, OutboxMessage, Role
+from storage.models import (
+    AuditLog,
+    CaseEvent,
+    CaseStatus,
+    GroupChat,
+    Invite,
+    Member,
+    OutboxMessage,
+    Role,
+)
 from tests.case_helpers import Clock, file_report, reload
 from tests.conftest import ADMIN_ID
 

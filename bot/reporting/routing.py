@@ -25,6 +25,7 @@ from bot.reporting.severity import Facts, Level
 from bot.textutil import esc
 from storage.models import GroupChat, Member, Membership, Priority, Report, Role, Unit
 from storage.outbox import enqueue
+from storage.queries import unit_admins
 
 MEDIA_GROUP_MAX = 10
 
@@ -166,11 +167,10 @@ async def route_report(session: AsyncSession, rules: Rules, report: Report) -> P
                       {chat: unit for chat, (_title, unit) in bound.items()})
 
 
-async def admins(session: AsyncSession, admin_ids: Iterable[int]) -> list[tuple[int, str | None]]:
-    """Administrators to tell about problems: (Telegram id, language), each once."""
-    query = (select(Member).join(Membership).where(Membership.role == Role.ADMIN)
-             .where(Member.started_bot.is_(True), Member.active.is_(True)))
-    found = {m.telegram_id: m.locale for m in (await session.execute(query)).scalars()}
+async def admins(session: AsyncSession, admin_ids: Iterable[int], unit_ids: set[int]) -> list[tuple[int, str | None]]:
+    """Whom to tell about a problem of the units: operators and the admins of those units or
+    of a unit above them (Telegram id, language), each once."""
+    found = await unit_admins(session, unit_ids)
     for telegram_id in admin_ids:
         if telegram_id not in found:
             member = (await session.execute(select(Member).where(Member.telegram_id == telegram_id))).scalar_one_or_none()
@@ -242,8 +242,8 @@ async def tell_admins_of_missing_groups(session: AsyncSession, plan: Plan, defau
     """Once per unit (the outbox key makes it once): a unit on a route has no group bound."""
     if not plan.missing:
         return
-    for admin_id, locale in await admins(session, admin_ids):
-        for unit in plan.missing:
+    for unit in plan.missing:
+        for admin_id, locale in await admins(session, admin_ids, {unit.id}):
             with i18n.use_locale(locale or default_locale):
                 text = _("Unit {unit} ({code}) has no group chat bound, so its reports go to the group of "
                          "the unit above it. To bind one, add the bot to the unit's group and send "
