@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from storage.models import DutyShift, Member, Unit
+from storage.models import DutyShift, Member, Membership, Unit
 from storage.outbox import dialect_insert
 from storage.queries import audit
 
@@ -45,8 +45,21 @@ def shift_ids(shift: DutyShift | None) -> list[int]:
 
 
 async def on_duty_ids(session: AsyncSession, unit_ids: list[int] | set[int], day: date) -> set[int]:
-    """Telegram ids of everyone on duty on `day` in any of the units."""
-    return {i for shift in (await shifts_on(session, unit_ids, day)).values() for i in shift_ids(shift)}
+    """Telegram ids of everyone on duty on `day` in any of the units (still members of it)."""
+    return set(await on_duty(session, unit_ids, day))
+
+
+async def on_duty(session: AsyncSession, unit_ids: list[int] | set[int], day: date) -> dict[int, int]:
+    """Telegram id → unit of the people on duty on `day`; a roster entry of someone who has
+    left the unit or been deactivated since counts for nothing."""
+    shifts = await shifts_on(session, unit_ids, day)
+    wanted = {(i, unit_id) for unit_id, shift in shifts.items() for i in shift_ids(shift)}
+    if not wanted:
+        return {}
+    query = (select(Member.telegram_id, Membership.unit_id).join(Membership, Membership.member_id == Member.id)
+             .where(Member.telegram_id.in_([i for i, _unit in wanted]), Member.active.is_(True)))
+    live = set((await session.execute(query)).all())
+    return {i: unit_id for i, unit_id in sorted(wanted) if (i, unit_id) in live}
 
 
 async def members_by_telegram_id(session: AsyncSession, ids: list[int] | set[int]) -> dict[int, Member]:
@@ -54,3 +67,10 @@ async def members_by_telegram_id(session: AsyncSession, ids: list[int] | set[int
         return {}
     query = select(Member).where(Member.telegram_id.in_(list(ids)))
     return {member.telegram_id: member for member in (await session.execute(query)).scalars()}
+
+
+async def unit_member_ids(session: AsyncSession, unit_id: int, ids: set[int]) -> set[int]:
+    """Which of the Telegram ids are active members of the unit now."""
+    query = (select(Member.telegram_id).join(Membership, Membership.member_id == Member.id)
+             .where(Membership.unit_id == unit_id, Member.telegram_id.in_(list(ids)), Member.active.is_(True)))
+    return set((await session.execute(query)).scalars())

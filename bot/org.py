@@ -81,7 +81,9 @@ check-in time; periods missing from the file are left alone.
   first day).
 * Nothing is deleted by default: units, people, memberships and group chats missing from the
   file are left alone. With `--prune`, memberships of the units **in the file** that the file
-  does not list are removed (the people themselves are kept, as are units and groups).
+  does not list are removed, and a person left in no unit is deactivated: their history
+  stays, their access ends at once and what was queued for them privately is cancelled
+  (units and groups are kept). Listing a person in a unit again makes them active again.
 * The whole file is checked before anything is written; any error (reported with its line
   number) leaves the database unchanged. Each import is recorded in the audit log
   (`org.import`) with its counts.
@@ -656,6 +658,7 @@ class OrgChanges:
     units_moved: int = 0
     members_created: int = 0
     members_updated: int = 0
+    members_deactivated: int = 0
     memberships_added: int = 0
     memberships_removed: int = 0
     roles_changed: int = 0
@@ -692,6 +695,8 @@ class OrgChanges:
                 _("Members: {created} created, {updated} updated").format(
                     created=self.members_created, updated=self.members_updated
                 ),
+                *([_("Members deactivated (in no unit any more): {count}").format(
+                    count=self.members_deactivated)] if self.members_deactivated else []),
                 _("Memberships: {added} added, {removed} removed, {changed} changed role").format(
                     added=self.memberships_added,
                     removed=self.memberships_removed,
@@ -868,15 +873,36 @@ async def _apply_memberships(
     existing = {(ms.member_id, ms.unit_id): ms for ms in (await session.execute(query)).scalars()}
     for key, (member, code) in wanted.items():
         _sync_membership(session, existing.get(key), key, member, code, changes)
+        if key not in existing:
+            members[member.telegram_id].active = True   # added to a unit again: back in
     if prune:
-        code_by_id = {unit.id: code for code, unit in units.items()}
-        for key in sorted(existing.keys() - wanted.keys()):
-            membership = existing[key]
-            await session.delete(membership)
-            line = _("person {id} removed from unit {code}").format(
-                id=membership.member.telegram_id, code=code_by_id[membership.unit_id]
-            )
-            changes.note("memberships_removed", line)
+        await _prune(session, existing, wanted, {unit.id: code for code, unit in units.items()}, changes)
+
+
+async def _prune(session: AsyncSession, existing: dict, wanted: dict, code_by_id: dict[int, str],
+                 changes: OrgChanges) -> None:
+    """Remove the memberships the file no longer lists; a person left in no unit is
+    deactivated, and what was queued for them privately is cancelled (bot.members)."""
+    from bot.members import cancel_pushes  # bot.members → bot.cases → reporting → org rules
+
+    touched: dict[int, Member] = {}
+    for key in sorted(existing.keys() - wanted.keys()):
+        membership = existing[key]
+        touched[membership.member_id] = membership.member
+        await session.delete(membership)
+        line = _("person {id} removed from unit {code}").format(
+            id=membership.member.telegram_id, code=code_by_id[membership.unit_id]
+        )
+        changes.note("memberships_removed", line)
+    await session.flush()
+    for member in touched.values():
+        left = await session.execute(select(Membership.id).where(Membership.member_id == member.id).limit(1))
+        if left.first() is None and member.active:
+            member.active = False
+            changes.note("members_deactivated", _("person {id} ({name}) deactivated: in no unit any more").format(
+                id=member.telegram_id, name=member.name))
+        await session.flush()
+        await cancel_pushes(session, member.telegram_id, ())
 
 
 def _sync_membership(

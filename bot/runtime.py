@@ -31,7 +31,7 @@ from bot.fsm import FSMContext, State, StatesGroup, stored_state
 from storage import updates
 from storage.db import Database
 from storage.models import Member
-from storage.queries import is_admin, member_by_telegram_id
+from storage.queries import member_by_telegram_id
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +40,10 @@ log = logging.getLogger(__name__)
 class UpdateScope:
     """Loaded once per update before any handler runs."""
 
-    member: Member | None = None
+    member: Member | None = None     # None also for a deactivated person: they are a stranger now
     state: str | None = None
     locale: str = i18n.DEFAULT_LOCALE
-    is_admin: bool = False
+    is_admin: bool = False           # an operator (ADMIN_TELEGRAM_IDS); unit admins are asked of bot.access
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -92,8 +92,8 @@ async def load_scope(db: Database, settings: Settings, update: Update) -> Update
         state = await stored_state(session, chat.id, user.id) if chat is not None else None
     locale = (member.locale if member else None) or i18n.negotiate(user.language_code)
     return UpdateScope(
-        member=member, state=state, locale=locale or settings.default_locale,
-        is_admin=is_admin(member, user.id, settings.admin_telegram_ids),
+        member=member if member is not None and member.active else None, state=state,
+        locale=locale or settings.default_locale, is_admin=user.id in set(settings.admin_telegram_ids),
     )
 
 

@@ -1,12 +1,17 @@
-"""Administration in chat: /units, /invite, /bindgroup."""
+"""Administration in chat: /units, /invite, /bindgroup, each asked of bot.access: operators
+for the whole organisation, a unit's administrators for that unit and the units below it."""
 
 from __future__ import annotations
+
+import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot import access
+from bot.access import Action
 from bot.i18n import N_, _
-from bot.runtime import Context, current_scope
+from bot.runtime import Context
 from bot.textutil import esc, split_message
 from handlers.base import Command, is_private
 from handlers.common import role_name
@@ -29,23 +34,56 @@ COMMANDS = [
 
 MAX_INVITE_DAYS = 90
 MAX_INVITE_USES = 1000
+INVITE_DATA = re.compile(r"inv:(\d{1,12}):(reporter|leader|admin):(\d{1,3}):(\d{1,4})")
 
 
-async def refuse_non_admin(update: Update, context: Context, action: str) -> bool:
-    """True (and a polite refusal, audited) when the speaker is not an administrator."""
-    if current_scope().is_admin:
-        return False
+def chat_of(update: Update) -> int | None:
+    """The group the command was sent in; None for a private chat."""
+    return None if is_private(update) else update.effective_chat.id
+
+
+async def say(update: Update, text: str) -> None:
+    if update.callback_query is not None:
+        await update.callback_query.answer(text, show_alert=True)
+    else:
+        await update.effective_message.reply_text(text)
+
+
+async def permitted(update: Update, context: Context, action: Action, *, unit_id: int | None = None) -> bool:
+    """Ask bot.access; a refusal is audited and explained politely."""
+    subject = update.callback_query.data if update.callback_query else update.effective_message.text or ""
     async with context.db.session() as session:
-        await audit(session, update.effective_user.id, "refused", action)
-    await update.effective_message.reply_text(_("Only administrators can do this."))
-    return True
+        refusal = await access.check(session, update.effective_user.id, action, chat_id=chat_of(update),
+                                     operators=context.settings.admin_telegram_ids, unit_id=unit_id,
+                                     subject=subject)
+    if refusal is not None:
+        await say(update, access.refusal_text(refusal))
+    return refusal is None
 
 
-def render_tree(units: list[Unit], groups: dict[int, list[GroupChat]], members: dict[int, int]) -> str:
-    """The unit tree, one line per unit, indented by depth, with groups and member counts."""
+async def target_unit(update: Update, context: Context, action: Action, code: str) -> Unit | None:
+    """The unit named by `code` when the speaker may do `action` for it; otherwise says why.
+
+    An unknown code is named only to someone who administers something."""
+    async with context.db.session() as session:
+        unit = await unit_by_code(session, code)
+        who = await access.who(session, update.effective_user.id, context.settings.admin_telegram_ids)
+    if unit is None and (who.operator or who.units_with(Role.ADMIN)):
+        await say(update, _("No unit has the code {code}. See /units.").format(code=esc(code)))
+        return None
+    if not await permitted(update, context, action, unit_id=unit.id if unit else None):
+        return None
+    return unit
+
+
+def render_tree(units: list[Unit], groups: dict[int, list[GroupChat]], members: dict[int, int],
+                roots: set[int] | None = None) -> str:
+    """The unit tree (from `roots`, else from the top), one line per unit, indented by depth,
+    with groups and member counts."""
     children: dict[int | None, list[Unit]] = {}
     for unit in units:
-        children.setdefault(unit.parent_id, []).append(unit)
+        parent = None if roots is not None and unit.id in roots else unit.parent_id
+        children.setdefault(parent, []).append(unit)
     lines: list[str] = []
 
     def walk(parent_id: int | None, depth: int) -> None:
@@ -61,20 +99,31 @@ def render_tree(units: list[Unit], groups: dict[int, list[GroupChat]], members: 
 
 
 async def show_units(update: Update, context: Context) -> None:
-    """/units: the whole tree, split into several messages when it is long."""
-    if await refuse_non_admin(update, context, "units"):
+    """/units: the tree an administrator may see (all of it for operators), split when long."""
+    if not await permitted(update, context, Action.UNITS):
         return
     async with context.db.session() as session:
         units = await all_units(session)
         groups = await groups_by_unit(session)
         members = await member_counts(session)
+        who = await access.who(session, update.effective_user.id, context.settings.admin_telegram_ids)
+        tree = await access.org(session)
+    roots = None if who.operator else admin_roots(who, tree)
     if not units:
         await update.effective_message.reply_text(
             _("No units yet. Import your organisation with: python -m bot org import FILE.yaml"))
         return
-    text = _("<b>Units</b>") + "\n" + render_tree(units, groups, members)
+    if roots is not None:
+        units = [unit for unit in units if set(tree.up(unit.id)) & roots]
+    text = _("<b>Units</b>") + "\n" + render_tree(units, groups, members, roots)
     for piece in split_message(text):
         await update.effective_message.reply_text(piece)
+
+
+def admin_roots(who: access.Who, tree: access.Org) -> set[int]:
+    """The tops of the subtrees a unit administrator administers."""
+    mine = who.units_with(Role.ADMIN)
+    return {unit for unit in mine if not set(tree.up(unit)[1:]) & mine}
 
 
 def parse_invite_args(args: list[str]) -> tuple[str, Role | None, int, int] | str:
@@ -100,17 +149,15 @@ def parse_invite_args(args: list[str]) -> tuple[str, Role | None, int, int] | st
 
 async def invite(update: Update, context: Context) -> None:
     """/invite <code> [role] [days] [uses]: a deep link; without a role, asks for it."""
-    if await refuse_non_admin(update, context, "invite"):
+    if not await permitted(update, context, Action.UNITS):   # administrators only, in private
         return
     parsed = parse_invite_args(list(context.args or []))
     if isinstance(parsed, str):
         await update.effective_message.reply_text(parsed)
         return
     code, role, days, uses = parsed
-    async with context.db.session() as session:
-        unit = await unit_by_code(session, code)
+    unit = await target_unit(update, context, Action.INVITE, code)
     if unit is None:
-        await update.effective_message.reply_text(_("No unit has the code {code}. See /units.").format(code=esc(code)))
         return
     if role is None:
         buttons = [InlineKeyboardButton(role_name(r), callback_data=f"inv:{unit.id}:{r.value}:{days}:{uses}")
@@ -125,12 +172,16 @@ async def invite(update: Update, context: Context) -> None:
 async def press_invite_role(update: Update, context: Context) -> None:
     """The role button under /invite: rights are checked again, then the link is made."""
     query = update.callback_query
-    if not current_scope().is_admin:
-        await query.answer(_("Only administrators can do this."), show_alert=True)
+    match = INVITE_DATA.fullmatch(query.data or "")
+    if match is None:
+        await permitted(update, context, Action.INVITE)   # forged: refused and audited
+        return
+    unit_id, role, days, uses = match.groups()
+    if not await permitted(update, context, Action.INVITE, unit_id=int(unit_id)):
         return
     await query.answer()
-    _prefix, unit_id, role, days, uses = query.data.split(":")
-    await send_invite(update, context, int(unit_id), Role(role), int(days), int(uses))
+    await send_invite(update, context, int(unit_id), Role(role), min(int(days), MAX_INVITE_DAYS),
+                      min(int(uses), MAX_INVITE_USES))
 
 
 async def send_invite(update: Update, context: Context, unit_id: int, role: Role, days: int, uses: int) -> None:
@@ -150,22 +201,18 @@ async def send_invite(update: Update, context: Context, unit_id: int, role: Role
 
 
 async def bind_group(update: Update, context: Context) -> None:
-    """/bindgroup <code> in a group: the group receives that unit's pushes from now on."""
-    if is_private(update):
-        await update.effective_message.reply_text(_("Send /bindgroup in the group chat that you want to bind."))
-        return
-    if await refuse_non_admin(update, context, "bindgroup"):
-        return
+    """/bindgroup <code> in a group: the group receives that unit's pushes from now on.
+
+    Cards it received before stay with the unit they were sent for (bot.access)."""
     if not context.args:
-        await update.effective_message.reply_text(_("Usage: /bindgroup &lt;unit code&gt;"))
+        if await permitted(update, context, Action.BIND_GROUP):   # operators and admins see the usage
+            await update.effective_message.reply_text(_("Usage: /bindgroup &lt;unit code&gt;"))
+        return
+    unit = await target_unit(update, context, Action.BIND_GROUP, context.args[0])
+    if unit is None:
         return
     chat = update.effective_chat
     async with context.db.session() as session:
-        unit = await unit_by_code(session, context.args[0])
-        if unit is None:
-            await update.effective_message.reply_text(
-                _("No unit has the code {code}. See /units.").format(code=esc(context.args[0])))
-            return
         group = await group_by_chat_id(session, chat.id) or GroupChat(chat_id=chat.id)
         group.unit_id, group.title, group.bound_by = unit.id, chat.title or "", update.effective_user.id
         session.add(group)

@@ -16,6 +16,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import Forbidden
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot import access as bot_access
 from bot.cases import access, cards, deadlines, service, store, views
 from bot.cases.access import Refusal
 from bot.cases.followups import FollowUpInput, add_followup
@@ -26,14 +27,13 @@ from bot.i18n import N_, _
 from bot.runtime import Context, InState, current_scope
 from bot.textutil import esc, split_message
 from handlers.base import Command, display_name, is_private
-from handlers.common import HELP_SECTIONS
+from handlers.common import DEEP_LINKS, HELP_SECTIONS, only_in_private
 from storage.models import Member, Report
-from storage.queries import audit
 from storage.types import utcnow
 
 COMMANDS = [
-    Command("open", N_("Open cases of my units, most severe first"), private=True, group=True),
-    Command("case", N_("A case with its whole timeline"), private=True, group=True),
+    Command("open", N_("Open cases of my units, most severe first"), private=True),
+    Command("case", N_("A case with its whole timeline"), private=True),
     Command("mine", N_("Cases assigned to me"), private=True),
     Command("followup", N_("Add a follow-up (续报) to a case"), private=True),
     Command("close", N_("Close a case with the final report (leaders)"), private=True, group=True),
@@ -89,12 +89,12 @@ def pressed_in(update: Update) -> int | None:
 # --- Refusals and answers -------------------------------------------------------------------
 
 
-async def refuse(update: Update, context: Context, refusal: Refusal, what: str) -> None:
+async def refuse(update: Update, context: Context, refusal: Refusal, what: str, text: str | None = None) -> None:
     """A polite alert (or reply) and an audit line with the raw request."""
     async with context.db.session() as session:
-        await audit(session, update.effective_user.id, "case.refused", what[:255], refusal=str(refusal),
-                    chat_id=update.effective_chat.id if update.effective_chat else None)
-    text = access.refusal_text(refusal)
+        await bot_access.refused(session, update.effective_user.id, "case", refusal, what,
+                                 chat_id=update.effective_chat.id if update.effective_chat else None)
+    text = text or access.refusal_text(refusal)
     if update.callback_query is not None:
         await update.callback_query.answer(text, show_alert=True)
     else:
@@ -421,20 +421,29 @@ PRESSES = {
 # --- Commands ---------------------------------------------------------------------------------
 
 
+def not_found(reference: str) -> str:
+    """One answer for a reference that does not exist and one the speaker may not see."""
+    return _("There is no case {reference} that you can see.").format(reference=esc(reference))
+
+
 async def by_reference(update: Update, context: Context, usage: str) -> Report | None:
     if not context.args:
         await update.effective_message.reply_text(usage)
         return None
     async with context.db.session() as session:
         report = await store.report_by_reference(session, context.args[0])
+        refusal = None if report else await access.check(session, None, None, actor_of(update), "followup",
+                                                         chat_id=pressed_in(update))
     if report is None:
-        await update.effective_message.reply_text(
-            _("No case has the reference {reference}.").format(reference=esc(context.args[0])))
+        shown = not_found(context.args[0]) if refusal == Refusal.UNKNOWN_CASE else None
+        await refuse(update, context, refusal, update.effective_message.text or "", shown)
     return report
 
 
 async def show_case(update: Update, context: Context) -> None:
-    """/case <reference>: the case with its whole timeline, for those it concerns."""
+    """/case <reference>: the case with its whole timeline, for those it concerns, in private."""
+    if not await only_in_private(update, context, bot_access.Action.LIST_OPEN, "case"):
+        return
     report = await by_reference(update, context, _("Usage: /case &lt;reference&gt;"))
     if report is None:
         return
@@ -444,14 +453,22 @@ async def show_case(update: Update, context: Context) -> None:
         page = None if refusal else views.case_page(
             report, case, await store.events(session, report.id), await store.receipt_names(session, report.id))
     if refusal:
-        await refuse(update, context, refusal, f"/case {report.reference}")
+        shown = not_found(report.reference) if refusal != Refusal.NO_ACCESS else None
+        await refuse(update, context, refusal, f"/case {report.reference}", shown)
         return
     for piece in split_message(page):
         await update.effective_message.reply_text(piece)
 
 
+async def case_usage(update: Update, context: Context) -> None:
+    """/start case (from a group's button): how to ask for a case here."""
+    await update.effective_message.reply_text(_("Usage: /case &lt;reference&gt;"))
+
+
 async def open_cases(update: Update, context: Context) -> None:
     """/open: open cases on the routes of my units (leaders) or mine (others), most severe first."""
+    if not await only_in_private(update, context, bot_access.Action.LIST_OPEN, "open"):
+        return
     actor = actor_of(update)
     async with context.db.session() as session:
         reports = await service.open_cases_for(session, actor)
@@ -460,6 +477,8 @@ async def open_cases(update: Update, context: Context) -> None:
 
 async def my_cases(update: Update, context: Context) -> None:
     """/mine: open cases assigned to me."""
+    if not await only_in_private(update, context, bot_access.Action.LIST_MINE, "mine"):
+        return
     actor = actor_of(update)
     async with context.db.session() as session:
         reports = await service.assigned_to(session, actor)
@@ -539,6 +558,7 @@ async def check_deadlines(context: Context) -> None:
 
 def register(application: Application) -> None:
     private = filters.ChatType.PRIVATE
+    DEEP_LINKS.update(open=open_cases, mine=my_cases, case=case_usage)
     application.add_handler(CommandHandler("open", open_cases))
     application.add_handler(CommandHandler("case", show_case))
     application.add_handler(CommandHandler("mine", my_cases))

@@ -5,7 +5,8 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler
 
-from bot import i18n
+from bot import access, i18n
+from bot.access import Action, Refusal
 from bot.config import SUPPORTED_LOCALES
 from bot.i18n import N_, _
 from bot.keyboards import MenuButton, main_menu
@@ -19,7 +20,7 @@ from storage.queries import audit, member_by_telegram_id
 COMMANDS = [
     Command("start", N_("Start"), private=True),
     Command("help", N_("Help: what you can do here"), private=True, group=True),
-    Command("whoami", N_("Your units and roles"), private=True, group=True),
+    Command("whoami", N_("Your units and roles"), private=True),
     Command("language", N_("Change the language"), private=True),
 ]
 
@@ -39,6 +40,9 @@ def role_name(role: Role) -> str:
 async def start(update: Update, context: Context) -> None:
     """/start [token]: joins with an invite, greets members, turns strangers away politely."""
     if not is_private(update):
+        return
+    if context.args and context.args[0] in DEEP_LINKS:   # a group's "open the private chat" button
+        await DEEP_LINKS[context.args[0]](update, context)
         return
     if context.args:
         await join_with_invite(update, context, context.args[0])
@@ -89,6 +93,7 @@ async def refuse_stranger(update: Update, context: Context) -> None:
 
 
 def help_text(member: Member | None, admin: bool) -> str:
+    """`admin`: an operator; a unit's administrators see their sections through `roles`."""
     roles = {m.role for m in member.memberships} if member else set()
     lines = [_("<b>What you can do</b>")]
     lines += ["/whoami — " + _("Your units and roles"), "/language — " + _("Change the language")]
@@ -103,9 +108,36 @@ HELP_SECTIONS: list[tuple[list[str], object]] = [
     ([N_("<b>Administration</b>"),
       N_("/units — the unit tree"),
       N_("/invite &lt;unit code&gt; [role] [days] [uses] — an invitation link"),
-      N_("/bindgroup &lt;unit code&gt; — in a group: bind it to a unit")],
-     lambda roles, admin: admin),
+      N_("/bindgroup &lt;unit code&gt; — in a group: bind it to a unit"),
+      N_("/members &lt;unit code&gt; — the unit's members: remove or deactivate")],
+     lambda roles, admin: admin or Role.ADMIN in roles),
 ]
+
+# /start <name> from a group's "open the private chat" button runs that command here.
+DEEP_LINKS: dict[str, object] = {}
+
+
+def private_chat_button(context: Context, start: str) -> InlineKeyboardMarkup:
+    """A button that opens the private chat with the bot and runs `start` there."""
+    url = f"https://t.me/{context.bot.username}?start={start}"
+    return InlineKeyboardMarkup([[InlineKeyboardButton(_("Open the private chat"), url=url)]])
+
+
+async def only_in_private(update: Update, context: Context, action: Action, start: str) -> bool:
+    """Ask bot.access. In a group the answer is only a button to the private chat (nothing
+    about the thing asked for); any refusal is audited."""
+    chat_id = None if is_private(update) else update.effective_chat.id
+    async with context.db.session() as session:
+        refusal = await access.check(session, update.effective_user.id, action, chat_id=chat_id,
+                                     operators=context.settings.admin_telegram_ids,
+                                     subject=update.effective_message.text or "")
+    if refusal == Refusal.PRIVATE_ONLY:
+        await update.effective_message.reply_text(
+            _("I answer this only in a private chat. Press the button to open it."),
+            reply_markup=private_chat_button(context, start))
+    elif refusal is not None:
+        await update.effective_message.reply_text(access.refusal_text(refusal))
+    return refusal is None
 
 
 async def show_help(update: Update, context: Context) -> None:
@@ -118,7 +150,9 @@ async def show_help(update: Update, context: Context) -> None:
 
 
 async def whoami(update: Update, context: Context) -> None:
-    """/whoami: Telegram id, name, units with roles, language."""
+    """/whoami: Telegram id, name, units with roles, language; in a private chat only."""
+    if not await only_in_private(update, context, Action.WHOAMI, "whoami"):
+        return
     scope = current_scope()
     user = update.effective_user
     lines = [_("Telegram id: {id}").format(id=user.id)]
@@ -182,3 +216,4 @@ def register(application: Application) -> None:
     application.add_handler(CommandHandler("whoami", whoami))
     application.add_handler(CommandHandler("language", ask_language))
     application.add_handler(CallbackQueryHandler(press_language, pattern=r"^lang:"))
+    DEEP_LINKS["whoami"] = whoami

@@ -7,14 +7,15 @@ from datetime import date
 from telegram import Update
 from telegram.ext import Application, CommandHandler
 
-from bot.duty import local_day, members_by_telegram_id, set_shift, shifts_on
+from bot.access import Action
+from bot.duty import local_day, members_by_telegram_id, set_shift, shifts_on, unit_member_ids
 from bot.i18n import N_, _, format_date
 from bot.runtime import Context, current_scope
 from bot.textutil import esc
-from handlers.admin import refuse_non_admin
+from handlers.admin import permitted, target_unit
 from handlers.base import Command
 from handlers.common import HELP_SECTIONS
-from storage.queries import unit_by_code
+from storage.models import Role
 from storage.types import utcnow
 
 COMMANDS = [Command("duty", N_("Who is on duty today in my units"), private=True, group=True)]
@@ -28,8 +29,10 @@ async def show_duty(update: Update, context: Context) -> None:
         await set_duty(update, context, context.args[1:])
         return
     member = current_scope().member
-    if member is None:
+    if member is None or not member.memberships:
         await update.effective_message.reply_text(_("You are not registered with any unit."))
+        return
+    if not await permitted(update, context, Action.DUTY_VIEW):
         return
     today = local_day(context.settings, context.application.bot_data.get("clock", utcnow)())
     units = {m.unit_id: m.unit for m in member.memberships}
@@ -72,22 +75,26 @@ def parse_set(args: list[str]) -> tuple[str, date, int, int] | str:
 
 
 async def set_duty(update: Update, context: Context, args: list[str]) -> None:
-    """/duty set: an administrator puts two known people on duty for a unit and day."""
-    if await refuse_non_admin(update, context, "duty.set"):
+    """/duty set: an administrator of the unit (or above) puts two of its people on duty for a day."""
+    if not await permitted(update, context, Action.UNITS):   # administrators only, in private
         return
     parsed = parse_set(args)
     if isinstance(parsed, str):
         await update.effective_message.reply_text(parsed)
         return
     code, day, leader, officer = parsed
+    unit = await target_unit(update, context, Action.DUTY_SET, code)
+    if unit is None:
+        return
     async with context.db.session() as session:
-        unit = await unit_by_code(session, code)
         people = await members_by_telegram_id(session, {leader, officer})
-        problem = None if unit else _("No unit has the code {code}. See /units.").format(code=esc(code))
-        unknown = [str(i) for i in (leader, officer) if i not in people]
-        if problem is None and unknown:
-            problem = _("Unknown people: {ids}. They must be members first.").format(ids=", ".join(unknown))
-        if problem is None:
+        live = await unit_member_ids(session, unit.id, {leader, officer})
+        problem = None
+        unknown = [str(i) for i in dict.fromkeys((leader, officer)) if i not in live]
+        if unknown:
+            problem = _("Unknown people: {ids}. They must be members of the unit first.").format(
+                ids=", ".join(unknown))
+        else:
             await set_shift(session, unit, day, leader, officer, actor=update.effective_user.id)
     if problem:
         await update.effective_message.reply_text(problem)
@@ -101,7 +108,7 @@ async def set_duty(update: Update, context: Context, args: list[str]) -> None:
 HELP_SECTIONS.append(([N_("<b>Duty</b>"), N_("/duty — who is on duty today in my units")],
                       lambda roles, admin: bool(roles) or admin))
 HELP_SECTIONS.append(([N_("/duty set &lt;unit code&gt; &lt;YYYY-MM-DD&gt; &lt;leader id&gt; &lt;officer id&gt; — set the duty roster")],
-                      lambda roles, admin: admin))
+                      lambda roles, admin: admin or Role.ADMIN in roles))
 
 
 def register(application: Application) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import Application, CommandHandler
 
+from bot.access import Action
 from bot.clock import now as clock_now
 from bot.daily.sensitive import (
     NewPeriod,
@@ -18,7 +19,7 @@ from bot.daily.sensitive import (
 from bot.i18n import N_, _
 from bot.runtime import Context
 from bot.textutil import split_message
-from handlers.admin import refuse_non_admin
+from handlers.admin import permitted
 from handlers.base import Command
 from handlers.common import HELP_SECTIONS
 from storage.queries import audit
@@ -39,7 +40,7 @@ HELP_SECTIONS.append((
 
 async def sensitive(update: Update, context: Context) -> None:
     """/sensitive [add …|del <id>]: lists, adds or deletes a period; each change is audited."""
-    if await refuse_non_admin(update, context, "sensitive"):
+    if not await permitted(update, context, Action.SENSITIVE):   # the whole organisation: operators
         return
     args = list(context.args or [])
     action = args.pop(0).lower() if args else "list"

@@ -87,4 +87,5 @@ async def _member_for(session: AsyncSession, telegram_id: int, name: str, locale
                         memberships=[])
         session.add(member)
     member.started_bot = True
+    member.active = True   # an administrator's invitation brings a deactivated person back
     return member

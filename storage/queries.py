@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -43,12 +41,6 @@ async def ancestors(session: AsyncSession, unit: Unit) -> list[Unit]:
     return chain
 
 
-def is_admin(member: Member | None, telegram_id: int, admin_ids: Iterable[int]) -> bool:
-    if telegram_id in set(admin_ids):
-        return True
-    return member is not None and any(m.role == Role.ADMIN for m in member.memberships)
-
-
 async def audit(session: AsyncSession, actor: int | None, action: str, subject: str = "", **details) -> None:
     session.add(AuditLog(actor_telegram_id=actor, action=action, subject=subject, details=details))
 
@@ -69,3 +61,21 @@ async def sensitive_period_on(session: AsyncSession, day) -> SensitivePeriod | N
     """The sensitive period covering `day` (a date in the bot's zone), if any."""
     query = select(SensitivePeriod).where(SensitivePeriod.starts_on <= day, SensitivePeriod.ends_on >= day)
     return (await session.execute(query.order_by(SensitivePeriod.starts_on))).scalars().first()
+
+
+async def unit_admins(session: AsyncSession, unit_ids: set[int]) -> dict[int, str | None]:
+    """Active admins (who started the bot) of the units or of a unit above them: Telegram id
+    → language. A unit's admin role reaches its subtree only, never beside or above it."""
+    parents = dict((await session.execute(select(Unit.id, Unit.parent_id))).all())
+    scope: set[int] = set()
+    for unit_id in unit_ids:
+        current = unit_id
+        while current is not None and current not in scope:
+            scope.add(current)
+            current = parents.get(current)
+    if not scope:
+        return {}
+    query = (select(Member.telegram_id, Member.locale).join(Membership, Membership.member_id == Member.id)
+             .where(Membership.role == Role.ADMIN, Membership.unit_id.in_(scope), Member.active.is_(True),
+                    Member.started_bot.is_(True)).distinct())
+    return dict((await session.execute(query)).all())

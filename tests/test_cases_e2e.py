@@ -148,7 +148,7 @@ class TestForgedPresses:
         answer = await emulator.wait_callback_answer(query)
         assert answer["show_alert"] is True and answer["text"]
         async with db.session() as session:
-            refused = (await session.execute(select(AuditLog).where(AuditLog.action == "case.refused"))).scalar_one()
+            refused = (await session.execute(select(AuditLog).where(AuditLog.action == "access.refused"))).scalar_one()
         assert refused.actor_telegram_id == who and refused.subject == data.format(id=report.id)
         assert (await reload(db, report.id)).status == CaseStatus.REPORTED
 
@@ -221,8 +221,12 @@ class TestLists:
         listing = await emulator.wait_for_message(1002, contains=minor.reference)
         assert listing.text.index(major.reference) < listing.text.index(minor.reference)
         await emulator.users[3004].send(f"/case {minor.reference}")
-        refusal = await emulator.wait_for_message(3004, contains="抱歉")
+        refusal = await emulator.wait_for_message(3004, contains="没有您可查看")
         assert minor.title not in refusal.text
+        unknown = minor.reference[:-1] + ("9" if minor.reference[-1] != "9" else "8")
+        await emulator.users[3004].send(f"/case {unknown}")
+        other = await emulator.wait_for_message(3004, contains=unknown)
+        assert other.text == refusal.text.replace(minor.reference, unknown)   # nothing tells them apart
         await emulator.users[1003].send(f"/case {minor.reference}")
         page = await emulator.wait_for_message(1003, contains=minor.title)
         assert minor.reference in page.text

@@ -173,7 +173,7 @@ class TestSensitive:
     async def test_only_admins(self, bot, emulator, clock, tree):
         mark = len(emulator.sent)
         await emulator.user(3003, language_code="en").send("/sensitive add x 2025-10-01 2025-10-02")
-        await emulator.wait_for_message(3003, contains="Only administrators", after=mark)
+        await emulator.wait_for_message(3003, contains="only the operators", after=mark)
 
 
 class TestTimer:

@@ -102,6 +102,7 @@ class TestDutyInTheFile:
 class TestRoster:
     async def test_set_shift_replaces_the_day_and_is_audited(self, db, org):
         unit = await org.unit("S01")
+        await org.member(1002, unit, Role.LEADER)
         async with db.session() as session:
             await set_shift(session, unit, DAY, 1001, 3001, actor=ADMIN_ID)
         async with db.session() as session:
@@ -154,11 +155,11 @@ class TestDutyCommands:
     async def test_non_admin_cannot_set_duty(self, bot, emulator, db, org):
         tree = await org.tree()
         await emulator.user(tree.leaders["S01"]).send("/duty set S01 2026-03-10 1002 3002")
-        await emulator.wait_for_message(tree.leaders["S01"], contains="只有管理员")
+        await emulator.wait_for_message(tree.leaders["S01"], contains="管理员才能")
         async with db.session() as session:
             assert (await session.execute(select(DutyShift))).first() is None
-            refused = (await session.execute(select(AuditLog).where(AuditLog.action == "refused"))).scalar_one()
-        assert refused.subject == "duty.set"
+            refused = (await session.execute(select(AuditLog).where(AuditLog.action == "access.refused"))).scalar_one()
+        assert refused.subject == "/duty set S01 2026-03-10 1002 3002"
 
 
 def test_role_enum_is_unchanged():

@@ -107,7 +107,7 @@ class TestStrangers:
         unit = await org.unit("C01")
         await org.member(3001, unit)
         await emulator.user(3001).send("/invite C01 reporter")
-        await emulator.wait_for_message(3001, contains="只有管理员")
+        await emulator.wait_for_message(3001, contains="管理员才能")
 
 
 class TestGroups:
@@ -116,7 +116,7 @@ class TestGroups:
         await org.member(3001, unit)
         group = emulator.group(-100200, "和平街道工作群")
         await emulator.user(3001).send("/bindgroup S01", chat=group)
-        await emulator.wait_for_message(group.id, contains="只有管理员")
+        await emulator.wait_for_message(group.id, contains="管理员才能")
         await emulator.user(ADMIN_ID, "Admin").send("/bindgroup@shangbao_test_bot S01", chat=group)
         await emulator.wait_for_message(group.id, contains="和平街道")
         async with db.session() as session:

@@ -84,10 +84,10 @@ class TestPerUpdateLanguage:
         async def speak(locale: str) -> str:
             i18n.set_locale(locale)
             await asyncio.sleep(0.01)
-            return i18n.gettext("Only administrators can do this.")
+            return i18n.gettext("Sorry, only the operators of the bot can do this.")
 
         zh, en, hant = await asyncio.gather(speak("zh_Hans"), speak("en"), speak("zh_Hant"))
-        assert en == "Only administrators can do this."
+        assert en == "Sorry, only the operators of the bot can do this."
         assert zh != en and hant != en and zh != hant
 
     def test_dates_in_the_bot_time_zone(self):

@@ -109,6 +109,7 @@ class TestFanOut:
         tree = await org.tree()
         await org.member(9002, tree.units["D01"], Role.ADMIN, name="区管理员")
         await org.member(9003, tree.units["D01"], Role.ADMIN, name="未启动", started=False)
+        await org.member(9004, tree.units["C01"], Role.ADMIN, name="旁边社区管理员")   # beside C02: not told
         for _ in range(2):
             await file_report(db, tree.reporters["C02"], **LEVEL_ANSWERS[4])
         await file_report(db, tree.reporters["C01"], **LEVEL_ANSWERS[2])

@@ -14,7 +14,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot import i18n
+from bot import access, i18n
+from bot.cases import access as case_access
 from bot.cases import store, views
 from bot.cases.machine import FINAL, MACHINE, Action
 from bot.config import Settings
@@ -84,9 +85,24 @@ async def chat_locales(session: AsyncSession, chat_ids: list[int], settings: Set
     return {chat_id: found.get(chat_id, settings.default_locale) for chat_id in chat_ids}
 
 
+async def readable_keys(session: AsyncSession, report: Report, case: CaseFile | None) -> dict[int, str]:
+    """Chat id → card key of the copies that may still be written to: every group copy, and
+    a private copy only while its owner may have it now (bot.access, Action.PUSH): a removed
+    or deactivated person's copy is no longer edited or replied to."""
+    keys = await store.card_keys(session, report.id)
+    units = (await store.card_units(session, [report.id])).get(report.id, {})
+    private = [chat_id for chat_id in keys if chat_id > 0]
+    case_facts = await case_access.facts(session, report, case) if private else None
+    for chat_id in private:
+        who = await access.who(session, chat_id, [])
+        if access.decide(who, access.Action.PUSH, access.PRIVATE, case=case_facts, unit_id=units.get(chat_id)):
+            del keys[chat_id]
+    return keys
+
+
 async def refresh_cards(session: AsyncSession, report: Report, case: CaseFile, settings: Settings) -> int:
     """Edit every copy of the card to show the current state; returns the new version."""
-    keys = await store.card_keys(session, report.id)
+    keys = await readable_keys(session, report, case)
     if not keys:
         return case.card_version
     case.card_version += 1
@@ -116,20 +132,25 @@ async def _supersede_edits(session: AsyncSession, original: str) -> None:
 
 
 async def send_cards(session: AsyncSession, report: Report, case: CaseFile, settings: Settings,
-                     chat_ids: list[int]) -> list[int]:
+                     chat_ids: list[int], units: dict[int, int] | None = None) -> list[int]:
     """A new card in each of `chat_ids` that has none yet, a group's with the report's
-    attachments under it as at filing; returns the chats that got one."""
+    attachments under it as at filing; returns the chats that got one.
+
+    Each copy records the unit it is sent for: a group's unit as bound now, a person's from
+    `units` (else the reporter's unit)."""
     # Imported here: the wizard's routing imports this module for the receipt's button.
     from bot.reporting.routing import enqueue_attachments
 
     have = set(await store.card_chats(session, report.id))
     new = [chat_id for chat_id in dict.fromkeys(chat_ids) if chat_id not in have]
     locales = await chat_locales(session, new, settings)
+    groups = (await store.tree(session)).group_units
     for chat_id in new:
         payload = await card_payload(session, report, case, locales[chat_id])
         key = store.card_key(report.id, chat_id)
         await enqueue(session, key, chat_id, payload, priority=card_priority(report))
-        await store.add_card(session, report.id, chat_id, key)
+        await store.add_card(session, report.id, chat_id, key,
+                             store.sent_for(groups, chat_id, (units or {}).get(chat_id, report.unit_id)))
         if chat_id < 0:
             await enqueue_attachments(session, report, chat_id, card_priority(report))
     return new
@@ -138,8 +159,8 @@ async def send_cards(session: AsyncSession, report: Report, case: CaseFile, sett
 async def reply_to_cards(session: AsyncSession, report: Report, stem: str, payload: dict, *,
                          method: str = "sendMessage", priority: Priority = Priority.NORMAL,
                          chats: list[int] | None = None) -> None:
-    """Post `payload` as a reply to the card in every group that has it (or in `chats`)."""
-    keys = await store.card_keys(session, report.id)
+    """Post `payload` as a reply to the card in every chat that has it (or in `chats`)."""
+    keys = await readable_keys(session, report, await session.get(CaseFile, report.id))
     for chat_id in chats if chats is not None else list(keys):
         original = keys.get(chat_id, store.card_key(report.id, chat_id))
         await enqueue(session, f"{stem}:{chat_id}", chat_id, payload, method=method, priority=priority,
@@ -149,7 +170,9 @@ async def reply_to_cards(session: AsyncSession, report: Report, stem: str, paylo
 async def tell(session: AsyncSession, key: str, member: Member, compose: Callable[[], str], settings: Settings,
                *, keyboard: Callable[[], InlineKeyboardMarkup | None] | None = None,
                priority: Priority = Priority.NORMAL) -> None:
-    """A private message to `member`, composed in their language."""
+    """A private message to `member`, composed in their language; none once they are deactivated."""
+    if not member.active:
+        return
     with i18n.use_locale(member.locale or settings.default_locale):
         payload = {"text": compose(), "parse_mode": "HTML"}
         markup = keyboard() if keyboard else None

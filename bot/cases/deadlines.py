@@ -31,7 +31,7 @@ from bot.cases.store import BOT
 from bot.config import Settings
 from bot.daily.overdue import OverdueItem as SummaryItem
 from bot.daily.overdue import register_overdue_provider
-from bot.duty import local_day, members_by_telegram_id, shift_ids, shifts_on
+from bot.duty import local_day, members_by_telegram_id, on_duty, shift_ids, shifts_on
 from bot.i18n import _
 from bot.textutil import esc
 from storage.db import Database
@@ -224,7 +224,7 @@ async def escalate(session: AsyncSession, deadline_id: int, settings: Settings, 
 async def escalation_target(session: AsyncSession, report: Report, case: CaseFile) -> tuple[Unit | None, list[int]]:
     """The first unit above the top of the route's chain that has a group chat, with its chats."""
     units = await store.tree(session)
-    chain = units.route(report, await store.card_chats(session, report.id), case).chain
+    chain = units.route(report, (await store.card_units(session, [report.id])).get(report.id, {}), case).chain
     current = units.units.get(chain[-1].parent_id) if chain and chain[-1].parent_id else None
     while current is not None:
         chats = sorted(chat for chat, unit_id in units.group_units.items() if unit_id == current.id)
@@ -264,7 +264,9 @@ async def _tell_duty(session: AsyncSession, report: Report, deadline: CaseDeadli
                      settings: Settings, now: datetime) -> None:
     """The unit's leader on duty today, or else its leaders, hear of it privately."""
     shift = (await shifts_on(session, [unit.id], local_day(settings, now))).get(unit.id)
-    people = list((await members_by_telegram_id(session, shift_ids(shift)[:1])).values())
+    live = await on_duty(session, [unit.id], local_day(settings, now))
+    leader = [i for i in shift_ids(shift)[:1] if i in live]
+    people = list((await members_by_telegram_id(session, leader)).values())
     if not people:
         people = await _leaders(session, unit)
     for member in people:

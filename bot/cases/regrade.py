@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.cases import cards, deadlines, store
 from bot.cases.store import Actor
 from bot.config import Settings
-from bot.duty import local_day, members_by_telegram_id, on_duty_ids
+from bot.duty import local_day, members_by_telegram_id, on_duty
 from bot.reporting.routing import route_report
 from bot.reporting.rules import active_rules
 from bot.reporting.severity import Facts, floor_level, grade
@@ -59,9 +59,9 @@ async def push_to_duty(session: AsyncSession, report: Report, case: CaseFile | N
     if report.level > DUTY_LEVELS:
         return []
     route = await store.route(session, report, case)
-    ids = await on_duty_ids(session, route.unit_ids, local_day(settings, now))
-    people = await members_by_telegram_id(session, ids)
+    duty = await on_duty(session, route.unit_ids, local_day(settings, now))
+    people = await members_by_telegram_id(session, set(duty))
     reachable = [i for i, member in people.items() if member.started_bot and member.active]
     if case is None:
         case = await store.case_file(session, report, now)
-    return await cards.send_cards(session, report, case, settings, sorted(reachable))
+    return await cards.send_cards(session, report, case, settings, sorted(reachable), units=duty)

@@ -15,12 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from telegram import InlineKeyboardMarkup
 
+from bot import access as bot_access
 from bot.cases import access, cards, deadlines, store, views
 from bot.cases.access import Refusal
 from bot.cases.machine import FINAL, MACHINE, Action
 from bot.cases.store import Actor
 from bot.config import Settings
-from bot.duty import local_day, on_duty_ids
+from bot.duty import local_day
 from bot.i18n import _, format_datetime
 from bot.textutil import esc
 from storage.models import CaseEvent, CaseFile, Member, Priority, Report
@@ -41,11 +42,8 @@ async def begin(session: AsyncSession, report_id: int, actor: Actor, step: Actio
     if report is None:
         return Result(refusal=Refusal.UNKNOWN_CASE)
     case = await deadlines.open_case(session, report, settings, now)
-    on_duty: set[int] = set()
-    if step == Action.RECEIVE:
-        route = await store.route(session, report, case)
-        on_duty = await on_duty_ids(session, route.unit_ids, local_day(settings, now))
-    refusal = await access.check(session, report, case, actor, step, chat_id=chat_id, on_duty=on_duty)
+    refusal = await access.check(session, report, case, actor, step, chat_id=chat_id,
+                                 day=local_day(settings, now))
     return Result(report, case, refusal)
 
 
@@ -242,27 +240,29 @@ async def _absorb(session: AsyncSession, target: Result, source: Result, actor: 
 
 
 async def open_cases_for(session: AsyncSession, actor: Actor) -> list[Report]:
-    """Open cases on the route of a unit the actor leads (all, for administrators), and the
-    ones they reported or were assigned; most severe first, then oldest first."""
+    """Open cases the actor may view (bot.access): on the route of a unit they lead (all,
+    for operators), and the ones they reported or were assigned; most severe first."""
     query = (select(Report).where(Report.status.not_in(list(FINAL)))
              .options(selectinload(Report.unit)).order_by(Report.level, Report.created_at, Report.id))
     reports = list((await session.execute(query)).scalars())
     files = select(CaseFile).where(CaseFile.report_id.in_([r.id for r in reports]))
     cases = {case.report_id: case for case in (await session.execute(files)).scalars()} if reports else {}
     routes = await store.routes(session, reports, cases)
-    mine = {actor.member.id} if actor.member else set()
+    who = await bot_access.who(session, actor.telegram_id, [actor.telegram_id] if actor.is_admin else [])
 
     def concerns(report: Report) -> bool:
         case = cases.get(report.id)
-        own = report.reporter_id in mine or bool(case and case.assignee_id in mine)
-        return actor.is_admin or own or access.is_leader_on(actor, routes[report.id].unit_ids)
+        facts = bot_access.CaseFacts(str(report.status), report.unit_id, frozenset(routes[report.id].unit_ids),
+                                     report.reporter_id, case.assignee_id if case else None)
+        return bot_access.decide(who, bot_access.Action.VIEW, bot_access.PRIVATE, case=facts) is None
 
     return [report for report in reports if concerns(report)]
 
 
 async def assigned_to(session: AsyncSession, actor: Actor) -> list[Report]:
-    """Open cases assigned to the actor, most severe first."""
-    if actor.member is None:
+    """Open cases assigned to the actor, most severe first (none once they have no access)."""
+    who = await bot_access.who(session, actor.telegram_id, [])
+    if actor.member is None or not who.has_access:
         return []
     query = (select(Report).join(CaseFile, CaseFile.report_id == Report.id)
              .where(CaseFile.assignee_id == actor.member.id, Report.status.not_in(list(FINAL)))

@@ -135,8 +135,28 @@ async def card_chats(session: AsyncSession, report_id: int) -> list[int]:
     return list(await card_keys(session, report_id))
 
 
-async def add_card(session: AsyncSession, report_id: int, chat_id: int, key: str) -> None:
-    insert = dialect_insert(session)(CaseCard).values(report_id=report_id, chat_id=chat_id, key=key)
+async def card_units(session: AsyncSession, report_ids: list[int]) -> dict[int, dict[int, int | None]]:
+    """Report id → chat id → the unit that copy of the card was sent for."""
+    if not report_ids:
+        return {}
+    query = (select(CaseCard.report_id, CaseCard.chat_id, CaseCard.unit_id)
+             .where(CaseCard.report_id.in_(report_ids)).order_by(CaseCard.id))
+    found: dict[int, dict[int, int | None]] = {}
+    for report_id, chat_id, unit_id in (await session.execute(query)).all():
+        found.setdefault(report_id, {})[chat_id] = unit_id
+    return found
+
+
+async def card_unit(session: AsyncSession, report_id: int, chat_id: int) -> tuple[bool, int | None]:
+    """(the chat has the case's card, the unit it was sent for)."""
+    units = (await card_units(session, [report_id])).get(report_id, {})
+    return chat_id in units, units.get(chat_id)
+
+
+async def add_card(session: AsyncSession, report_id: int, chat_id: int, key: str, unit_id: int | None) -> None:
+    """Record a copy of the card and the unit it is sent for (fixed now, whatever comes later)."""
+    insert = dialect_insert(session)(CaseCard).values(report_id=report_id, chat_id=chat_id, key=key,
+                                                      unit_id=unit_id)
     await session.execute(insert.on_conflict_do_nothing(index_elements=["report_id", "chat_id"]))
 
 
@@ -149,9 +169,16 @@ async def adopt_cards(session: AsyncSession, report_id: int) -> None:
     prefix = card_key(report_id, 0)[:-1]
     query = (select(OutboxMessage.key, OutboxMessage.chat_id)
              .where(OutboxMessage.key.like(f"{prefix}%")).order_by(OutboxMessage.id))
+    report = await session.get(Report, report_id)
+    groups = (await tree(session)).group_units
     for key, chat_id in (await session.execute(query)).all():
         if key[len(prefix):].lstrip("-").isdigit():  # the card itself, not an edit (…:v3)
-            await add_card(session, report_id, chat_id, key)
+            await add_card(session, report_id, chat_id, key, sent_for(groups, chat_id, report.unit_id))
+
+
+def sent_for(groups: dict[int, int], chat_id: int, private_unit: int | None) -> int | None:
+    """The unit a copy sent now is for: a group's unit as bound now, else `private_unit`."""
+    return groups.get(chat_id) if chat_id < 0 else private_unit
 
 
 @dataclass(frozen=True)
@@ -177,8 +204,9 @@ class Tree:
     units: dict[int, Unit]
     group_units: dict[int, int]
 
-    def route(self, report: Report, chats: list[int], case: CaseFile | None) -> Route:
-        reached = {self.group_units[chat] for chat in chats if chat in self.group_units}
+    def route(self, report: Report, card_units: dict[int, int | None], case: CaseFile | None) -> Route:
+        """From the units the cards were sent for, as recorded at sending (not today's bindings)."""
+        reached = {unit for unit in card_units.values() if unit is not None and unit in self.units}
         chain = _chain(self.units, report.unit_id)
         top = max((chain.index(u) for u in reached if u in chain), default=0)
         extra = [u for u in dict.fromkeys([*sorted(reached - set(chain)), *(case.extra_unit_ids if case else [])])
@@ -196,13 +224,14 @@ async def tree(session: AsyncSession) -> Tree:
 
 
 async def route(session: AsyncSession, report: Report, case: CaseFile | None = None) -> Route:
-    return (await tree(session)).route(report, await card_chats(session, report.id), case)
+    units = (await card_units(session, [report.id])).get(report.id, {})
+    return (await tree(session)).route(report, units, case)
 
 
 async def routes(session: AsyncSession, reports: list[Report], cases: dict[int, CaseFile]) -> dict[int, Route]:
     """The routes of many cases with two queries (for lists and the daily summary)."""
-    units, cards = await tree(session), await cards_of(session, [r.id for r in reports])
-    return {r.id: units.route(r, list(cards.get(r.id, {})), cases.get(r.id)) for r in reports}
+    units, cards = await tree(session), await card_units(session, [r.id for r in reports])
+    return {r.id: units.route(r, cards.get(r.id, {}), cases.get(r.id)) for r in reports}
 
 
 async def route_units(session: AsyncSession, report: Report, case: CaseFile | None = None) -> list[Unit]:
@@ -219,14 +248,15 @@ def _chain(units: dict[int, Unit], unit_id: int) -> list[int]:
     return chain
 
 
-async def members_of(session: AsyncSession, unit_ids: list[int]) -> list[tuple[Member, Membership]]:
+async def members_of(session: AsyncSession, unit_ids: list[int] | set[int]) -> list[tuple[Member, Membership]]:
     """Active members of the units with their membership there, unit by unit in the given order."""
     if not unit_ids:
         return []
     query = (select(Membership).where(Membership.unit_id.in_(unit_ids))
              .options(selectinload(Membership.member)).order_by(Membership.id))
     rows = [(ms.member, ms) for ms in (await session.execute(query)).scalars() if ms.member.active]
-    return sorted(rows, key=lambda row: unit_ids.index(row[1].unit_id))
+    order = list(unit_ids)
+    return sorted(rows, key=lambda row: order.index(row[1].unit_id))
 
 
 async def next_followup_number(session: AsyncSession, report_id: int) -> int:

@@ -11,8 +11,9 @@ from bot.config import Settings
 from bot.delivery.errors import Refusal
 from bot.i18n import _
 from bot.textutil import esc
-from storage.models import GroupChat, Member, Membership, Priority, Role
+from storage.models import GroupChat, Member, Membership, Priority
 from storage.outbox import enqueue
+from storage.queries import unit_admins
 
 REASONS = {
     Refusal.BLOCKED: i18n.N_("the person blocked the bot"),
@@ -31,7 +32,7 @@ async def chat_refused(session: AsyncSession, settings: Settings, chat_id: int, 
     if chat_id > 0:
         await session.execute(update(Member).where(Member.telegram_id == chat_id).values(started_bot=False))
     label = await _describe_chat(session, chat_id)
-    for admin_id, locale in await _admins(session, settings):
+    for admin_id, locale in await _admins(session, settings, chat_id):
         if admin_id == chat_id:
             continue
         with i18n.use_locale(locale or settings.default_locale):
@@ -58,16 +59,17 @@ async def _describe_chat(session: AsyncSession, chat_id: int) -> str:
     return f"{esc(group.title or group.unit.name)} ({esc(group.unit.name)}, {chat_id})"
 
 
-async def _admins(session: AsyncSession, settings: Settings) -> list[tuple[int, str | None]]:
-    """Configured admins, then admin-role members who started the bot; each once."""
-    query = (select(Member.telegram_id, Member.locale, Member.started_bot)
-             .join(Membership, Membership.member_id == Member.id)
-             .where(Membership.role == Role.ADMIN, Member.active.is_(True)).distinct())
-    role_admins = {tid: (locale, started) for tid, locale, started in (await session.execute(query)).all()}
+async def _admins(session: AsyncSession, settings: Settings, chat_id: int) -> list[tuple[int, str | None]]:
+    """Operators, then the admins of the chat's units (a group's unit, a person's units) and
+    of the units above them; each once."""
+    if chat_id < 0:
+        units = set((await session.execute(select(GroupChat.unit_id).where(GroupChat.chat_id == chat_id))).scalars())
+    else:
+        units = set((await session.execute(select(Membership.unit_id).join(Member).where(
+            Member.telegram_id == chat_id))).scalars())
     locales = dict((await session.execute(select(Member.telegram_id, Member.locale).where(
         Member.telegram_id.in_(settings.admin_telegram_ids)))).all()) if settings.admin_telegram_ids else {}
     found: dict[int, str | None] = {admin: locales.get(admin) for admin in settings.admin_telegram_ids}
-    for tid, (locale, started) in role_admins.items():
-        if started and tid not in found:
-            found[tid] = locale
+    for tid, locale in (await unit_admins(session, units)).items():
+        found.setdefault(tid, locale)
     return list(found.items())

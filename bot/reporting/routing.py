@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from bot import i18n
 from bot.cases import cards as case_cards
+from bot.cases import store as case_store
 from bot.i18n import _
 from bot.reporting import cards
 from bot.reporting.rules import ROOT, RouteRule, Rules
@@ -24,6 +25,7 @@ from bot.reporting.severity import Facts, Level
 from bot.textutil import esc
 from storage.models import GroupChat, Member, Membership, Priority, Report, Role, Unit
 from storage.outbox import enqueue
+from storage.queries import unit_admins
 
 MEDIA_GROUP_MAX = 10
 
@@ -51,6 +53,7 @@ class Target:
     kind: str                  # "group" (a unit's group), "person" (private), "chat" (fixed)
     name: str
     locale: str | None = None  # a person's language; groups speak the organisation's default
+    unit_id: int | None = None  # the unit the copy is sent for (a group's unit, a person's own)
 
 
 @dataclass
@@ -76,7 +79,8 @@ def matching_rules(rules: Iterable[RouteRule], facts: Facts) -> Iterator[RouteRu
 
 
 def plan_route(rules: Iterable[RouteRule], facts: Facts, chain: list[UnitNode],
-               people: list[Person], chat_titles: dict[int, str] | None = None) -> Plan:
+               people: list[Person], chat_titles: dict[int, str] | None = None,
+               chat_units: dict[int, int] | None = None) -> Plan:
     """Targets for a report; with no matching rule it still reaches its own unit's group."""
     matched = list(matching_rules(rules, facts))
     depths = [rule.up_to for rule in matched if rule.up_to is not None] or ([0] if not matched else [])
@@ -86,10 +90,12 @@ def plan_route(rules: Iterable[RouteRule], facts: Facts, chain: list[UnitNode],
     roles = {role for rule in matched for role in rule.roles}
     for person in people:
         if person.role in roles:
-            _add(plan, Target(person.telegram_id, "person", person.name, person.locale))
+            _add(plan, Target(person.telegram_id, "person", person.name, person.locale,
+                              chain[0].id if chain else None))
     for rule in matched:
         for chat_id in rule.chats:
-            _add(plan, Target(chat_id, "chat", (chat_titles or {}).get(chat_id) or str(chat_id)))
+            _add(plan, Target(chat_id, "chat", (chat_titles or {}).get(chat_id) or str(chat_id),
+                              unit_id=(chat_units or {}).get(chat_id)))
     return plan
 
 
@@ -104,7 +110,7 @@ def _unit_groups(plan: Plan, chain: list[UnitNode], depth: int) -> None:
             plan.missing.append(unit)
         holder = next((u for u in chain[index:] if u.groups), None)
         for chat_id, title in holder.groups if holder else ():
-            _add(plan, Target(chat_id, "group", title or holder.name))
+            _add(plan, Target(chat_id, "group", title or holder.name, unit_id=holder.id))
 
 
 def _add(plan: Plan, target: Target) -> None:
@@ -139,12 +145,13 @@ async def unit_people(session: AsyncSession, unit_id: int) -> list[Person]:
             if m.member.started_bot and m.member.active]
 
 
-async def chat_titles(session: AsyncSession, chat_ids: Iterable[int]) -> dict[int, str]:
+async def chat_titles(session: AsyncSession, chat_ids: Iterable[int]) -> dict[int, tuple[str, int]]:
+    """Fixed chats that are bound groups: their title and unit."""
     ids = list(chat_ids)
     if not ids:
         return {}
-    query = select(GroupChat.chat_id, GroupChat.title).where(GroupChat.chat_id.in_(ids))
-    return dict((await session.execute(query)).all())
+    query = select(GroupChat.chat_id, GroupChat.title, GroupChat.unit_id).where(GroupChat.chat_id.in_(ids))
+    return {chat_id: (title, unit_id) for chat_id, title, unit_id in (await session.execute(query)).all()}
 
 
 async def route_report(session: AsyncSession, rules: Rules, report: Report) -> Plan:
@@ -154,15 +161,16 @@ async def route_report(session: AsyncSession, rules: Rules, report: Report) -> P
                   opinion_class=report.extra.get("opinion_class"), unit_code=own.code if own else None,
                   unit_kind=own.kind if own else None, level=Level(report.level))
     fixed = {chat for rule in matching_rules(rules.routing, facts) for chat in rule.chats}
+    bound = await chat_titles(session, fixed)
     return plan_route(rules.routing, facts, chain, await unit_people(session, report.unit_id),
-                      await chat_titles(session, fixed))
+                      {chat: title for chat, (title, _unit) in bound.items()},
+                      {chat: unit for chat, (_title, unit) in bound.items()})
 
 
-async def admins(session: AsyncSession, admin_ids: Iterable[int]) -> list[tuple[int, str | None]]:
-    """Administrators to tell about problems: (Telegram id, language), each once."""
-    query = (select(Member).join(Membership).where(Membership.role == Role.ADMIN)
-             .where(Member.started_bot.is_(True), Member.active.is_(True)))
-    found = {m.telegram_id: m.locale for m in (await session.execute(query)).scalars()}
+async def admins(session: AsyncSession, admin_ids: Iterable[int], unit_ids: set[int]) -> list[tuple[int, str | None]]:
+    """Whom to tell about a problem of the units: operators and the admins of those units or
+    of a unit above them (Telegram id, language), each once."""
+    found = await unit_admins(session, unit_ids)
     for telegram_id in admin_ids:
         if telegram_id not in found:
             member = (await session.execute(select(Member).where(Member.telegram_id == telegram_id))).scalar_one_or_none()
@@ -187,7 +195,9 @@ async def enqueue_pushes(session: AsyncSession, report: Report, plan: Plan, *, d
     for target in plan.targets:
         with i18n.use_locale(target.locale or default_locale):
             payload = {"text": cards.render_card(report), "reply_markup": cards.card_keyboard(report).to_dict()}
-        await enqueue(session, card_key(report, target.chat_id), target.chat_id, payload, priority=priority)
+        key = card_key(report, target.chat_id)
+        await enqueue(session, key, target.chat_id, payload, priority=priority)
+        await case_store.add_card(session, report.id, target.chat_id, key, target.unit_id)
         if target.kind != "person":
             await enqueue_attachments(session, report, target.chat_id, priority)
     await tell_admins_of_missing_groups(session, plan, default_locale, admin_ids)
@@ -232,8 +242,8 @@ async def tell_admins_of_missing_groups(session: AsyncSession, plan: Plan, defau
     """Once per unit (the outbox key makes it once): a unit on a route has no group bound."""
     if not plan.missing:
         return
-    for admin_id, locale in await admins(session, admin_ids):
-        for unit in plan.missing:
+    for unit in plan.missing:
+        for admin_id, locale in await admins(session, admin_ids, {unit.id}):
             with i18n.use_locale(locale or default_locale):
                 text = _("Unit {unit} ({code}) has no group chat bound, so its reports go to the group of "
                          "the unit above it. To bind one, add the bot to the unit's group and send "

@@ -53,7 +53,8 @@ class CaseCard(Base):
     """A copy of the report's card (a group, or a person in private): where the case went.
 
     The report wizard queues the first cards; the case adds more (escalation, a higher
-    level, a merged duplicate). The outbox key is what edits and replies depend on.
+    level, a merged duplicate). The outbox key is what edits and replies depend on; the
+    unit says on whose behalf the copy was sent.
     """
 
     __tablename__ = "case_cards"
@@ -62,6 +63,9 @@ class CaseCard(Base):
     report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"))
     chat_id: Mapped[int] = mapped_column(BigInteger)
     key: Mapped[str] = mapped_column(String(160))
+    # The unit this copy was sent for, fixed at sending: re-binding the group later must not
+    # hand the case to the new unit (None: a fixed chat outside the organisation).
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
 
     __table_args__ = (UniqueConstraint("report_id", "chat_id", name="uq_case_cards_report_chat"),)
 

@@ -1,0 +1,336 @@
+"""The permission model: may this person do this to this thing, here?
+
+`decide` is the one rule every handler, command and job asks; it is a plain function of
+facts (`Who`, `Where`, `CaseFacts`, `Org`) so the whole matrix is tested without Telegram.
+`who`, `where` and `org` load those facts from the database inside the caller's
+transaction, on every check: access follows the organisation as it is now, with no cache
+that could outlive a removal.
+
+Scopes: operators (ADMIN_TELEGRAM_IDS) may do everything. The `admin` role in a unit
+administers that unit and the units below it (invites, group binding, duty roster,
+members), nothing above or beside it. Leaders act on the cases routed to their units;
+reporters on their own reports; the assignee on the case assigned to them. A deactivated
+person, or one with no unit left, has no access at all. Case buttons work only under the
+case's card, and lists and case details are shown only in a private chat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.cases.machine import FINAL, MACHINE
+from bot.i18n import N_, _
+from storage.models import DutyShift, GroupChat, Member, Membership, Role, Unit
+from storage.queries import audit
+
+
+class Action(StrEnum):
+    # Case steps: the card's buttons and the commands that take them.
+    RECEIVE = "receive"
+    ASSIGN = "assign"
+    ACCEPT = "accept"
+    ARRIVE = "arrive"
+    RESOLVE = "resolve"
+    CLOSE = "close"          # with the final report (终报)
+    REJECT = "reject"
+    MERGE = "merge"
+    ASK = "ask"              # 催报
+    FOLLOWUP = "followup"    # 续报
+    VIEW = "view"            # /case: the case with its timeline
+    PUSH = "push"            # to be sent a private copy of the card, or news of the case
+    # Lists: private chats only.
+    LIST_OPEN = "list_open"
+    LIST_MINE = "list_mine"
+    WHOAMI = "whoami"
+    # Administration of a unit and its subtree.
+    UNITS = "units"
+    INVITE = "invite"
+    BIND_GROUP = "bind_group"
+    DUTY_SET = "duty_set"
+    MEMBERS = "members"
+    # Everyone's own unit: who is on duty.
+    DUTY_VIEW = "duty_view"
+    # The whole organisation: operators only.
+    SENSITIVE = "sensitive"
+
+
+CASE_ACTIONS = frozenset({Action.RECEIVE, Action.ASSIGN, Action.ACCEPT, Action.ARRIVE, Action.RESOLVE,
+                          Action.CLOSE, Action.REJECT, Action.MERGE, Action.ASK, Action.FOLLOWUP, Action.VIEW})
+LEADER_STEPS = frozenset({Action.RECEIVE, Action.ASSIGN, Action.CLOSE, Action.REJECT, Action.MERGE, Action.ASK})
+LEADER_OR_ASSIGNEE = frozenset({Action.ARRIVE, Action.RESOLVE})
+UNIT_ADMIN_ACTIONS = frozenset({Action.INVITE, Action.BIND_GROUP, Action.DUTY_SET, Action.MEMBERS})
+PRIVATE_ONLY = frozenset({Action.VIEW, Action.LIST_OPEN, Action.LIST_MINE, Action.WHOAMI, Action.UNITS,
+                          Action.INVITE, Action.MEMBERS, Action.DUTY_SET, Action.SENSITIVE})
+
+
+class Place(StrEnum):
+    PRIVATE = "private"
+    CASE_GROUP = "case_group"        # a group that has this case's card
+    OTHER_GROUP = "other_group"      # a group bound to a unit, without this case's card
+    UNBOUND_GROUP = "unbound_group"  # a group bound to no unit
+
+
+class Refusal(StrEnum):
+    UNKNOWN_CASE = "unknown_case"
+    NOT_HERE = "not_here"
+    NOT_ALLOWED = "not_allowed"
+    NOT_ASSIGNEE = "not_assignee"
+    NOT_AUTHOR = "not_author"
+    WRONG_STATE = "wrong_state"
+    FINISHED = "finished"
+    NOT_CANDIDATE = "not_candidate"
+    NO_ACCESS = "no_access"
+    PRIVATE_ONLY = "private_only"
+    GROUP_ONLY = "group_only"
+    NOT_UNIT_ADMIN = "not_unit_admin"
+    OPERATORS_ONLY = "operators_only"
+    READ_ONLY = "read_only"
+
+
+REFUSALS = {
+    Refusal.UNKNOWN_CASE: N_("This case does not exist (any more)."),
+    Refusal.NOT_HERE: N_("This case was not sent to this group, so it cannot be handled here."),
+    Refusal.NOT_ALLOWED: N_("Sorry, only the leaders of the units this case was sent to can do this."),
+    Refusal.NOT_ASSIGNEE: N_("Sorry, only the person this case is assigned to can do this."),
+    Refusal.NOT_AUTHOR: N_("Sorry, only the reporter of this case or the person it is assigned to can add a follow-up."),
+    Refusal.WRONG_STATE: N_("This step is not possible in the case's current state."),
+    Refusal.FINISHED: N_("This case is already finished."),
+    Refusal.NOT_CANDIDATE: N_("That person is not a member of the units of this case."),
+    Refusal.NO_ACCESS: N_("Sorry, you have no access. Ask your unit's administrator if this is a mistake."),
+    Refusal.PRIVATE_ONLY: N_("This is only answered in a private chat with me."),
+    Refusal.GROUP_ONLY: N_("Send this in the group chat that you want to bind."),
+    Refusal.NOT_UNIT_ADMIN: N_("Sorry, only the administrators of this unit or of a unit above it can do this."),
+    Refusal.OPERATORS_ONLY: N_("Sorry, only the operators of the bot can do this."),
+    Refusal.READ_ONLY: N_("This card was sent for another unit; here it can only be read."),
+}
+
+
+def refusal_text(refusal: Refusal) -> str:
+    return _(REFUSALS[refusal])
+
+
+# --- The facts ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Who:
+    """The person, as the organisation stands now: live memberships only."""
+
+    telegram_id: int | None
+    operator: bool = False
+    member_id: int | None = None
+    active: bool = False
+    roles: frozenset[tuple[int, Role]] = frozenset()   # (unit id, role)
+    on_duty: frozenset[int] = frozenset()              # units they are on duty for today
+
+    @property
+    def has_access(self) -> bool:
+        return self.operator or (self.active and self.member_id is not None and bool(self.roles))
+
+    def units_with(self, *roles: Role) -> set[int]:
+        return {unit for unit, role in self.roles if role in roles}
+
+
+@dataclass(frozen=True)
+class Where:
+    place: Place
+    card_unit: int | None = None      # the unit this group's card of the case was sent for
+    group_unit: int | None = None     # the unit the group is bound to now
+
+
+PRIVATE = Where(Place.PRIVATE)
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    status: str
+    unit_id: int                      # the reporter's unit
+    route: frozenset[int]             # units the case was sent for
+    reporter_id: int
+    assignee_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Org:
+    """The unit tree: each unit's parent."""
+
+    parents: dict[int, int | None] = field(default_factory=dict)
+
+    def up(self, unit_id: int) -> list[int]:
+        """The unit and its ancestors, nearest first."""
+        chain: list[int] = []
+        current: int | None = unit_id
+        while current is not None and current not in chain:
+            chain.append(current)
+            current = self.parents.get(current)
+        return chain
+
+    def administers(self, who: Who, unit_id: int | None) -> bool:
+        """Admin of the unit or of a unit above it."""
+        return unit_id is not None and bool(who.units_with(Role.ADMIN) & set(self.up(unit_id)))
+
+
+# --- The rule ----------------------------------------------------------------------------------
+
+
+def decide(who: Who, action: Action, where: Where, *, org: Org | None = None, case: CaseFacts | None = None,
+           unit_id: int | None = None) -> Refusal | None:
+    """None when `who` may do `action` (to `case`, or for the unit `unit_id`) `where`; else why not."""
+    action = Action(action)
+    if action == Action.WHOAMI:    # their own id and units only: anyone, in private
+        return None if where.place == Place.PRIVATE else Refusal.PRIVATE_ONLY
+    if not who.has_access:
+        return Refusal.NO_ACCESS
+    if action in PRIVATE_ONLY and where.place != Place.PRIVATE:
+        return Refusal.PRIVATE_ONLY
+    if action == Action.PUSH:   # a private copy sent for a unit goes on while they are in it
+        if unit_id is not None and unit_id in {unit for unit, _role in who.roles}:
+            return None
+        return decide(who, Action.VIEW, PRIVATE, org=org, case=case)
+    if action in CASE_ACTIONS:
+        return _case(who, action, where, org or Org(), case)
+    if action == Action.SENSITIVE:
+        return None if who.operator else Refusal.OPERATORS_ONLY
+    if action == Action.UNITS:
+        return None if who.operator or who.units_with(Role.ADMIN) else Refusal.NOT_UNIT_ADMIN
+    if action in UNIT_ADMIN_ACTIONS:
+        return _administration(who, action, where, org or Org(), unit_id)
+    return None   # LIST_OPEN, LIST_MINE, DUTY_VIEW: what is shown is filtered per item
+
+
+def _administration(who: Who, action: Action, where: Where, org: Org, unit_id: int | None) -> Refusal | None:
+    if action == Action.BIND_GROUP:
+        if where.place == Place.PRIVATE:
+            return Refusal.GROUP_ONLY
+        # Taking a group away from a unit is administering that unit too.
+        if where.group_unit is not None and not (who.operator or org.administers(who, where.group_unit)):
+            return Refusal.NOT_UNIT_ADMIN
+    if who.operator or org.administers(who, unit_id):
+        return None
+    return Refusal.NOT_UNIT_ADMIN
+
+
+def _case(who: Who, action: Action, where: Where, org: Org, case: CaseFacts | None) -> Refusal | None:
+    if case is None:
+        return Refusal.UNKNOWN_CASE
+    if where.place in (Place.OTHER_GROUP, Place.UNBOUND_GROUP):
+        return Refusal.NOT_HERE
+    if case.status in FINAL and action != Action.VIEW:
+        return Refusal.FINISHED
+    refusal = _case_role(who, action, where, org, case)
+    if refusal is not None:
+        return refusal
+    if action not in (Action.RECEIVE, Action.ASK, Action.FOLLOWUP, Action.VIEW) \
+            and not MACHINE.allowed(case.status, action):
+        return Refusal.WRONG_STATE
+    return None
+
+
+def here(case: CaseFacts, where: Where, org: Org) -> set[int]:
+    """The route's units that count where the press happened. In a group re-bound since the
+    card was sent, only the card's own unit and those above it: the new unit only reads."""
+    units = set(case.route)
+    rebound = where.card_unit is not None and where.group_unit != where.card_unit
+    if where.place == Place.CASE_GROUP and rebound:
+        units &= set(org.up(where.card_unit))
+    return units
+
+
+def leads(who: Who, case: CaseFacts, where: Where, org: Org) -> bool:
+    """An operator, or a leader of a unit on the case's route, here. (A unit's `admin` role
+    administers the unit; it gives no rights on cases.)"""
+    return who.operator or bool(who.units_with(Role.LEADER) & here(case, where, org))
+
+
+def is_reporter(who: Who, case: CaseFacts) -> bool:
+    """The reporter, while still a member of the unit they reported for."""
+    return who.member_id == case.reporter_id and any(unit == case.unit_id for unit, _role in who.roles)
+
+
+def is_assignee(who: Who, case: CaseFacts) -> bool:
+    return who.member_id is not None and who.member_id == case.assignee_id
+
+
+def _case_role(who: Who, action: Action, where: Where, org: Org, case: CaseFacts) -> Refusal | None:
+    leader = leads(who, case, where, org)
+    if where.place == Place.CASE_GROUP and not leader and action in LEADER_STEPS | LEADER_OR_ASSIGNEE:
+        read_only = who.units_with(Role.LEADER) & {where.group_unit} - case.route
+        if read_only and action != Action.RECEIVE:
+            return Refusal.READ_ONLY
+    if action == Action.RECEIVE:
+        allowed = leader or bool(who.on_duty & here(case, where, org))
+    elif action in LEADER_STEPS:
+        allowed = leader
+    elif action in LEADER_OR_ASSIGNEE:
+        allowed = leader or is_assignee(who, case)
+    elif action == Action.ACCEPT:
+        return None if is_assignee(who, case) else Refusal.NOT_ASSIGNEE
+    elif action == Action.FOLLOWUP:
+        return None if is_reporter(who, case) or is_assignee(who, case) else Refusal.NOT_AUTHOR
+    else:   # VIEW
+        allowed = leader or is_reporter(who, case) or is_assignee(who, case)
+    return None if allowed else Refusal.NOT_ALLOWED
+
+
+# --- Loading the facts, fresh on every check ----------------------------------------------------
+
+
+async def who(session: AsyncSession, telegram_id: int | None, operators: Iterable[int], day=None) -> Who:
+    """The person as the organisation stands in this transaction (on duty on `day` when given)."""
+    if telegram_id is None:
+        return Who(None)
+    query = (select(Member.id, Member.active, Membership.unit_id, Membership.role)
+             .outerjoin(Membership, Membership.member_id == Member.id).where(Member.telegram_id == telegram_id))
+    rows = (await session.execute(query)).all()
+    operator = telegram_id in set(operators)
+    if not rows:
+        return Who(telegram_id, operator)
+    member_id, active = rows[0][0], rows[0][1]
+    roles = frozenset((unit, role) for _id, _active, unit, role in rows if unit is not None) if active else frozenset()
+    duty: frozenset[int] = frozenset()
+    if day is not None and roles:
+        shifts = select(DutyShift.unit_id).where(
+            DutyShift.day == day, DutyShift.unit_id.in_([unit for unit, _role in roles]),
+            (DutyShift.leader_telegram_id == telegram_id) | (DutyShift.officer_telegram_id == telegram_id))
+        duty = frozenset((await session.execute(shifts)).scalars())
+    return Who(telegram_id, operator, member_id, bool(active), roles, duty)
+
+
+async def org(session: AsyncSession) -> Org:
+    return Org(dict((await session.execute(select(Unit.id, Unit.parent_id))).all()))
+
+
+async def group_unit(session: AsyncSession, chat_id: int | None) -> int | None:
+    if chat_id is None or chat_id > 0:
+        return None
+    return (await session.execute(select(GroupChat.unit_id).where(GroupChat.chat_id == chat_id))).scalar_one_or_none()
+
+
+async def where(session: AsyncSession, chat_id: int | None) -> Where:
+    """The place for an action that is not about one case: private, a bound or an unbound group."""
+    if chat_id is None or chat_id > 0:
+        return PRIVATE
+    bound = await group_unit(session, chat_id)
+    return Where(Place.UNBOUND_GROUP if bound is None else Place.OTHER_GROUP, group_unit=bound)
+
+
+async def refused(session: AsyncSession, telegram_id: int | None, action: Action | str, refusal: Refusal,
+                  subject: str = "", *, chat_id: int | None = None) -> None:
+    """Every refusal leaves an audit line, and nothing else."""
+    await audit(session, telegram_id, "access.refused", subject[:255], step=str(action), refusal=str(refusal),
+                chat_id=chat_id)
+
+
+async def check(session: AsyncSession, telegram_id: int | None, action: Action, *, operators: Iterable[int],
+                chat_id: int | None, unit_id: int | None = None, subject: str = "") -> Refusal | None:
+    """`decide` for an action that is not about a case, with the facts loaded and refusals audited."""
+    person, place = await who(session, telegram_id, operators), await where(session, chat_id)
+    refusal = decide(person, action, place, org=await org(session), unit_id=unit_id)
+    if refusal is not None:
+        await refused(session, telegram_id, action, refusal, subject, chat_id=chat_id)
+    return refusal

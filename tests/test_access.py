@@ -1,0 +1,170 @@
+"""The permission model (bot.access): the whole matrix of action × actor × place on the rule
+function, then the same rule with the facts read from the database, where every refusal
+leaves the case, the outbox and the organisation unchanged and an audit line behind."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.access import (
+    PRIVATE,
+    Action,
+    CaseFacts,
+    Org,
+    Place,
+    Refusal,
+    Where,
+    Who,
+    decide,
+)
+from storage.models import CaseStatus, Role
+
+# D01 → S01 → C01, C02; D02 beside D01. The case: reported in C01, its cards went to the
+# groups of C01 and S01 (its route), assigned to a member of C01.
+D01, S01, C01, C02, D02 = 1, 2, 3, 4, 5
+ORG = Org({D01: None, S01: D01, C01: S01, C02: S01, D02: None})
+CASE = CaseFacts(status=str(CaseStatus.ASSIGNED), unit_id=C01, route=frozenset({C01, S01}),
+                 reporter_id=31, assignee_id=41)
+
+ACTORS = {
+    "operator": Who(9001, operator=True),
+    "admin_in": Who(21, member_id=21, active=True, roles=frozenset({(S01, Role.ADMIN)})),     # C01 is below S01
+    "admin_out": Who(22, member_id=22, active=True, roles=frozenset({(C02, Role.ADMIN)})),    # beside C01
+    "leader_on": Who(11, member_id=11, active=True, roles=frozenset({(S01, Role.LEADER)})),
+    "leader_off": Who(12, member_id=12, active=True, roles=frozenset({(D01, Role.LEADER)})),  # above the route
+    "reporter": Who(31, member_id=31, active=True, roles=frozenset({(C01, Role.REPORTER)})),
+    "other_reporter": Who(32, member_id=32, active=True, roles=frozenset({(C01, Role.REPORTER)})),
+    "assignee": Who(41, member_id=41, active=True, roles=frozenset({(C01, Role.REPORTER)})),
+    "removed": Who(13, member_id=13, active=True),                                           # no unit left
+    "deactivated": Who(14, member_id=14, active=False),
+    "stranger": Who(7777),
+}
+PLACES = {
+    "private": PRIVATE,
+    "case_group": Where(Place.CASE_GROUP, card_unit=S01, group_unit=S01),
+    "other_group": Where(Place.OTHER_GROUP, group_unit=D02),
+    "unbound_group": Where(Place.UNBOUND_GROUP),
+}
+HERE = ("private", "case_group")
+EVERYWHERE = tuple(PLACES)
+WITH_ACCESS = ("operator", "admin_in", "admin_out", "leader_on", "leader_off", "reporter", "other_reporter",
+               "assignee")
+
+# action → {actor: places where it is allowed}; every other actor × place is refused.
+# Administrative actions are for the unit C01.
+ALLOWED: dict[Action, dict[str, tuple[str, ...]]] = {
+    **{action: {"operator": HERE, "leader_on": HERE}
+       for action in (Action.RECEIVE, Action.ASSIGN, Action.ASK, Action.CLOSE, Action.REJECT, Action.MERGE)},
+    Action.ARRIVE: {"operator": HERE, "leader_on": HERE, "assignee": HERE},
+    Action.RESOLVE: {"operator": HERE, "leader_on": HERE, "assignee": HERE},
+    Action.ACCEPT: {"assignee": HERE},
+    Action.FOLLOWUP: {"reporter": HERE, "assignee": HERE},
+    Action.VIEW: {"operator": ("private",), "leader_on": ("private",), "reporter": ("private",),
+                  "assignee": ("private",)},
+    Action.LIST_OPEN: dict.fromkeys(WITH_ACCESS, ("private",)),
+    Action.LIST_MINE: dict.fromkeys(WITH_ACCESS, ("private",)),
+    Action.WHOAMI: dict.fromkeys(ACTORS, ("private",)),
+    Action.UNITS: {"operator": ("private",), "admin_in": ("private",), "admin_out": ("private",)},
+    Action.INVITE: {"operator": ("private",), "admin_in": ("private",)},
+    Action.MEMBERS: {"operator": ("private",), "admin_in": ("private",)},
+    Action.DUTY_SET: {"operator": ("private",), "admin_in": ("private",)},
+    # The case group is bound to S01, which admin_in administers; the other group to D02.
+    Action.BIND_GROUP: {"operator": ("case_group", "other_group", "unbound_group"),
+                        "admin_in": ("case_group", "unbound_group")},
+    Action.DUTY_VIEW: dict.fromkeys(WITH_ACCESS, EVERYWHERE),
+    Action.SENSITIVE: {"operator": ("private",)},
+}
+
+MATRIX = [(action, actor, place, place in ALLOWED[action].get(actor, ()))
+          for action in Action if action != Action.PUSH for actor in ACTORS for place in PLACES]
+
+
+class TestMatrix:
+    def test_every_action_is_in_the_table(self):
+        assert set(ALLOWED) == set(Action) - {Action.PUSH}
+
+    @pytest.mark.parametrize("action, actor, place, allowed", MATRIX,
+                             ids=[f"{a.value}-{b}-{c}" for a, b, c, _ in MATRIX])
+    def test_decide(self, action, actor, place, allowed):
+        refusal = decide(ACTORS[actor], action, PLACES[place], org=ORG, case=CASE, unit_id=C01)
+        assert (refusal is None) == allowed, refusal
+        if not allowed:
+            assert isinstance(refusal, Refusal)
+
+    @pytest.mark.parametrize("actor", ["removed", "deactivated", "stranger"])
+    @pytest.mark.parametrize("action", [Action.RECEIVE, Action.FOLLOWUP, Action.INVITE, Action.LIST_OPEN])
+    def test_no_access_says_so_whatever_the_place(self, actor, action):
+        for place in PLACES.values():
+            assert decide(ACTORS[actor], action, place, org=ORG, case=CASE, unit_id=C01) == Refusal.NO_ACCESS
+
+    @pytest.mark.parametrize("place", ["case_group", "other_group", "unbound_group"])
+    def test_lists_and_details_are_private_only(self, place):
+        for action in (Action.VIEW, Action.LIST_OPEN, Action.LIST_MINE, Action.WHOAMI):
+            assert decide(ACTORS["leader_on"], action, PLACES[place], org=ORG, case=CASE) == Refusal.PRIVATE_ONLY
+
+
+class TestScopes:
+    @pytest.mark.parametrize("admin_of, unit, allowed", [
+        (S01, S01, True), (S01, C01, True), (S01, C02, True),      # the unit and below
+        (S01, D01, False), (S01, D02, False),                      # above and beside
+        (C02, C01, False), (D01, C02, True),
+    ])
+    def test_unit_admin_administers_the_subtree_only(self, admin_of, unit, allowed):
+        who = Who(21, member_id=21, active=True, roles=frozenset({(admin_of, Role.ADMIN)}))
+        for action in (Action.INVITE, Action.MEMBERS, Action.DUTY_SET):
+            assert (decide(who, action, PRIVATE, org=ORG, unit_id=unit) is None) == allowed
+
+    def test_taking_a_group_from_a_unit_needs_its_admin(self):
+        admin_c02 = Who(22, member_id=22, active=True, roles=frozenset({(C02, Role.ADMIN)}))
+        district_group = Where(Place.OTHER_GROUP, group_unit=D01)
+        assert decide(admin_c02, Action.BIND_GROUP, district_group, org=ORG, unit_id=C02) == Refusal.NOT_UNIT_ADMIN
+        assert decide(admin_c02, Action.BIND_GROUP, PRIVATE, org=ORG, unit_id=C02) == Refusal.GROUP_ONLY
+
+    def test_admin_role_gives_no_rights_on_cases(self):
+        admin_on_route = Who(23, member_id=23, active=True, roles=frozenset({(S01, Role.ADMIN)}))
+        assert decide(admin_on_route, Action.CLOSE, PRIVATE, org=ORG, case=CASE) == Refusal.NOT_ALLOWED
+
+    def test_a_reporter_who_left_the_unit_loses_their_report(self):
+        moved = Who(31, member_id=31, active=True, roles=frozenset({(C02, Role.REPORTER)}))
+        assert decide(moved, Action.FOLLOWUP, PRIVATE, org=ORG, case=CASE) == Refusal.NOT_AUTHOR
+        assert decide(moved, Action.VIEW, PRIVATE, org=ORG, case=CASE) == Refusal.NOT_ALLOWED
+
+    def test_finished_cases_only_show(self):
+        closed = CaseFacts(str(CaseStatus.CLOSED), C01, frozenset({C01, S01}), 31)
+        assert decide(ACTORS["leader_on"], Action.RECEIVE, PRIVATE, org=ORG, case=closed) == Refusal.FINISHED
+        assert decide(ACTORS["leader_on"], Action.VIEW, PRIVATE, org=ORG, case=closed) is None
+
+
+class TestRebinding:
+    """The S01 group was re-bound to D02 after the card was sent for S01."""
+
+    REBOUND = Where(Place.CASE_GROUP, card_unit=S01, group_unit=D02)
+
+    def test_the_new_units_leaders_only_read(self):
+        d02_leader = Who(15, member_id=15, active=True, roles=frozenset({(D02, Role.LEADER)}))
+        for action in (Action.RECEIVE, Action.CLOSE, Action.ASSIGN):
+            assert decide(d02_leader, action, self.REBOUND, org=ORG, case=CASE) in (Refusal.READ_ONLY,
+                                                                                   Refusal.NOT_ALLOWED)
+        assert decide(d02_leader, Action.CLOSE, self.REBOUND, org=ORG, case=CASE) == Refusal.READ_ONLY
+
+    def test_the_cards_unit_keeps_its_rights(self):
+        assert decide(ACTORS["leader_on"], Action.CLOSE, self.REBOUND, org=ORG, case=CASE) is None
+
+    def test_other_route_leaders_act_under_their_own_card(self):
+        c01_leader = Who(16, member_id=16, active=True, roles=frozenset({(C01, Role.LEADER)}))
+        assert decide(c01_leader, Action.CLOSE, self.REBOUND, org=ORG, case=CASE) == Refusal.NOT_ALLOWED
+        assert decide(c01_leader, Action.CLOSE, PRIVATE, org=ORG, case=CASE) is None
+
+
+class TestDuty:
+    def test_on_duty_for_a_route_unit_may_receive_only(self):
+        officer = Who(33, member_id=33, active=True, roles=frozenset({(S01, Role.REPORTER)}),
+                      on_duty=frozenset({S01}))
+        assert decide(officer, Action.RECEIVE, PRIVATE, org=ORG, case=CASE) is None
+        assert decide(officer, Action.CLOSE, PRIVATE, org=ORG, case=CASE) == Refusal.NOT_ALLOWED
+
+    def test_private_copy_follows_membership_of_its_unit(self):
+        officer = Who(33, member_id=33, active=True, roles=frozenset({(S01, Role.REPORTER)}))
+        assert decide(officer, Action.PUSH, PRIVATE, org=ORG, case=CASE, unit_id=S01) is None
+        gone = Who(33, member_id=33, active=True, roles=frozenset({(D02, Role.REPORTER)}))
+        assert decide(gone, Action.PUSH, PRIVATE, org=ORG, case=CASE, unit_id=S01) == Refusal.NOT_ALLOWED
