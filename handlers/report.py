@@ -36,7 +36,7 @@ from bot.reporting.severity import Level
 from bot.reporting.store import Assessment, assess, submit_draft
 from bot.reporting.validation import Invalid
 from bot.runtime import Context, InState, current_scope
-from handlers.base import Command, is_private
+from handlers.base import Command, button_on_message, is_private, refuse_foreign_press
 from handlers.common import HELP_SECTIONS, refuse_stranger
 from storage.models import Member, Unit
 from storage.queries import member_by_telegram_id
@@ -126,6 +126,7 @@ class Turn:
     fsm: FSMContext
     step: str                 # the state's name within ReportForm, e.g. "place"
     draft: Draft
+    closed: bool = False      # discarded or submitted: nothing may save the draft again
 
     @property
     def units(self) -> dict[int, str]:
@@ -141,8 +142,15 @@ class Turn:
         await self.save()
 
     async def save(self) -> None:
+        if self.closed:
+            return
         await self.fsm.set_state(f"ReportForm:{self.step}")
         await self.fsm.set_data(self.draft.dump())
+
+    async def close(self) -> None:
+        """Forget the draft for good (discarded or submitted); later saves are ignored."""
+        await self.fsm.clear()
+        self.closed = True
 
 
 @dataclass
@@ -692,6 +700,9 @@ async def on_press(update: Update, context: Context) -> None:
     """A button under a report question: checked against the live draft and question, then applied."""
     query = update.callback_query
     _prefix, draft_id, seq, action, value = (query.data.split(":", 4) + [""])[:5]
+    if not draft_id or not button_on_message(query, f"r:{draft_id}:"):   # a question of this draft
+        await refuse_foreign_press(update, context, "report")
+        return
     outcome: Prompt | Invalid | None = None
     closed = False
     try:
@@ -704,7 +715,7 @@ async def on_press(update: Update, context: Context) -> None:
                 outcome = Invalid(STALE)
             else:
                 outcome = await press_action(turn, action, value)
-                if turn.step == "attachments":     # this message now asks for the files
+                if turn.step == "attachments" and not turn.closed:     # this message now asks for the files
                     turn.draft.prompt = query.message.message_id
                     await turn.save()
         # The question changes before the press is answered, so the spinner ends on the new one.
@@ -827,7 +838,7 @@ async def press_cancel_no(turn: Turn, _value: str) -> Prompt | Invalid:
 
 async def press_cancel_yes(turn: Turn, _value: str) -> Prompt | Invalid:
     """🗑 Yes, discard: forgets the draft; nothing was sent."""
-    await turn.fsm.clear()
+    await turn.close()
     return Prompt(_("The report was discarded. Send /report to start a new one."), final=True)
 
 
@@ -849,7 +860,7 @@ async def press_submit(turn: Turn, _value: str) -> Prompt | Invalid:
     logs.bind(report=submitted.report.reference)  # the rest of this update's log lines name it
     log.info("report submitted: level %s, %d target chats", submitted.report.level, len(submitted.plan.targets))
     lines = await review_lines(turn)
-    await turn.fsm.clear()
+    await turn.close()
     head = _("✅ <b>Submitted</b> as <code>{reference}</code>").format(reference=submitted.report.reference)
     return Prompt("\n".join([head, *lines]), final=True)
 

@@ -23,7 +23,7 @@ from bot.reporting.rules import ROOT, RouteRule, Rules
 from bot.reporting.severity import Facts, Level
 from bot.textutil import esc
 from storage.models import GroupChat, Member, Membership, Priority, Report, Role, Unit
-from storage.outbox import enqueue
+from storage.outbox import content_notice, enqueue
 
 MEDIA_GROUP_MAX = 10
 
@@ -186,7 +186,8 @@ async def enqueue_pushes(session: AsyncSession, report: Report, plan: Plan, *, d
     priority = Priority.URGENT if report.level <= Level.II else Priority.NORMAL
     for target in plan.targets:
         with i18n.use_locale(target.locale or default_locale):
-            payload = {"text": cards.render_card(report), "reply_markup": cards.card_keyboard(report).to_dict()}
+            payload = {"text": cards.render_card(report), "reply_markup": cards.card_keyboard(report).to_dict(),
+                       **content_notice(report.reporter.telegram_id, report.reference)}
         await enqueue(session, card_key(report, target.chat_id), target.chat_id, payload, priority=priority)
         if target.kind != "person":
             await enqueue_attachments(session, report, target.chat_id, priority)

@@ -46,7 +46,7 @@ class CaseFile(Base):
     card_version: Mapped[int] = mapped_column(Integer, default=0)         # edits of the group cards
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    assignee: Mapped[Member | None] = relationship(foreign_keys=[assignee_id])
+    assignee: Mapped[Member | None] = relationship(lazy="raise", foreign_keys=[assignee_id])
 
 
 class CaseCard(Base):
