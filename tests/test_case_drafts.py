@@ -7,14 +7,25 @@ import pytest
 from sqlalchemy import select
 
 from storage.models import AuditLog, FollowUp, FSMState
-from tests.case_helpers import file_report
-from tests.test_cases_e2e import card, clock, has_button, press, tree  # noqa: F401 - fixtures
+from tests.case_helpers import Clock, file_report, started_tree
+from tests.test_cases_e2e import card, has_button, press
 from tests.wizard_driver import ReporterDriver
 
 
 @pytest.fixture
 def settings(settings):
     return settings.model_copy(update={"telegram_chat_rate": 1000.0, "telegram_global_rate": 1000.0})
+
+
+@pytest.fixture
+async def tree(org, emulator):
+    return await started_tree(org, emulator)
+
+
+@pytest.fixture
+def clock(bot) -> Clock:
+    bot.bot_data["clock"] = clock = Clock()
+    return clock
 
 
 async def fsm_row(db, user_id: int) -> FSMState | None:
