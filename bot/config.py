@@ -116,6 +116,10 @@ class Settings(BaseSettings):
     telegram_chat_rate: float = Field(1.0, gt=0)
     # With several replicas: the part of the global rate each replica keeps for replies.
     telegram_interactive_share: float = Field(0.2, gt=0, le=1)
+    # Confidentiality: what the bot sends cannot be forwarded or saved; groups may see only a
+    # brief card, the report itself shown privately to those on its route (recorded).
+    protect_content: bool = True
+    group_card_detail: Literal["full", "brief"] = "full"
 
     @field_validator("admin_telegram_ids", mode="before")
     @classmethod
@@ -195,7 +199,7 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("log_format", "bot_mode", mode="before")
+    @field_validator("log_format", "bot_mode", "group_card_detail", mode="before")
     @classmethod
     def _lower_choice(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
@@ -278,6 +282,10 @@ class Settings(BaseSettings):
 
     def weekly_quota(self, kind: str) -> int:
         return self.weekly_quota_by_kind.get(kind, self.weekly_quota_default)
+
+    @property
+    def brief_group_cards(self) -> bool:
+        return self.group_card_detail == "brief"
 
     @property
     def is_sqlite(self) -> bool:

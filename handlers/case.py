@@ -17,7 +17,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.cases import access, cards, deadlines, service, store, views
+from bot.cases import access, cards, deadlines, details, service, store, views
 from bot.cases.access import Refusal
 from bot.cases.followups import FollowUpInput, add_followup
 from bot.cases.machine import Action
@@ -517,10 +517,34 @@ async def submit_followup(update: Update, context: Context, people: int | None, 
     await draft_back(update, restored)
 
 
+async def press_details(update: Update, context: Context, report_id: int, args: list[int]) -> None:
+    """Details (brief cards): the whole report in the presser's private chat, for those with
+    access; every view is recorded."""
+    actor = actor_of(update)
+    async with context.db.session() as session:
+        report = await store.load_report(session, report_id)
+        case = await store.existing_case(session, report_id) if report else None
+        refusal = await access.check(session, report, case, actor, "view", chat_id=pressed_in(update))
+        texts = None if refusal else await details.detail_texts(session, report, case)
+    if refusal:
+        await refuse(update, context, refusal, update.callback_query.data)
+        return
+    try:
+        for text in texts:
+            await context.bot.send_message(update.effective_user.id, text)
+    except Forbidden:
+        await answer_alert(update, _("Please open a private chat with me and press Start, then press Details again."))
+        return
+    async with context.db.session() as session:
+        await details.record_view(session, report, actor, update.effective_chat.id, now_of(context))
+    await answer(update, _("I have sent you the report privately.") if not is_private(update) else "")
+
+
 PRESSES = {
     "rcv": press_receive, "asg": press_assign, "ask": press_ask, "cls": press_close, "scn": press_on_scene,
     "res": press_resolved, "rej": press_reject, "acc": press_accept, "fup": press_followup,
     "fpk": press_keep_people, "stp": press_stop, "prk": press_park, "kep": press_keep_draft,
+    "dtl": press_details,
 }
 
 
@@ -548,7 +572,8 @@ async def show_case(update: Update, context: Context) -> None:
         case = await store.case_file(session, report, now_of(context))
         refusal = await access.check(session, report, case, actor_of(update), "view", chat_id=pressed_in(update))
         page = None if refusal else views.case_page(
-            report, case, await store.events(session, report.id), await store.receipt_names(session, report.id))
+            report, case, await store.events(session, report.id), await store.receipt_names(session, report.id),
+            await details.viewers(session, report.id))
     if refusal:
         await refuse(update, context, refusal, f"/case {report.reference}")
         return

@@ -855,7 +855,7 @@ async def press_submit(turn: Turn, _value: str) -> Prompt | Invalid:
     settings, now = turn.context.settings, utcnow()
     submitted = await submit_draft(turn.session, turn.draft, member, unit, rules=active_rules(), tz=settings.tz,
                                    now=now, default_locale=settings.default_locale,
-                                   admin_ids=settings.admin_telegram_ids)
+                                   admin_ids=settings.admin_telegram_ids, brief_groups=settings.brief_group_cards)
     await case_filed(turn.session, submitted.report, settings, now)
     logs.bind(report=submitted.report.reference)  # the rest of this update's log lines name it
     log.info("report submitted: level %s, %d target chats", submitted.report.level, len(submitted.plan.targets))

@@ -62,7 +62,7 @@ async def file_report(db: Database, settings: Settings, unit: Unit, reporter: in
         report = await store.load_report(session, report.id)
         plan = await route_report(session, active_rules(), report)
         await enqueue_pushes(session, report, plan, default_locale=settings.default_locale,
-                             admin_ids=settings.admin_telegram_ids)
+                             admin_ids=settings.admin_telegram_ids, brief_groups=settings.brief_group_cards)
         await case_filed(session, report, settings, at)
     return report
 

@@ -93,13 +93,17 @@ def change_lines(followup: FollowUp) -> list[str]:
 async def post(session: AsyncSession, report: Report, followup: FollowUp, settings: Settings) -> None:
     """The follow-up as a reply under each card, its photos as a reply after it."""
     notify = content_notice(followup.author_telegram_id, report.reference)
-    with i18n.use_locale(settings.default_locale):
-        texts = followup_parts(report, followup)
+    chats = list(await store.card_keys(session, report.id))
+    brief = [chat for chat in chats if cards.brief_in(chat, settings)]   # the text is for Details
+    full = [chat for chat in chats if chat not in brief]
     stem = f"report:{report.id}:fup:{followup.number}"
-    for index, text in enumerate(texts):
-        payload = {"text": text, "parse_mode": "HTML", **notify}
-        await cards.reply_to_cards(session, report, stem if not index else f"{stem}:part:{index + 1}", payload,
-                                   priority=Priority.NORMAL)
+    for chat_ids, short in ((full, False), (brief, True)):
+        with i18n.use_locale(settings.default_locale):
+            texts = followup_parts(report, followup, brief=short)
+        for index, text in enumerate(texts):
+            payload = {"text": text, "parse_mode": "HTML", **notify}
+            await cards.reply_to_cards(session, report, stem if not index else f"{stem}:part:{index + 1}", payload,
+                                       priority=Priority.NORMAL, chats=chat_ids)
     for index in range(0, len(followup.photos), MEDIA_GROUP_MAX):
         chunk = followup.photos[index : index + MEDIA_GROUP_MAX]
         caption = f"{report.reference} · {followup.number}"
@@ -110,4 +114,4 @@ async def post(session: AsyncSession, report: Report, followup: FollowUp, settin
             photos = {"media": [{"type": "photo", "media": p, **({"caption": caption} if not i else {})}
                                 for i, p in enumerate(chunk)]}
         await cards.reply_to_cards(session, report, f"{stem}:photos:{index // MEDIA_GROUP_MAX}", {**photos, **notify},
-                                   method=method, priority=Priority.NORMAL)
+                                   method=method, priority=Priority.NORMAL, chats=full)

@@ -104,7 +104,8 @@ def default_owner() -> str:
 
 
 def request_params(job: Job, chat_id: int) -> dict[str, Any]:
-    """The Bot API parameters of a row: its payload, its chat, and its dependency's message."""
+    """The Bot API parameters of a row: its payload (less the sender's own `_` keys), its
+    chat, and its dependency's message."""
     params = {name: value for name, value in job.payload.items() if not name.startswith("_")}
     params["chat_id"] = chat_id
     field = FORMATTED_FIELD.get(job.method)

@@ -95,6 +95,19 @@ class CaseReceipt(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class CaseView(Base):
+    """Each time someone had a brief card's report shown privately (Details): who, from where."""
+
+    __tablename__ = "case_views"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(128))
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)   # where Details was pressed
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class CaseDeadline(Base):
     """A response deadline; `step` names it uniquely per case (receive, on_scene, followup-2 …)."""
 
