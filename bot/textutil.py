@@ -5,6 +5,15 @@ from __future__ import annotations
 import html
 
 TELEGRAM_TEXT_LIMIT = 4096
+# Chinese keyboards type full-width digits; other "digits" (², ⑳, ٣) are not numbers here.
+FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+
+
+def parse_digits(text: str) -> int | None:
+    """A whole number in ASCII or full-width digits; None for anything else, including the
+    characters str.isdigit() accepts but int() does not (², ⑳)."""
+    value = text.strip().translate(FULL_WIDTH_DIGITS)
+    return int(value) if value.isascii() and value.isdigit() else None
 
 
 def esc(value: object) -> str:

@@ -10,7 +10,7 @@ from telegram.ext import Application, CommandHandler
 from bot.duty import local_day, members_by_telegram_id, set_shift, shifts_on
 from bot.i18n import N_, _, format_date
 from bot.runtime import Context, current_scope
-from bot.textutil import esc
+from bot.textutil import esc, parse_digits
 from handlers.admin import refuse_non_admin
 from handlers.base import Command
 from handlers.common import HELP_SECTIONS
@@ -66,9 +66,10 @@ def parse_set(args: list[str]) -> tuple[str, date, int, int] | str:
         parsed = date.fromisoformat(day)
     except ValueError:
         return _("{value} is not a date; write it as YYYY-MM-DD.").format(value=esc(day))
-    if not (leader.isdigit() and officer.isdigit()):
+    ids = parse_digits(leader), parse_digits(officer)
+    if None in ids:
         return _("Telegram ids are whole numbers.")
-    return code, parsed, int(leader), int(officer)
+    return code, parsed, ids[0], ids[1]
 
 
 async def set_duty(update: Update, context: Context, args: list[str]) -> None:

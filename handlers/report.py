@@ -36,6 +36,7 @@ from bot.reporting.severity import Level
 from bot.reporting.store import Assessment, assess, submit_draft
 from bot.reporting.validation import Invalid
 from bot.runtime import Context, InState, current_scope
+from bot.textutil import parse_digits
 from handlers.base import Command, button_on_message, is_private, refuse_foreign_press
 from handlers.common import HELP_SECTIONS, refuse_stranger
 from storage.models import Member, Unit
@@ -225,9 +226,10 @@ async def ask_choose_unit(turn: Turn) -> Prompt:
 
 async def save_choose_unit(turn: Turn, value: str) -> Invalid | None:
     """Stores the unit (one of the member's own); asks the category next."""
-    if not value.isdigit() or int(value) not in turn.units:
+    unit_id = parse_digits(value)
+    if unit_id not in turn.units:
         return Invalid(N_("You are not a member of that unit."))
-    turn.draft.unit_id = int(value)
+    turn.draft.unit_id = unit_id
     return None
 
 
@@ -498,12 +500,13 @@ async def ask_level(turn: Turn) -> Prompt:
 async def save_level(turn: Turn, value: str) -> Invalid | None:
     """Stores the reporter's level if it is not below the rules' grade; shows the review next."""
     assessment = await assess_turn(turn)
-    if not value.isdigit() or int(value) not in {int(level) for level in Level}:
+    level = parse_digits(value)
+    if level not in {int(level) for level in Level}:
         return Invalid(CHOOSE_HINT)
-    if int(value) > assessment.floor:
+    if level > assessment.floor:
         return Invalid(N_("The level cannot be lower than the rules give ({level})."),
                        {"level": assessment.floor.roman})
-    turn.draft.level = None if int(value) == assessment.floor else int(value)
+    turn.draft.level = None if level == assessment.floor else level
     return None
 
 

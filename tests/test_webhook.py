@@ -26,7 +26,7 @@ from tests.test_config import run_cli
 from tests.webhook_emulator import SECRET_HEADER, WebhookEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
-SECRET = "s3cret-Token_1"
+SECRET = "s3cret-Token_1-of-16-or-more"
 PUBLIC_URL = "https://bot.example.org/tg/hook"
 
 

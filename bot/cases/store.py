@@ -16,6 +16,7 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from bot.textutil import parse_digits
 from storage.models import (
     CaseCard,
     CaseEvent,
@@ -159,7 +160,7 @@ async def adopt_cards(session: AsyncSession, report_id: int) -> None:
     query = (select(OutboxMessage.key, OutboxMessage.chat_id)
              .where(OutboxMessage.key.like(f"{prefix}%")).order_by(OutboxMessage.id))
     for key, chat_id in (await session.execute(query)).all():
-        if key[len(prefix):].lstrip("-").isdigit():  # the card itself, not an edit (…:v3)
+        if parse_digits(key[len(prefix):].lstrip("-")) is not None:  # the card itself, not an edit (…:v3)
             await add_card(session, report_id, chat_id, key)
 
 
