@@ -17,7 +17,7 @@ from storage.models import CaseFile, CaseStatus, Member, Report
 from tests.case_helpers import T0, actor, file_report, reload
 from tests.conftest import ADMIN_ID
 
-LEADER, REPORTER, ASSIGNEE = 1002, 3003, 3003
+LEADER, REPORTER, ASSIGNEE = 1002, 3003, 3002   # the assignee is not the reporter (not loaded with the report)
 
 
 @pytest.fixture
