@@ -509,11 +509,11 @@ async def submit_followup(update: Update, context: Context, people: int | None, 
             restored = await fsm.finish()
     if result.refusal:
         await refuse(update, context, result.refusal, f"follow-up {data.get('report_id')}")
-        return
-    if update.callback_query is not None:
-        await update.callback_query.answer()
-    await update.effective_message.reply_text(_("Follow-up to case {reference} sent.").format(
-        reference=esc(result.report.reference)))
+    else:
+        if update.callback_query is not None:
+            await update.callback_query.answer()
+        await update.effective_message.reply_text(_("Follow-up to case {reference} sent.").format(
+            reference=esc(result.report.reference)))
     await draft_back(update, restored)
 
 
