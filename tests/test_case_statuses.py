@@ -14,7 +14,7 @@ from bot.cases.followups import FollowUpInput, add_followup
 from bot.cases.machine import FINAL, MACHINE, Action
 from bot.config import load_settings
 from storage.models import CaseFile, CaseStatus, Member, Report
-from tests.case_helpers import T0, actor, file_report, reload
+from tests.case_helpers import T0, actor, file_report, reload, started_tree
 from tests.conftest import ADMIN_ID
 
 LEADER, REPORTER, ASSIGNEE = 1002, 3003, 3002   # the assignee is not the reporter (not loaded with the report)
@@ -115,3 +115,30 @@ class TestFreshSessions:
             bare = await session.get(CaseFile, report.id)      # loaded without the assignee
             case = await store.existing_case(session, report.id)
             assert case is bare and case.assignee.telegram_id == ASSIGNEE
+
+
+class TestAssignedFollowUpEndToEnd:
+    @pytest.fixture
+    def settings(self, emulator, db_url):
+        from tests.conftest import ADMIN_ID as admin
+
+        return load_settings(telegram_bot_token=emulator.token, database_url=db_url, admin_telegram_ids=[admin],
+                             telegram_api_base_url=emulator.base_url.removesuffix("/bot"), scheduler_enabled=False,
+                             flood_rate_per_minute=0, telegram_chat_rate=1000.0, _env_file=None)
+
+    async def test_the_assignees_follow_up_reaches_the_groups(self, bot, emulator, db, settings, org):
+        tree = await started_tree(org, emulator)
+        report = await case_in(db, settings, tree, CaseStatus.ASSIGNED)
+        assignee = emulator.users[ASSIGNEE]
+        await assignee.send(f"/followup {report.reference}")
+        await emulator.wait_for_message(ASSIGNEE, predicate=lambda m: any(
+            b.get("callback_data") == f"c:stp:{report.id}" for b in m.buttons()))
+        await assignee.send("已到现场，人数增加")
+        await emulator.wait_for_message(ASSIGNEE, predicate=lambda m: any(
+            b.get("callback_data") == f"c:fpk:{report.id}" for b in m.buttons()))
+        mark = len(emulator.sent)
+        await assignee.send("５")
+        await emulator.wait_for_message(ASSIGNEE, contains=report.reference, after=mark)
+        await emulator.wait_for_message(-1003, contains="已到现场，人数增加")
+        assert all("出现故障" not in (m.text or "") for m in emulator.messages_to(ASSIGNEE))
+        assert (await reload(db, report.id)).people == 5
