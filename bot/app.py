@@ -22,12 +22,14 @@ from telegram.ext import (
     Defaults,
     TypeHandler,
 )
+from telegram.request import HTTPXRequest
 
 import handlers
 from bot import flood, i18n, metrics
 from bot.config import Settings
 from bot.delivery.limiter import PriorityRateLimiter
 from bot.delivery.sender import start_sender, stop_sender
+from bot.protect import ProtectingBot
 from bot.runtime import (
     ChatOrderedProcessor,
     Context,
@@ -57,15 +59,17 @@ def build_application(settings: Settings, db: Database | None = None) -> Applica
     """The whole bot, ready to initialize; `db` is shared when tests or the CLI pass one."""
     i18n.configure(settings.default_locale, settings.tz)
     base = settings.telegram_api_base_url
+    bot = ProtectingBot(
+        settings.token(), base_url=f"{base}/bot", base_file_url=f"{base}/file/bot",
+        defaults=Defaults(tzinfo=settings.tz, parse_mode=ParseMode.HTML),
+        # The pools ApplicationBuilder would make: many requests at once, one long poll.
+        request=HTTPXRequest(connection_pool_size=256), get_updates_request=HTTPXRequest(connection_pool_size=1),
+        rate_limiter=PriorityRateLimiter.from_settings(settings), protect=settings.protect_content)
     application = (
         ApplicationBuilder()
-        .token(settings.token())
-        .base_url(f"{base}/bot")
-        .base_file_url(f"{base}/file/bot")
+        .bot(bot)
         .context_types(ContextTypes(context=Context))
-        .defaults(Defaults(tzinfo=settings.tz, parse_mode=ParseMode.HTML))
         .concurrent_updates(ChatOrderedProcessor())
-        .rate_limiter(PriorityRateLimiter.from_settings(settings))
         .post_init(on_startup)
         .post_stop(on_stop)
         .post_shutdown(on_shutdown)

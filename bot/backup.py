@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from bot.config import ROOT
+from storage.files import private_dir, private_file
 
 BACKUP_DIR = ROOT / "var" / "backups"
 
@@ -45,9 +46,10 @@ def backup_sqlite(url: str, target: Path) -> Path:
     source = make_url(url).database
     if not source or source == ":memory:" or not Path(source).exists():
         raise FileNotFoundError(source or ":memory:")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent)
     partial = target.with_name(target.name + ".part")  # never mistaken for a whole backup
     partial.unlink(missing_ok=True)
+    private_file(partial)
     src, dst = sqlite3.connect(source), sqlite3.connect(partial)
     try:
         src.execute("PRAGMA busy_timeout=30000")
@@ -76,5 +78,5 @@ def pg_dump_available() -> bool:
 
 
 def run_pg_dump(command: PgDump, target: Path) -> subprocess.CompletedProcess:
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_file(target)   # pg_dump writes into it, keeping the mode
     return subprocess.run(command.argv, env={**os.environ, **command.env}, capture_output=True, text=True)

@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
     except ConfigError as exc:
         exit_on_config_error(exc)
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, secrets=settings.secrets())
     i18n.configure(settings.default_locale, settings.tz)
     handler = {"run": cmd_run, "db": cmd_db, "org": cmd_org, "webhook": cmd_webhook,
                "diagrams": cmd_diagrams}[args.command]

@@ -14,18 +14,23 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.textutil import parse_digits
+
 ROOT = Path(__file__).resolve().parent.parent
 SUPPORTED_LOCALES = ("zh_Hans", "zh_Hant", "en")
 DEFAULT_API_BASE_URL = "https://api.telegram.org"
 # Telegram's rule for setWebhook's secret_token.
-SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+# Telegram allows 1–256 characters; a short one can be guessed, so at least SECRET_MIN.
+SECRET_MIN = 16
+SECRET_TOKEN = re.compile(rf"^[A-Za-z0-9_-]{{{SECRET_MIN},256}}$")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 def parse_clock_time(value: str) -> time:
     """"16:00" or "9:30" → a time; ValueError naming the expected form otherwise."""
     hours, sep, minutes = value.strip().partition(":")
-    if not (sep and hours.isdigit() and minutes.isdigit() and len(minutes) == 2 and len(hours) <= 2):
+    if not (sep and parse_digits(hours) is not None and parse_digits(minutes) is not None
+            and len(minutes) == 2 and len(hours) <= 2):
         raise ValueError(f"{value!r} is not a time of day (use HH:MM, e.g. 17:00)")
     if int(hours) > 23 or int(minutes) > 59:
         raise ValueError(f"{value!r} is not a time of day (use HH:MM, e.g. 17:00)")
@@ -48,9 +53,9 @@ def parse_quota_by_kind(value: str) -> dict[str, int]:
         if not item.strip():
             continue
         kind, sep, number = item.partition(":")
-        if not sep or not kind.strip() or not number.strip().isdigit():
+        if not sep or not kind.strip() or parse_digits(number) is None:
             raise ValueError(f"{item.strip()!r} is not kind:number (e.g. county:10,street:5)")
-        quotas[kind.strip()] = int(number)
+        quotas[kind.strip()] = parse_digits(number)
     return quotas
 
 
@@ -115,6 +120,10 @@ class Settings(BaseSettings):
     telegram_chat_rate: float = Field(1.0, gt=0)
     # With several replicas: the part of the global rate each replica keeps for replies.
     telegram_interactive_share: float = Field(0.2, gt=0, le=1)
+    # Confidentiality: what the bot sends cannot be forwarded or saved; groups may see only a
+    # brief card, the report itself shown privately to those on its route (recorded).
+    protect_content: bool = True
+    group_card_detail: Literal["full", "brief"] = "full"
 
     @field_validator("admin_telegram_ids", mode="before")
     @classmethod
@@ -133,9 +142,10 @@ class Settings(BaseSettings):
         # "10,20,30,0": one number per level I, II, III, IV.
         if isinstance(value, str):
             parts = [part for part in value.replace(",", " ").split() if part]
-            if len(parts) != 4 or not all(part.isdigit() for part in parts):
+            numbers = [parse_digits(part) for part in parts]
+            if len(parts) != 4 or None in numbers:
                 raise ValueError("give four whole numbers of minutes, for levels I, II, III and IV, e.g. 10,20,30,0")
-            return tuple(int(part) for part in parts)
+            return tuple(numbers)
         return value
 
     @field_validator("case_receive_minutes", "case_on_scene_minutes", "case_followup_minutes",
@@ -194,7 +204,7 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("log_format", "bot_mode", mode="before")
+    @field_validator("log_format", "bot_mode", "group_card_detail", mode="before")
     @classmethod
     def _lower_choice(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
@@ -217,7 +227,7 @@ class Settings(BaseSettings):
     @classmethod
     def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not SECRET_TOKEN.match(value.get_secret_value()):
-            raise ValueError("1–256 characters, only A-Z, a-z, 0-9, _ and -")
+            raise ValueError(f"{SECRET_MIN}–256 characters, only A-Z, a-z, 0-9, _ and -")
         return value
 
     @field_validator("webhook_path")
@@ -279,6 +289,10 @@ class Settings(BaseSettings):
         return self.weekly_quota_by_kind.get(kind, self.weekly_quota_default)
 
     @property
+    def brief_group_cards(self) -> bool:
+        return self.group_card_detail == "brief"
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
@@ -286,6 +300,11 @@ class Settings(BaseSettings):
         if self.telegram_bot_token is None or not self.telegram_bot_token.get_secret_value().strip():
             raise ConfigError("TELEGRAM_BOT_TOKEN", "not set")
         return self.telegram_bot_token.get_secret_value().strip()
+
+    def secrets(self) -> list[str]:
+        """What the logs must never show: the token and the webhook secret."""
+        values = (self.telegram_bot_token, self.webhook_secret)
+        return [value.get_secret_value().strip() for value in values if value and value.get_secret_value().strip()]
 
     def webhook(self) -> WebhookConfig:
         """The webhook settings, or a ConfigError naming the first one missing."""

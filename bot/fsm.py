@@ -18,6 +18,9 @@ from transitions import Machine, MachineError
 from storage.models import FSMState
 from storage.types import utcnow
 
+# The data key under which a step started on top of another keeps that one (FSMContext.park).
+PARKED = "parked"
+
 
 class State:
     """One step of a flow; its string form is "Group:name", which is what the table stores."""
@@ -150,6 +153,23 @@ class FSMContext:
         row.state = None
         row.data = {}
         self._touch(row)
+
+    async def park(self, state: State | str, data: dict[str, Any]) -> None:
+        """Start a short step on top of the open one, which is kept whole under `PARKED`."""
+        row = await self._load()
+        parked = {"state": row.state, "data": dict(row.data or {})} if row.state else None
+        await self.set_state(state)
+        await self.set_data({**data, PARKED: parked} if parked else data)
+
+    async def finish(self) -> bool:
+        """End the current step; the step parked under it comes back. True when one did."""
+        parked = (await self.get_data()).get(PARKED)
+        if not parked:
+            await self.clear()
+            return False
+        await self.set_state(parked["state"])
+        await self.set_data(parked["data"])
+        return True
 
 
 class _Model:

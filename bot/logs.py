@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 # What the current update is about; a task inherits it from the one that started it.
 _context: ContextVar[Mapping[str, Any] | None] = ContextVar("shangbao_log_context", default=None)
@@ -76,11 +77,30 @@ class JSONFormatter(logging.Formatter):
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s%(context)s"
 
 
-def configure_logging(level: str, fmt: str = "text", stream=None) -> logging.Handler:
-    """Replace the root logger's handlers with one that writes `fmt` ("text" or "json")."""
+class RedactingFormatter(logging.Formatter):
+    """Wraps a formatter: the secrets (the bot token, in the clear or URL-encoded, as PTB and
+    httpx log request URLs at DEBUG) never reach the output, tracebacks included."""
+
+    def __init__(self, inner: logging.Formatter, secrets: list[str]):
+        super().__init__()
+        self.inner = inner
+        forms = {form for secret in secrets if secret for form in (secret, quote(secret, safe=""))}
+        self.secrets = sorted(forms, key=len, reverse=True)
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = self.inner.format(record)
+        for secret in self.secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
+
+
+def configure_logging(level: str, fmt: str = "text", stream=None, secrets: list[str] = ()) -> logging.Handler:
+    """Replace the root logger's handlers with one that writes `fmt` ("text" or "json"),
+    with `secrets` redacted at every level."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(ContextFilter())
-    handler.setFormatter(JSONFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    formatter = JSONFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT)
+    handler.setFormatter(RedactingFormatter(formatter, list(secrets)))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

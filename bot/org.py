@@ -157,6 +157,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from bot.config import SUPPORTED_LOCALES, parse_clock_time
 from bot.i18n import _, ngettext
+from bot.yamlsafe import NoAliasLoader
 from storage.db import Database
 from storage.models import (
     DutyShift,
@@ -635,7 +636,7 @@ def parse_org(text: str) -> OrgSpec:
     """Validate a whole organisation file; raise OrgFileError listing every problem."""
     parser = _Parser()
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=NoAliasLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         message = _("YAML syntax error: {problem}").format(problem=exc.problem or exc.context)

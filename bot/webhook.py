@@ -96,7 +96,13 @@ class WebhookEndpoint:
             return web.json_response({})
         if claim is updates.Claim.IN_FLIGHT:
             return web.Response(status=503, headers={"Retry-After": "5"})
-        update = Update.de_json(data, self.application.bot)
+        try:
+            update = Update.de_json(data, self.application.bot)
+        except Exception as exc:  # noqa: BLE001 - any malformed update: redelivering it cannot help
+            # Answered 200 and marked done: Telegram would otherwise send it again forever.
+            log.warning("update %s is malformed and was dropped: %s", update_id, str(exc)[:200])
+            await self._settle(updates.finish, update_id)
+            return web.json_response({})
         redelivery = collect_redelivery()
         ref = None
         try:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from telegram.ext import Application
+from telegram import Update
+from telegram.ext import Application, CallbackQueryHandler
 
+from bot.runtime import Context
 from handlers import admin, case, common, daily, duty, members, report, sensitive
-from handlers.base import Command
+from handlers.base import Command, refuse_foreign_press
 
 # Commands first, flows after: a /command typed in the middle of a form must reach its
 # command handler rather than be taken as the form's answer.
@@ -15,6 +17,13 @@ FLOWS = (common, admin, members, sensitive, duty, case, report, daily)
 def register_all(application: Application) -> None:
     for module in FLOWS:
         module.register(application)
+    application.add_handler(CallbackQueryHandler(press_unknown))   # last: what no flow took
+
+
+async def press_unknown(update: Update, context: Context) -> None:
+    """Data no flow knows (forged, or from an old version): answered, so no spinner is left
+    turning, and audited."""
+    await refuse_foreign_press(update, context, "unknown")
 
 
 def all_commands() -> list[Command]:

@@ -12,7 +12,7 @@ from bot import access
 from bot.access import Action
 from bot.i18n import N_, _
 from bot.runtime import Context
-from bot.textutil import esc, split_message
+from bot.textutil import esc, parse_digits, split_message
 from handlers.base import Command, is_private
 from handlers.common import role_name
 from storage.invites import create_invite
@@ -132,16 +132,16 @@ def parse_invite_args(args: list[str]) -> tuple[str, Role | None, int, int] | st
         return _("Usage: /invite &lt;unit code&gt; [reporter|leader|admin] [days, default 7] [uses, default 1]")
     code, rest = args[0], args[1:]
     role = None
-    if rest and not rest[0].isdigit():
+    if rest and parse_digits(rest[0]) is None:
         try:
             role = Role(rest.pop(0).lower())
         except ValueError:
             return _("Unknown role. Use reporter, leader or admin.")
-    numbers = rest[:2]
-    if not all(n.isdigit() for n in numbers) or len(rest) > 2:
+    numbers = [parse_digits(n) for n in rest[:2]]
+    if None in numbers or len(rest) > 2:
         return _("Days and uses must be whole numbers.")
-    days = int(numbers[0]) if numbers else 7
-    uses = int(numbers[1]) if len(numbers) > 1 else 1
+    days = numbers[0] if numbers else 7
+    uses = numbers[1] if len(numbers) > 1 else 1
     if not (1 <= days <= MAX_INVITE_DAYS and 1 <= uses <= MAX_INVITE_USES):
         return _("Days must be 1–{days} and uses 1–{uses}.").format(days=MAX_INVITE_DAYS, uses=MAX_INVITE_USES)
     return code, role, days, uses

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from telegram import Update
+from telegram import CallbackQuery, Message, Update
 from telegram.constants import ChatType
+
+from bot.i18n import _
+from bot.runtime import Context
+from storage.queries import audit
 
 
 @dataclass(frozen=True)
@@ -31,3 +35,28 @@ def is_group(update: Update) -> bool:
 def display_name(update: Update) -> str:
     user = update.effective_user
     return (user.full_name or user.username or str(user.id)) if user else ""
+
+
+def button_on_message(query: CallbackQuery, prefix: str | None = None) -> bool:
+    """Whether the pressed message is the flow's own: one of its buttons carries the pressed
+    data (or, with `prefix`, data starting with it, such as the same draft's).
+
+    A client can send any data with any message id (Telegram does not compare them), so a
+    handler that edits the pressed message checks first that the message is its own.
+    """
+    markup = query.message.reply_markup if isinstance(query.message, Message) else None
+    if markup is None:
+        return False
+    data = [button.callback_data for row in markup.inline_keyboard for button in row
+            if isinstance(button.callback_data, str)]
+    return any(d.startswith(prefix) if prefix is not None else d == query.data for d in data)
+
+
+async def refuse_foreign_press(update: Update, context: Context, flow: str) -> None:
+    """A polite alert and an audit line for a press whose data is not under the pressed message."""
+    query = update.callback_query
+    message_id = query.message.message_id if query.message else None
+    async with context.db.session() as session:
+        await audit(session, update.effective_user.id, "press.foreign", (query.data or "")[:255], flow=flow,
+                    chat_id=update.effective_chat.id if update.effective_chat else None, message_id=message_id)
+    await query.answer(_("This button does not belong to this message."), show_alert=True)

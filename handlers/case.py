@@ -8,25 +8,28 @@ for in the private chat, one step at a time, kept in the FSM table.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import Forbidden
+from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot import access as bot_access
-from bot.cases import access, cards, deadlines, service, store, views
+from bot.cases import access, cards, deadlines, details, service, store, views
 from bot.cases.access import Refusal
 from bot.cases.followups import FollowUpInput, add_followup
 from bot.cases.machine import Action
 from bot.cases.store import Actor
-from bot.fsm import FSMContext, State, StatesGroup
+from bot.fsm import PARKED, FSMContext, State, StatesGroup
 from bot.i18n import N_, _
+from bot.reporting import validation
+from bot.reporting.validation import Invalid
 from bot.runtime import Context, InState, current_scope
 from bot.textutil import esc, split_message
-from handlers.base import Command, display_name, is_private
+from handlers.base import Command, button_on_message, display_name, is_private, refuse_foreign_press
 from handlers.common import DEEP_LINKS, HELP_SECTIONS, only_in_private
 from storage.models import Member, Report
 from storage.types import utcnow
@@ -54,8 +57,15 @@ HELP_LINES = [
 
 DATA = re.compile(r"c:([a-z]{3}):(\d{1,12})(?::(\d{1,12}))?(?::(\d{1,6}))?")
 PICKER_MAX = 24
+# Presses that rewrite the message they were pressed under (the picker's further steps too):
+# honoured only under their own message, never under a card.
+EDITS_PRESSED = frozenset({"stp", "acc", "prk", "kep"})
 DEADLINE_CHOICES = (30, 60, 120, 240, 1440)
 LIST_MAX = 30
+# A final report or a reason must fit, with its heading, in the message that tells the reporter.
+TEXT_MAX = 3000
+# One follow-up's text: what one Telegram message can carry; longer ones are posted in parts.
+FOLLOWUP_TEXT_MAX = 4096
 
 
 class CaseText(StatesGroup):
@@ -120,6 +130,9 @@ async def press_case(update: Update, context: Context) -> None:
         await refuse(update, context, Refusal.UNKNOWN_CASE, query.data or "")
         return
     args = [int(a) for a in match.groups()[2:] if a is not None]
+    if (match.group(1) in EDITS_PRESSED or args and match.group(1) == "asg") and not button_on_message(query):
+        await refuse_foreign_press(update, context, "case")
+        return
     await step(update, context, int(match.group(2)), args)
 
 
@@ -250,35 +263,102 @@ async def show_deadlines(update: Update, report: Report, person: Member, choices
 # --- Texts asked for in private: the outcome, a reason, a follow-up --------------------------
 
 
-async def ask_privately(update: Update, context: Context, report_id: int, step: Action | str,
-                        state: State, prompt: str) -> None:
-    """Check the rights, then ask the presser for a text in the private chat."""
+# The texts asked for in private, by the button that asks: the step checked, the state, the question.
+ASKS = {
+    "cls": (Action.CLOSE, CaseText.outcome,
+            N_("Final report for case {reference} ({title}): what was the outcome? Send it as one message.")),
+    "rej": (Action.REJECT, CaseText.reason,
+            N_("Why is case {reference} ({title}) not an incident? Send the reason as one message.")),
+    "fup": ("followup", FollowUpForm.text,
+            N_("Follow-up to case {reference} ({title}): what is new? Send a text, or photos with a caption.")),
+}
+ASK_CODES = list(ASKS)   # c:prk / c:kep carry the index
+
+
+def own_step(state: str | None) -> bool:
+    return state is None or state in CaseText or state in FollowUpForm
+
+
+async def start_step(fsm: FSMContext, state: State, report_id: int) -> None:
+    """Start asking; another case step is replaced, keeping whatever it had parked (a draft)."""
+    current = await fsm.get_state()
+    if current is not None and own_step(current):
+        parked = (await fsm.get_data()).get(PARKED)
+        await fsm.set_state(state)
+        await fsm.set_data({"report_id": report_id, **({PARKED: parked} if parked else {})})
+    else:
+        await fsm.park(state, {"report_id": report_id})
+
+
+async def ask_privately(update: Update, context: Context, report_id: int, code: str, *, park: bool = False) -> None:
+    """Check the rights, then ask the presser for a text in the private chat; with another
+    flow open (a report draft) they first choose which to continue, unless `park` says so."""
+    step, state, question = ASKS[code]
     user = update.effective_user
     async with context.db.session() as session:
         result = await service.begin(session, report_id, actor_of(update), step, chat_id=pressed_in(update),
                                      settings=context.settings, now=now_of(context))
+        busy = False
         if not result.refusal:
             fsm = FSMContext(session, user.id, user.id)
-            await fsm.set_state(state)
-            await fsm.set_data({"report_id": report_id})
+            busy = not park and not own_step(await fsm.get_state())
+            if not busy:
+                await start_step(fsm, state, report_id)
     if result.refusal:
         await refuse(update, context, result.refusal, (update.callback_query.data if update.callback_query
                                                       else update.effective_message.text) or "")
         return
-    text = prompt.format(reference=esc(result.report.reference), title=esc(result.report.title))
-    stop = InlineKeyboardMarkup([[cards.button("stp", report_id, _("✖️ Cancel"))]])
+    text = (_("You have a report in progress (not sent yet). What do you want to do first? Nothing is lost.")
+            if busy else _(question).format(reference=esc(result.report.reference), title=esc(result.report.title)))
+    keyboard = choice_keyboard(report_id, code) if busy else InlineKeyboardMarkup(
+        [[cards.button("stp", report_id, _("✖️ Cancel"))]])
+    await send_privately(update, context, text, keyboard, undo=not busy)
+
+
+def choice_keyboard(report_id: int, code: str) -> InlineKeyboardMarkup:
+    index = ASK_CODES.index(code)
+    first = {"cls": N_("🏁 The final report first"), "rej": N_("✖️ The rejection first"),
+             "fup": N_("📝 The follow-up first")}[code]
+    return InlineKeyboardMarkup([
+        [InlineKeyboardButton(_("📝 Continue the report"), callback_data=f"c:kep:{report_id}:{index}")],
+        [InlineKeyboardButton(_(first), callback_data=f"c:prk:{report_id}:{index}")]])
+
+
+async def send_privately(update: Update, context: Context, text: str, keyboard: InlineKeyboardMarkup, *,
+                         undo: bool) -> None:
+    """The question in the private chat; when it cannot be sent, the step is undone (`undo`)."""
+    user = update.effective_user
     try:
-        await context.bot.send_message(user.id, text, reply_markup=stop)
+        await context.bot.send_message(user.id, text, reply_markup=keyboard)
     except Forbidden:
         # Never leave them in the step: a later private message would be taken as this text.
-        async with context.db.session() as session:
-            await FSMContext(session, user.id, user.id).clear()
+        if undo:
+            async with context.db.session() as session:
+                await FSMContext(session, user.id, user.id).finish()
         await answer_alert(update, _("Please open a private chat with me and press Start, then try again."))
         return
     if not is_private(update):
         await answer(update, _("I have written to you privately."))
     elif update.callback_query is not None:
         await update.callback_query.answer()
+
+
+async def press_park(update: Update, context: Context, report_id: int, args: list[int]) -> None:
+    """The case's text first: the open draft is kept under it and comes back afterwards."""
+    if not args or args[0] >= len(ASK_CODES):
+        await refuse(update, context, Refusal.WRONG_STATE, update.callback_query.data)
+        return
+    await ask_privately(update, context, report_id, ASK_CODES[args[0]], park=True)
+    with contextlib.suppress(BadRequest):
+        await update.callback_query.edit_message_text(
+            _("Your report in progress is kept; it comes back when this is done."))
+
+
+async def press_keep_draft(update: Update, context: Context, report_id: int, args: list[int]) -> None:
+    """Continue the report: nothing changes; the draft's question is one /report away."""
+    await update.callback_query.answer()
+    await update.callback_query.edit_message_text(
+        _("Your report in progress is kept. Send /report to continue it; press the case's button again later."))
 
 
 async def answer_alert(update: Update, text: str) -> None:
@@ -290,20 +370,17 @@ async def answer_alert(update: Update, text: str) -> None:
 
 async def press_close(update: Update, context: Context, report_id: int, args: list[int]) -> None:
     """Close: a leader is asked privately for the final report's outcome."""
-    await ask_privately(update, context, report_id, Action.CLOSE, CaseText.outcome,
-                        _("Final report for case {reference} ({title}): what was the outcome? Send it as one message."))
+    await ask_privately(update, context, report_id, "cls")
 
 
 async def press_reject(update: Update, context: Context, report_id: int, args: list[int]) -> None:
     """Reject: a leader is asked privately why this is not an incident."""
-    await ask_privately(update, context, report_id, Action.REJECT, CaseText.reason,
-                        _("Why is case {reference} ({title}) not an incident? Send the reason as one message."))
+    await ask_privately(update, context, report_id, "rej")
 
 
 async def press_followup(update: Update, context: Context, report_id: int, args: list[int]) -> None:
     """Follow-up: the reporter or the assignee is asked privately for the news."""
-    await ask_privately(update, context, report_id, "followup", FollowUpForm.text,
-                        _("Follow-up to case {reference} ({title}): what is new? Send a text, or photos with a caption."))
+    await ask_privately(update, context, report_id, "fup")
 
 
 async def press_stop(update: Update, context: Context, report_id: int, args: list[int]) -> None:
@@ -311,10 +388,11 @@ async def press_stop(update: Update, context: Context, report_id: int, args: lis
     user = update.effective_user
     async with context.db.session() as session:
         fsm = FSMContext(session, user.id, user.id)
-        if (await fsm.get_data()).get("report_id") == report_id:
-            await fsm.clear()
+        mine = (await fsm.get_data()).get("report_id") == report_id and own_step(await fsm.get_state())
+        restored = mine and await fsm.finish()
     await update.callback_query.answer()
     await update.callback_query.edit_message_text(_("Cancelled."))
+    await draft_back(update, restored)
 
 
 async def take_outcome(update: Update, context: Context) -> None:
@@ -330,17 +408,35 @@ async def take_reason(update: Update, context: Context) -> None:
 async def take_text(update: Update, context: Context, step: Callable[..., Awaitable[service.Result]],
                     done: str) -> None:
     text = (update.effective_message.text or "").strip()
+    if not text or len(text) > TEXT_MAX:
+        # Kept asking: the step stays, and what they typed is still in their chat to shorten.
+        await update.effective_message.reply_text(too_long(text))
+        return
     user = update.effective_user
     async with context.db.session() as session:
         fsm = FSMContext(session, user.id, user.id)
         report_id = (await fsm.get_data()).get("report_id")
         result = service.Result(refusal=Refusal.UNKNOWN_CASE) if report_id is None else await step(
             session, report_id, actor_of(update), text, chat_id=None, settings=context.settings, now=now_of(context))
-        await fsm.clear()
+        restored = await fsm.finish()
     if result.refusal:
         await refuse(update, context, result.refusal, f"text for case {report_id}")
-        return
-    await update.effective_message.reply_text(done.format(reference=esc(result.report.reference)))
+    else:
+        await update.effective_message.reply_text(done.format(reference=esc(result.report.reference)))
+    await draft_back(update, restored)
+
+
+def too_long(text: str) -> str:
+    if not text:
+        return _("Please send the text as one message.")
+    return _("This is {length} characters long; at most {max} fit. Please send it shorter.").format(
+        length=len(text), max=TEXT_MAX)
+
+
+async def draft_back(update: Update, restored: bool) -> None:
+    """After a case step taken on top of a report draft: the draft is there again."""
+    if restored:
+        await update.effective_message.reply_text(_("Your report in progress is back. Send /report to continue it."))
 
 
 async def take_followup_text(update: Update, context: Context) -> None:
@@ -349,8 +445,12 @@ async def take_followup_text(update: Update, context: Context) -> None:
     async with context.db.session() as session:
         fsm = FSMContext(session, user.id, user.id)
         data = await fsm.get_data()
-        photos = data.get("photos", []) + ([message.photo[-1].file_id] if message.photo else [])
         text = " ".join(part for part in (data.get("text", ""), message.text or message.caption or "") if part)
+        if len(text) > FOLLOWUP_TEXT_MAX:
+            await message.reply_text(_("This is {length} characters long; at most {max} fit. Please send it "
+                                       "shorter.").format(length=len(text), max=FOLLOWUP_TEXT_MAX))
+            return
+        photos = data.get("photos", []) + ([message.photo[-1].file_id] if message.photo else [])
         await fsm.update_data(text=text.strip(), photos=photos)
         await fsm.set_state(FollowUpForm.people)
         report = await store.load_report(session, data["report_id"])
@@ -366,11 +466,11 @@ async def take_followup_people(update: Update, context: Context) -> None:
     if message.photo:
         await add_photo(update, context)
         return
-    text = (message.text or "").strip()
-    if not text.isdigit() or len(text) > 7:
+    people = validation.parse_people(message.text or "")
+    if isinstance(people, Invalid):
         await message.reply_text(_("Please send a whole number, or press Unchanged."))
         return
-    await submit_followup(update, context, int(text))
+    await submit_followup(update, context, people)
 
 
 async def add_photo(update: Update, context: Context) -> None:
@@ -378,8 +478,12 @@ async def add_photo(update: Update, context: Context) -> None:
     async with context.db.session() as session:
         fsm = FSMContext(session, user.id, user.id)
         photos = (await fsm.get_data()).get("photos", [])
-        await fsm.update_data(photos=[*photos, update.effective_message.photo[-1].file_id])
-    await update.effective_message.reply_text(_("Photo added."))
+        full = len(photos) >= validation.ATTACHMENTS_MAX
+        if not full:
+            await fsm.update_data(photos=[*photos, update.effective_message.photo[-1].file_id])
+    await update.effective_message.reply_text(
+        _("At most {max} photos fit in one follow-up; this one was not added. Send it with the next follow-up.").format(
+            max=validation.ATTACHMENTS_MAX) if full else _("Photo added."))
 
 
 async def press_keep_people(update: Update, context: Context, report_id: int, args: list[int]) -> None:
@@ -395,26 +499,52 @@ async def submit_followup(update: Update, context: Context, people: int | None, 
         fsm = FSMContext(session, user.id, user.id)
         data = await fsm.get_data()
         stale = pressed_for is not None and data.get("report_id") != pressed_for   # an old message's button
+        restored = False
         if await fsm.get_state() != FollowUpForm.people.state or "report_id" not in data or stale:
             result = service.Result(refusal=Refusal.WRONG_STATE)
         else:
             entry = FollowUpInput(data.get("text", ""), data.get("photos", []), people)
             result = await add_followup(session, data["report_id"], actor_of(update), entry,
                                         settings=context.settings, now=now_of(context))
-            await fsm.clear()
+            restored = await fsm.finish()
     if result.refusal:
         await refuse(update, context, result.refusal, f"follow-up {data.get('report_id')}")
+    else:
+        if update.callback_query is not None:
+            await update.callback_query.answer()
+        await update.effective_message.reply_text(_("Follow-up to case {reference} sent.").format(
+            reference=esc(result.report.reference)))
+    await draft_back(update, restored)
+
+
+async def press_details(update: Update, context: Context, report_id: int, args: list[int]) -> None:
+    """Details (brief cards): the whole report in the presser's private chat, for those with
+    access; every view is recorded."""
+    actor = actor_of(update)
+    async with context.db.session() as session:
+        report = await store.load_report(session, report_id)
+        case = await store.existing_case(session, report_id) if report else None
+        refusal = await access.check(session, report, case, actor, "view", chat_id=pressed_in(update))
+        texts = None if refusal else await details.detail_texts(session, report, case)
+    if refusal:
+        await refuse(update, context, refusal, update.callback_query.data)
         return
-    if update.callback_query is not None:
-        await update.callback_query.answer()
-    await update.effective_message.reply_text(_("Follow-up to case {reference} sent.").format(
-        reference=esc(result.report.reference)))
+    try:
+        for text in texts:
+            await context.bot.send_message(update.effective_user.id, text)
+    except Forbidden:
+        await answer_alert(update, _("Please open a private chat with me and press Start, then press Details again."))
+        return
+    async with context.db.session() as session:
+        await details.record_view(session, report, actor, update.effective_chat.id, now_of(context))
+    await answer(update, _("I have sent you the report privately.") if not is_private(update) else "")
 
 
 PRESSES = {
     "rcv": press_receive, "asg": press_assign, "ask": press_ask, "cls": press_close, "scn": press_on_scene,
     "res": press_resolved, "rej": press_reject, "acc": press_accept, "fup": press_followup,
-    "fpk": press_keep_people, "stp": press_stop,
+    "fpk": press_keep_people, "stp": press_stop, "prk": press_park, "kep": press_keep_draft,
+    "dtl": press_details,
 }
 
 
@@ -451,7 +581,8 @@ async def show_case(update: Update, context: Context) -> None:
         case = await store.case_file(session, report, now_of(context))
         refusal = await access.check(session, report, case, actor_of(update), "view", chat_id=pressed_in(update))
         page = None if refusal else views.case_page(
-            report, case, await store.events(session, report.id), await store.receipt_names(session, report.id))
+            report, case, await store.events(session, report.id), await store.receipt_names(session, report.id),
+            await details.viewers(session, report.id))
     if refusal:
         shown = not_found(report.reference) if refusal != Refusal.NO_ACCESS else None
         await refuse(update, context, refusal, f"/case {report.reference}", shown)
@@ -522,6 +653,9 @@ async def text_command(update: Update, context: Context, usage: str, step, ask, 
     text = " ".join(context.args[1:]).strip()
     if not text:
         await ask(update, context, report.id, [])
+        return
+    if len(text) > TEXT_MAX:
+        await update.effective_message.reply_text(too_long(text))
         return
     async with context.db.session() as session:
         result = await step(session, report.id, actor_of(update), text, chat_id=pressed_in(update),

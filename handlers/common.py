@@ -12,7 +12,7 @@ from bot.i18n import N_, _
 from bot.keyboards import MenuButton, main_menu
 from bot.runtime import Context, current_scope
 from bot.textutil import esc
-from handlers.base import Command, display_name, is_private
+from handlers.base import Command, button_on_message, display_name, is_private, refuse_foreign_press
 from storage.invites import InviteProblem, redeem_invite
 from storage.models import Member, Role
 from storage.queries import audit, member_by_telegram_id
@@ -185,6 +185,9 @@ async def ask_language(update: Update, context: Context) -> None:
 async def press_language(update: Update, context: Context) -> None:
     """A press on the language picker: stores the choice and edits the picker in place."""
     query = update.callback_query
+    if not button_on_message(query, "lang:"):
+        await refuse_foreign_press(update, context, "language")
+        return
     await query.answer()
     await save_language(update, context, query.data.split(":", 1)[1], edit=True)
 

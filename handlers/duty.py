@@ -11,7 +11,7 @@ from bot.access import Action
 from bot.duty import local_day, members_by_telegram_id, set_shift, shifts_on, unit_member_ids
 from bot.i18n import N_, _, format_date
 from bot.runtime import Context, current_scope
-from bot.textutil import esc
+from bot.textutil import esc, parse_digits
 from handlers.admin import permitted, target_unit
 from handlers.base import Command
 from handlers.common import HELP_SECTIONS
@@ -69,9 +69,10 @@ def parse_set(args: list[str]) -> tuple[str, date, int, int] | str:
         parsed = date.fromisoformat(day)
     except ValueError:
         return _("{value} is not a date; write it as YYYY-MM-DD.").format(value=esc(day))
-    if not (leader.isdigit() and officer.isdigit()):
+    ids = parse_digits(leader), parse_digits(officer)
+    if None in ids:
         return _("Telegram ids are whole numbers.")
-    return code, parsed, int(leader), int(officer)
+    return code, parsed, ids[0], ids[1]
 
 
 async def set_duty(update: Update, context: Context, args: list[str]) -> None:

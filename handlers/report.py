@@ -36,7 +36,8 @@ from bot.reporting.severity import Level
 from bot.reporting.store import Assessment, assess, submit_draft
 from bot.reporting.validation import Invalid
 from bot.runtime import Context, InState, current_scope
-from handlers.base import Command, is_private
+from bot.textutil import parse_digits
+from handlers.base import Command, button_on_message, is_private, refuse_foreign_press
 from handlers.common import HELP_SECTIONS, refuse_stranger
 from storage.models import Member, Unit
 from storage.queries import member_by_telegram_id
@@ -126,6 +127,7 @@ class Turn:
     fsm: FSMContext
     step: str                 # the state's name within ReportForm, e.g. "place"
     draft: Draft
+    closed: bool = False      # discarded or submitted: nothing may save the draft again
 
     @property
     def units(self) -> dict[int, str]:
@@ -141,8 +143,15 @@ class Turn:
         await self.save()
 
     async def save(self) -> None:
+        if self.closed:
+            return
         await self.fsm.set_state(f"ReportForm:{self.step}")
         await self.fsm.set_data(self.draft.dump())
+
+    async def close(self) -> None:
+        """Forget the draft for good (discarded or submitted); later saves are ignored."""
+        await self.fsm.clear()
+        self.closed = True
 
 
 @dataclass
@@ -217,9 +226,10 @@ async def ask_choose_unit(turn: Turn) -> Prompt:
 
 async def save_choose_unit(turn: Turn, value: str) -> Invalid | None:
     """Stores the unit (one of the member's own); asks the category next."""
-    if not value.isdigit() or int(value) not in turn.units:
+    unit_id = parse_digits(value)
+    if unit_id not in turn.units:
         return Invalid(N_("You are not a member of that unit."))
-    turn.draft.unit_id = int(value)
+    turn.draft.unit_id = unit_id
     return None
 
 
@@ -490,12 +500,13 @@ async def ask_level(turn: Turn) -> Prompt:
 async def save_level(turn: Turn, value: str) -> Invalid | None:
     """Stores the reporter's level if it is not below the rules' grade; shows the review next."""
     assessment = await assess_turn(turn)
-    if not value.isdigit() or int(value) not in {int(level) for level in Level}:
+    level = parse_digits(value)
+    if level not in {int(level) for level in Level}:
         return Invalid(CHOOSE_HINT)
-    if int(value) > assessment.floor:
+    if level > assessment.floor:
         return Invalid(N_("The level cannot be lower than the rules give ({level})."),
                        {"level": assessment.floor.roman})
-    turn.draft.level = None if int(value) == assessment.floor else int(value)
+    turn.draft.level = None if level == assessment.floor else level
     return None
 
 
@@ -692,6 +703,9 @@ async def on_press(update: Update, context: Context) -> None:
     """A button under a report question: checked against the live draft and question, then applied."""
     query = update.callback_query
     _prefix, draft_id, seq, action, value = (query.data.split(":", 4) + [""])[:5]
+    if not draft_id or not button_on_message(query, f"r:{draft_id}:"):   # a question of this draft
+        await refuse_foreign_press(update, context, "report")
+        return
     outcome: Prompt | Invalid | None = None
     closed = False
     try:
@@ -704,7 +718,7 @@ async def on_press(update: Update, context: Context) -> None:
                 outcome = Invalid(STALE)
             else:
                 outcome = await press_action(turn, action, value)
-                if turn.step == "attachments":     # this message now asks for the files
+                if turn.step == "attachments" and not turn.closed:     # this message now asks for the files
                     turn.draft.prompt = query.message.message_id
                     await turn.save()
         # The question changes before the press is answered, so the spinner ends on the new one.
@@ -827,7 +841,7 @@ async def press_cancel_no(turn: Turn, _value: str) -> Prompt | Invalid:
 
 async def press_cancel_yes(turn: Turn, _value: str) -> Prompt | Invalid:
     """🗑 Yes, discard: forgets the draft; nothing was sent."""
-    await turn.fsm.clear()
+    await turn.close()
     return Prompt(_("The report was discarded. Send /report to start a new one."), final=True)
 
 
@@ -844,12 +858,12 @@ async def press_submit(turn: Turn, _value: str) -> Prompt | Invalid:
     settings, now = turn.context.settings, utcnow()
     submitted = await submit_draft(turn.session, turn.draft, member, unit, rules=active_rules(), tz=settings.tz,
                                    now=now, default_locale=settings.default_locale,
-                                   admin_ids=settings.admin_telegram_ids)
+                                   admin_ids=settings.admin_telegram_ids, brief_groups=settings.brief_group_cards)
     await case_filed(turn.session, submitted.report, settings, now)
     logs.bind(report=submitted.report.reference)  # the rest of this update's log lines name it
     log.info("report submitted: level %s, %d target chats", submitted.report.level, len(submitted.plan.targets))
     lines = await review_lines(turn)
-    await turn.fsm.clear()
+    await turn.close()
     head = _("✅ <b>Submitted</b> as <code>{reference}</code>").format(reference=submitted.report.reference)
     return Prompt("\n".join([head, *lines]), final=True)
 

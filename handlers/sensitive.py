@@ -18,7 +18,7 @@ from bot.daily.sensitive import (
 )
 from bot.i18n import N_, _
 from bot.runtime import Context
-from bot.textutil import split_message
+from bot.textutil import parse_digits, split_message
 from handlers.admin import permitted
 from handlers.base import Command
 from handlers.common import HELP_SECTIONS
@@ -74,11 +74,11 @@ async def _add(update: Update, context: Context, args: list[str]) -> None:
 
 
 async def _delete(update: Update, context: Context, args: list[str]) -> None:
-    if len(args) != 1 or not args[0].lstrip("#").isdigit():
+    if len(args) != 1 or parse_digits(args[0].lstrip("#")) is None:
         await update.effective_message.reply_text(_("Usage: /sensitive del &lt;id&gt; (the number shown by /sensitive)"))
         return
     async with context.db.session() as session:
-        row = await delete_period(session, int(args[0].lstrip("#")))
+        row = await delete_period(session, parse_digits(args[0].lstrip("#")))
         if row is not None:
             await audit(session, update.effective_user.id, "sensitive.delete", row.name[:255], id=row.id)
     if row is None:

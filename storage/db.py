@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -16,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from storage import updates
+from storage.files import sqlite_file
 
 
 def _prepare_sqlite(engine: AsyncEngine, begin: str) -> None:
@@ -40,8 +40,7 @@ def _prepare_sqlite(engine: AsyncEngine, begin: str) -> None:
 def make_engine(url: str, *, echo: bool = False, read_only: bool = False) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        sqlite_file(parsed.database)
         engine = create_async_engine(url, echo=echo)
         _prepare_sqlite(engine, "BEGIN" if read_only else "BEGIN IMMEDIATE")
         return engine

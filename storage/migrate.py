@@ -10,7 +10,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from storage.files import sqlite_file
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -25,6 +28,8 @@ def alembic_config(url: str) -> Config:
 def upgrade(url: str, revision: str = "head") -> None:
     """Apply migrations. Alembic's async env runs its own event loop, so when called from
     inside a running loop it runs in a worker thread instead."""
+    if make_url(url).get_backend_name() == "sqlite":
+        sqlite_file(make_url(url).database)   # before SQLite creates it with the umask's mode
     try:
         asyncio.get_running_loop()
     except RuntimeError:

@@ -31,6 +31,15 @@ def _notify() -> None:
         listener()
 
 
+# A payload key the sender keeps to itself: who to tell when the row cannot be delivered.
+NOTIFY = "_notify"
+
+
+def content_notice(telegram_id: int | None, reference: str) -> dict[str, Any]:
+    """Payload entries naming the sender of the content, told if Telegram rejects it for good."""
+    return {NOTIFY: {"to": telegram_id, "reference": reference}} if telegram_id else {}
+
+
 async def enqueue(
     session: AsyncSession,
     key: str,

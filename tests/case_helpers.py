@@ -62,7 +62,7 @@ async def file_report(db: Database, settings: Settings, unit: Unit, reporter: in
         report = await store.load_report(session, report.id)
         plan = await route_report(session, active_rules(), report)
         await enqueue_pushes(session, report, plan, default_locale=settings.default_locale,
-                             admin_ids=settings.admin_telegram_ids)
+                             admin_ids=settings.admin_telegram_ids, brief_groups=settings.brief_group_cards)
         await case_filed(session, report, settings, at)
     return report
 
@@ -91,3 +91,14 @@ async def outbox_keys(db: Database, prefix: str) -> list[str]:
     async with db.session() as session:
         query = select(OutboxMessage.key).where(OutboxMessage.key.like(f"{prefix}%")).order_by(OutboxMessage.id)
         return list((await session.execute(query)).scalars())
+
+
+async def started_tree(org, emulator):
+    """The standard tree; its groups exist and everyone has started the bot."""
+    tree = await org.tree()
+    for code, chat_id in tree.groups.items():
+        emulator.group(chat_id, f"{tree.units[code].name}工作群")
+    for telegram_id in [*tree.leaders.values(), *tree.reporters.values()]:
+        emulator.user(telegram_id, f"u{telegram_id}")
+        emulator.started.add(telegram_id)
+    return tree

@@ -26,7 +26,7 @@ from tests.test_config import run_cli
 from tests.webhook_emulator import SECRET_HEADER, WebhookEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
-SECRET = "s3cret-Token_1"
+SECRET = "s3cret-Token_1-of-16-or-more"
 PUBLIC_URL = "https://bot.example.org/tg/hook"
 
 
@@ -104,6 +104,19 @@ class TestEndpoint:
                 process.url, data=b"{not json", headers={SECRET_HEADER: SECRET}) as response:
             assert response.status == 400
 
+    @pytest.mark.parametrize("update", [
+        {"update_id": 901, "message": "not a message"},
+        {"update_id": 902, "callback_query": {"id": 5}},
+        {"update_id": 903, "message": {"message_id": "x", "chat": []}},
+    ])
+    async def test_malformed_update_is_answered_ok_and_logged_once(self, process, emulator, update, caplog):
+        async with aiohttp.ClientSession() as http:
+            first = await emulator.post(http, process.url, {SECRET_HEADER: SECRET}, update)
+            again = await emulator.post(http, process.url, {SECRET_HEADER: SECRET}, update)
+        assert (first, again) == (200, 200)
+        dropped = [r for r in caplog.records if "malformed" in r.getMessage()]
+        assert len(dropped) == 1 and dropped[0].exc_info is None and emulator.sent == []
+
     async def test_an_update_delivered_twice_at_once_is_handled_once(self, process, emulator, org):
         await member(org)
         user = emulator.user(3001, "Li")
@@ -180,6 +193,7 @@ class TestRegistration:
     @pytest.mark.parametrize("field, value, setting", [
         ("webhook_url", "bot.example.org/hook", "WEBHOOK_URL"),
         ("webhook_secret", "has spaces", "WEBHOOK_SECRET"),
+        ("webhook_secret", "x", "WEBHOOK_SECRET"),
         ("webhook_path", "hook", "WEBHOOK_PATH"),
         ("webhook_port", "70000", "WEBHOOK_PORT"),
         ("log_format", "xml", "LOG_FORMAT"),

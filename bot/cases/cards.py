@@ -20,7 +20,7 @@ from bot.cases import store, views
 from bot.cases.machine import FINAL, MACHINE, Action
 from bot.config import Settings
 from bot.i18n import N_, _
-from bot.reporting.cards import CardView, render_card
+from bot.reporting.cards import CardView, details_button, render_brief, render_card
 from storage.models import CaseFile, Member, OutboxMessage, OutboxStatus, Priority, Report
 from storage.outbox import enqueue
 from storage.types import utcnow
@@ -38,14 +38,21 @@ def button(code: str, report_id: int, label: str | None = None) -> InlineKeyboar
     return InlineKeyboardButton(label or _(BUTTONS[code]), callback_data=f"c:{code}:{report_id}")
 
 
-def case_keyboard(report: Report) -> InlineKeyboardMarkup | None:
-    """The card's buttons for the case's current status; none once it is finished."""
+def case_keyboard(report: Report, *, brief: bool = False) -> InlineKeyboardMarkup | None:
+    """The card's buttons for the case's current status; none once it is finished (but
+    Details on a brief card)."""
+    details = [[details_button(report.id)]] if brief else []
     if report.status in FINAL:
-        return None
+        return InlineKeyboardMarkup(details) if details else None
     rows = [[button("rcv", report.id), button("asg", report.id)],
             [button("ask", report.id), button("cls", report.id)]]
     optional = [button(code, report.id) for code, action in OPTIONAL if MACHINE.allowed(report.status, action)]
-    return InlineKeyboardMarkup(rows + ([optional] if optional else []))
+    return InlineKeyboardMarkup(rows + ([optional] if optional else []) + details)
+
+
+def brief_in(chat_id: int, settings: Settings) -> bool:
+    """Group chats get the brief card when GROUP_CARD_DETAIL=brief; people always the whole."""
+    return chat_id < 0 and settings.brief_group_cards
 
 
 def receipt_keyboard(report_id: int) -> InlineKeyboardMarkup:
@@ -66,10 +73,12 @@ async def card_view(session: AsyncSession, report: Report, case: CaseFile | None
     )
 
 
-async def card_payload(session: AsyncSession, report: Report, case: CaseFile | None, locale: str) -> dict:
+async def card_payload(session: AsyncSession, report: Report, case: CaseFile | None, locale: str, *,
+                       brief: bool = False) -> dict:
     with i18n.use_locale(locale):
-        payload = {"text": render_card(report, await card_view(session, report, case)), "parse_mode": "HTML"}
-        keyboard = case_keyboard(report)
+        render = render_brief if brief else render_card
+        payload = {"text": render(report, await card_view(session, report, case)), "parse_mode": "HTML"}
+        keyboard = case_keyboard(report, brief=brief)
     if keyboard is not None:
         payload["reply_markup"] = keyboard.to_dict()
     return payload
@@ -107,13 +116,13 @@ async def refresh_cards(session: AsyncSession, report: Report, case: CaseFile, s
         return case.card_version
     case.card_version += 1
     locales = await chat_locales(session, list(keys), settings)
-    payloads: dict[str, dict] = {}
+    payloads: dict[tuple[str, bool], dict] = {}
     for chat_id, original in keys.items():
-        locale = locales[chat_id]
-        if locale not in payloads:
-            payloads[locale] = await card_payload(session, report, case, locale)
+        kind = (locales[chat_id], brief_in(chat_id, settings))
+        if kind not in payloads:
+            payloads[kind] = await card_payload(session, report, case, kind[0], brief=kind[1])
         await _supersede_edits(session, original)
-        await enqueue(session, f"{original}:v{case.card_version}", chat_id, payloads[locale],
+        await enqueue(session, f"{original}:v{case.card_version}", chat_id, payloads[kind],
                       method="editMessageText", priority=card_priority(report),
                       depends_on_key=original, depends_as="edit")
     return case.card_version
@@ -146,12 +155,13 @@ async def send_cards(session: AsyncSession, report: Report, case: CaseFile, sett
     locales = await chat_locales(session, new, settings)
     groups = (await store.tree(session)).group_units
     for chat_id in new:
-        payload = await card_payload(session, report, case, locales[chat_id])
+        brief = brief_in(chat_id, settings)
+        payload = await card_payload(session, report, case, locales[chat_id], brief=brief)
         key = store.card_key(report.id, chat_id)
         await enqueue(session, key, chat_id, payload, priority=card_priority(report))
         await store.add_card(session, report.id, chat_id, key,
                              store.sent_for(groups, chat_id, (units or {}).get(chat_id, report.unit_id)))
-        if chat_id < 0:
+        if chat_id < 0 and not brief:
             await enqueue_attachments(session, report, chat_id, card_priority(report))
     return new
 

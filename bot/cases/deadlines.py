@@ -99,7 +99,7 @@ async def add_deadline(session: AsyncSession, report: Report, kind: str, step: s
 async def open_case(session: AsyncSession, report: Report, settings: Settings, now: datetime) -> CaseFile:
     """The case file and its first deadlines, counted from the filing; safe to call again
     (only the call that finds no file adds deadlines; racing ones skip each other's rows)."""
-    existing = await session.get(CaseFile, report.id)
+    existing = await store.existing_case(session, report.id)
     if existing is not None:
         return existing
     case = await store.case_file(session, report, now)

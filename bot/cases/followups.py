@@ -15,10 +15,14 @@ from bot.cases.service import Result, begin
 from bot.cases.store import Actor
 from bot.config import Settings
 from bot.i18n import _
-from bot.textutil import esc
+from bot.textutil import TELEGRAM_TEXT_LIMIT, esc, split_message, utf16_len
 from storage.models import FollowUp, Priority, Report
+from storage.outbox import content_notice
 
 MEDIA_GROUP_MAX = 10
+# Room for the text in each part of a long follow-up, below 4,096 with the header and the
+# people/level lines (the author's name alone may take 128).
+PART_BODY = 3600
 
 
 @dataclass
@@ -51,26 +55,55 @@ async def add_followup(session: AsyncSession, report_id: int, actor: Actor, data
     return result
 
 
-def followup_text(report: Report, followup: FollowUp) -> str:
-    lines = ["📝 " + _("<b>Follow-up {number}</b> to {reference} from {author}").format(
-        number=followup.number, reference=esc(report.reference), author=esc(followup.author_name))]
-    if followup.text:
-        lines.append(esc(followup.text))
+def followup_text(report: Report, followup: FollowUp, *, brief: bool = False) -> str:
+    """The whole follow-up as one text (it may be longer than a message: see followup_parts)."""
+    return "\n".join([followup_header(report, followup), *([] if brief or not followup.text else [esc(followup.text)]),
+                      *change_lines(followup)])
+
+
+def followup_header(report: Report, followup: FollowUp, part: int = 0, parts: int = 1) -> str:
+    header = "📝 " + _("<b>Follow-up {number}</b> to {reference} from {author}").format(
+        number=followup.number, reference=esc(report.reference), author=esc(followup.author_name))
+    return header + (" " + _("(part {part} of {parts})").format(part=part, parts=parts) if parts > 1 else "")
+
+
+def followup_parts(report: Report, followup: FollowUp, *, brief: bool = False) -> list[str]:
+    """The follow-up in messages that each fit Telegram's limit, every one with the header;
+    the text is cut at line boundaries (or between characters in a very long line)."""
+    if brief or utf16_len(followup_text(report, followup)) <= TELEGRAM_TEXT_LIMIT:
+        return [followup_text(report, followup, brief=brief)]
+    pieces = split_message(followup.text, PART_BODY, measure=utf16_len)
+    texts = [followup_header(report, followup, n, len(pieces)) + "\n" + esc(piece)
+             for n, piece in enumerate(pieces, start=1)]
+    texts[-1] = "\n".join([texts[-1], *change_lines(followup)])
+    return texts
+
+
+def change_lines(followup: FollowUp) -> list[str]:
+    lines = []
     if followup.people_after != followup.people_before:
         lines.append(_("People involved: {before} → {after}").format(
             before=followup.people_before, after=followup.people_after))
     if followup.level_after != followup.level_before:
         lines.append("⚠️ " + _("Level raised from {old} to {new}").format(
             old=views.level_name(followup.level_before), new=views.level_name(followup.level_after)))
-    return "\n".join(lines)
+    return lines
 
 
 async def post(session: AsyncSession, report: Report, followup: FollowUp, settings: Settings) -> None:
     """The follow-up as a reply under each card, its photos as a reply after it."""
-    with i18n.use_locale(settings.default_locale):
-        payload = {"text": followup_text(report, followup), "parse_mode": "HTML"}
+    notify = content_notice(followup.author_telegram_id, report.reference)
+    chats = list(await store.card_keys(session, report.id))
+    brief = [chat for chat in chats if cards.brief_in(chat, settings)]   # the text is for Details
+    full = [chat for chat in chats if chat not in brief]
     stem = f"report:{report.id}:fup:{followup.number}"
-    await cards.reply_to_cards(session, report, stem, payload, priority=Priority.NORMAL)
+    for chat_ids, short in ((full, False), (brief, True)):
+        with i18n.use_locale(settings.default_locale):
+            texts = followup_parts(report, followup, brief=short)
+        for index, text in enumerate(texts):
+            payload = {"text": text, "parse_mode": "HTML", **notify}
+            await cards.reply_to_cards(session, report, stem if not index else f"{stem}:part:{index + 1}", payload,
+                                       priority=Priority.NORMAL, chats=chat_ids)
     for index in range(0, len(followup.photos), MEDIA_GROUP_MAX):
         chunk = followup.photos[index : index + MEDIA_GROUP_MAX]
         caption = f"{report.reference} · {followup.number}"
@@ -80,5 +113,5 @@ async def post(session: AsyncSession, report: Report, followup: FollowUp, settin
             method = "sendMediaGroup"
             photos = {"media": [{"type": "photo", "media": p, **({"caption": caption} if not i else {})}
                                 for i, p in enumerate(chunk)]}
-        await cards.reply_to_cards(session, report, f"{stem}:photos:{index // MEDIA_GROUP_MAX}", photos,
-                                   method=method, priority=Priority.NORMAL)
+        await cards.reply_to_cards(session, report, f"{stem}:photos:{index // MEDIA_GROUP_MAX}", {**photos, **notify},
+                                   method=method, priority=Priority.NORMAL, chats=full)

@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from bot.textutil import parse_digits
 from storage.models import (
     CaseCard,
     CaseEvent,
@@ -68,9 +69,18 @@ async def report_by_reference(session: AsyncSession, reference: str) -> Report |
     return await load_report(session, report_id) if report_id is not None else None
 
 
+async def existing_case(session: AsyncSession, report_id: int) -> CaseFile | None:
+    """The case's file with its assignee (which every view reads), or None before it opens."""
+    found = await session.get(CaseFile, report_id, options=[selectinload(CaseFile.assignee)])
+    if found is not None and "assignee" in inspect(found).unloaded:
+        # Already in the session without it (options apply only to new loads).
+        await session.refresh(found, attribute_names=["assignee"])
+    return found
+
+
 async def case_file(session: AsyncSession, report: Report, now: datetime) -> CaseFile:
     """The case's file, created on first use (a racing creator's insert is skipped)."""
-    found = await session.get(CaseFile, report.id, options=[selectinload(CaseFile.assignee)])
+    found = await existing_case(session, report.id)
     if found is not None:
         return found
     insert = dialect_insert(session)(CaseFile).values(
@@ -172,7 +182,7 @@ async def adopt_cards(session: AsyncSession, report_id: int) -> None:
     report = await session.get(Report, report_id)
     groups = (await tree(session)).group_units
     for key, chat_id in (await session.execute(query)).all():
-        if key[len(prefix):].lstrip("-").isdigit():  # the card itself, not an edit (…:v3)
+        if parse_digits(key[len(prefix):].lstrip("-")) is not None:  # the card itself, not an edit (…:v3)
             await add_card(session, report_id, chat_id, key, sent_for(groups, chat_id, report.unit_id))
 
 

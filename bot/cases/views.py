@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.i18n import N_, _, format_datetime, format_time, ngettext
+from bot.reporting.cards import bounded_names
 from bot.textutil import esc
 from storage.models import CaseEvent, CaseFile, CaseStatus, Report
 
@@ -130,7 +131,8 @@ def list_line(report: Report) -> str:
         unit=esc(report.unit.name))
 
 
-def case_page(report: Report, case: CaseFile | None, events: list[CaseEvent], receipts: list[str]) -> str:
+def case_page(report: Report, case: CaseFile | None, events: list[CaseEvent], receipts: list[str],
+              viewed: list[tuple[str, datetime]] = ()) -> str:
     """The whole case for /case: what it is, where it stands, and every step so far."""
     lines = [
         "{mark} <b>{reference}</b> {title}".format(mark=LEVEL_MARKS.get(report.level, ""),
@@ -144,7 +146,11 @@ def case_page(report: Report, case: CaseFile | None, events: list[CaseEvent], re
         lines.append(_("Assigned to: {assignee}").format(assignee=esc(assignee_text(case))))
     if receipts:
         lines.append(_("Received by: {names}").format(names=esc("、".join(receipts))))
+    if viewed:
+        lines.append(_("Viewed by: {names}").format(names=esc(bounded_names(
+            ["{} ({})".format(name, format_datetime(at, "short")) for name, at in viewed], room=1500))))
     if case is not None and case.outcome:
         lines.append(_("Final report: {outcome}").format(outcome=esc(case.outcome)))
     lines += ["", _("<b>Timeline</b>"), *map(esc, timeline_lines(events, full=True))]
     return "\n".join(lines)
+

@@ -12,7 +12,7 @@ from bot.delivery.errors import Refusal
 from bot.i18n import _
 from bot.textutil import esc
 from storage.models import GroupChat, Member, Membership, Priority
-from storage.outbox import enqueue
+from storage.outbox import NOTIFY, enqueue
 from storage.queries import unit_admins
 
 REASONS = {
@@ -39,6 +39,22 @@ async def chat_refused(session: AsyncSession, settings: Settings, chat_id: int, 
             text = _("⚠️ Messages to {chat} cannot be delivered: {reason}. Later messages to this chat will fail too until this is fixed.").format(
                 chat=label, reason=_(REASONS[refusal]))
         await enqueue(session, refusal_key(chat_id, admin_id), admin_id, {"text": text}, priority=Priority.NORMAL)
+
+
+async def content_failed(session: AsyncSession, settings: Settings, payload: dict, chat_id: int, job_key: str,
+                         error: str) -> None:
+    """Content Telegram rejected for good (too long, …): its sender is told, never silence."""
+    notify = payload.get(NOTIFY) or {}
+    to = notify.get("to")
+    if not to or to == chat_id:
+        return
+    locale = (await session.execute(select(Member.locale).where(Member.telegram_id == to))).scalar()
+    label = await _describe_chat(session, chat_id)
+    with i18n.use_locale(locale or settings.default_locale):
+        text = _("⚠️ What you sent about case {reference} could not be delivered to {chat}: {error}. "
+                 "Please send it again (shorter, or in several parts).").format(
+            reference=esc(notify.get("reference", "")), chat=label, error=esc(error[:300]))
+    await enqueue(session, f"failed:{job_key}"[:160], to, {"text": text}, priority=Priority.INTERACTIVE)
 
 
 async def chat_migrated(session: AsyncSession, old_chat_id: int, new_chat_id: int) -> None:

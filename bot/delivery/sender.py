@@ -50,7 +50,7 @@ from telegram.warnings import PTBUserWarning
 from bot.config import Settings
 from bot.delivery.errors import Outcome, Verdict, classify
 from bot.delivery.limiter import PriorityRateLimiter
-from bot.delivery.notices import chat_migrated, chat_refused
+from bot.delivery.notices import chat_migrated, chat_refused, content_failed
 from storage.db import Database
 from storage.models import Priority
 from storage.outbox import (
@@ -104,8 +104,9 @@ def default_owner() -> str:
 
 
 def request_params(job: Job, chat_id: int) -> dict[str, Any]:
-    """The Bot API parameters of a row: its payload, its chat, and its dependency's message."""
-    params = dict(job.payload)
+    """The Bot API parameters of a row: its payload (less the sender's own `_` keys), its
+    chat, and its dependency's message."""
+    params = {name: value for name, value in job.payload.items() if not name.startswith("_")}
     params["chat_id"] = chat_id
     field = FORMATTED_FIELD.get(job.method)
     if field and field in params and "parse_mode" not in params:
@@ -365,6 +366,7 @@ class OutboxSender:
             await mark_failed(session, job.id, self.owner, f"{type(exc).__name__}: {exc}")
             if outcome.verdict is Verdict.REFUSED:
                 await chat_refused(session, self.settings, chat_id, outcome.refusal)
+            await content_failed(session, self.settings, job.payload, chat_id, job.key, str(exc))
 
         await self._record(write)
 

@@ -51,6 +51,10 @@ CARD_BUTTONS = (
 )
 
 
+# Characters of a card given to the names of those who pressed Received.
+NAMES_ROOM = 600
+
+
 @dataclass
 class CardView:
     """What the case life cycle shows on a card besides the report itself."""
@@ -142,8 +146,21 @@ def footer_lines(report: Report, view: CardView) -> list[str]:
     if view.assignee:
         lines.append(_("Assigned to: {name}").format(name=esc(view.assignee)))
     if view.received_by:
-        lines.append(_("Received by: {names}").format(names=esc(_(", ").join(view.received_by))))
+        lines.append(_("Received by: {names}").format(names=esc(bounded_names(view.received_by))))
     return lines
+
+
+def bounded_names(names: list[str], room: int = NAMES_ROOM) -> str:
+    """Names joined with the list separator while they fit in `room` characters, then
+    "… and N more": a card edit must always fit Telegram's limit, however many pressed."""
+    shown: list[str] = []
+    for name in names:
+        if shown and len(_(", ").join([*shown, name])) > room:
+            break
+        shown.append(name)
+    text = _(", ").join(shown)
+    rest = len(names) - len(shown)
+    return text + (" " + _("… and {n} more").format(n=rest) if rest else "")
 
 
 def render_card(report: Report, view: CardView | None = None) -> str:
@@ -171,11 +188,32 @@ def timeline_text(timeline: list[str], room: int) -> str:
     return "\n\n" + _("<b>Timeline</b>") + "".join(reversed(kept))
 
 
-def card_keyboard(report: Report) -> InlineKeyboardMarkup:
-    """Received, Assign, Ask for update, Close; the case life cycle handles the presses."""
+def card_keyboard(report: Report, *, brief: bool = False) -> InlineKeyboardMarkup:
+    """Received, Assign, Ask for update, Close (and Details on a brief card); the case life
+    cycle handles the presses."""
     buttons = [InlineKeyboardButton(_(label), callback_data=f"c:{action}:{report.id}")
                for label, action in CARD_BUTTONS]
-    return InlineKeyboardMarkup([buttons[:2], buttons[2:]])
+    return InlineKeyboardMarkup([buttons[:2], buttons[2:], *([[details_button(report.id)]] if brief else [])])
+
+
+def details_button(report_id: int) -> InlineKeyboardButton:
+    return InlineKeyboardButton(_("🔍 Details"), callback_data=f"c:dtl:{report_id}")
+
+
+def render_brief(report: Report, view: CardView | None = None) -> str:
+    """A group's card when GROUP_CARD_DETAIL=brief: what it is and where it stands, not what
+    happened; the report itself is shown privately (Details) to those on its route."""
+    view = view or CardView()
+    level, category = Level(report.level), report.category.value
+    status = view.status or _(STATUS_LABELS.get(report.status, report.status.value))
+    return "\n".join([
+        f"{level.emoji} <b>{esc(level.title())}</b>",
+        "{} {}".format(CATEGORY_EMOJI.get(category, ""), label(CATEGORIES, category)),
+        _("🏢 Unit: {unit}").format(unit=esc(report.unit.name)),
+        _("🔖 Reference: <code>{reference}</code>").format(reference=esc(report.reference)),
+        _("Status: {status}").format(status=esc(status)),
+        "", _("🔒 The report is shown privately to those it concerns: press Details."),
+    ])
 
 
 def render_receipt(report: Report, plan: Plan) -> str:

@@ -24,7 +24,7 @@ from bot.reporting.rules import ROOT, RouteRule, Rules
 from bot.reporting.severity import Facts, Level
 from bot.textutil import esc
 from storage.models import GroupChat, Member, Membership, Priority, Report, Role, Unit
-from storage.outbox import enqueue
+from storage.outbox import content_notice, enqueue
 from storage.queries import unit_admins
 
 MEDIA_GROUP_MAX = 10
@@ -186,19 +186,24 @@ def card_key(report: Report, chat_id: int) -> str:
 
 
 async def enqueue_pushes(session: AsyncSession, report: Report, plan: Plan, *, default_locale: str,
-                         admin_ids: Iterable[int], reporter_locale: str | None = None) -> None:
+                         admin_ids: Iterable[int], reporter_locale: str | None = None,
+                         brief_groups: bool = False) -> None:
     """Cards, attachments, missing-group notices and the receipt, in the caller's transaction.
 
     The receipt speaks the language the reporter filled the form in (`reporter_locale`).
+    With `brief_groups` (GROUP_CARD_DETAIL=brief) groups get the brief card, no attachments.
     """
     priority = Priority.URGENT if report.level <= Level.II else Priority.NORMAL
     for target in plan.targets:
+        brief = brief_groups and target.kind != "person"
         with i18n.use_locale(target.locale or default_locale):
-            payload = {"text": cards.render_card(report), "reply_markup": cards.card_keyboard(report).to_dict()}
+            payload = {"text": cards.render_brief(report) if brief else cards.render_card(report),
+                       "reply_markup": cards.card_keyboard(report, brief=brief).to_dict(),
+                       **content_notice(report.reporter.telegram_id, report.reference)}
         key = card_key(report, target.chat_id)
         await enqueue(session, key, target.chat_id, payload, priority=priority)
         await case_store.add_card(session, report.id, target.chat_id, key, target.unit_id)
-        if target.kind != "person":
+        if target.kind != "person" and not brief:
             await enqueue_attachments(session, report, target.chat_id, priority)
     await tell_admins_of_missing_groups(session, plan, default_locale, admin_ids)
     with i18n.use_locale(reporter_locale or report.reporter.locale or default_locale):

@@ -17,6 +17,7 @@ import yaml
 from bot.config import SUPPORTED_LOCALES
 from bot.reporting.choices import CATEGORIES, OPINION_CLASSES, REACHES
 from bot.reporting.severity import Facts, Level
+from bot.yamlsafe import NoAliasLoader
 from storage.models import Role
 
 DEFAULT_RULES_FILE = Path(__file__).resolve().parent / "default_rules.yaml"
@@ -272,7 +273,7 @@ def _chats(reader: _Reader, value: Any, where: str) -> tuple[int, ...]:
 def parse_rules(text: str, source: str = "") -> Rules:
     """Rules from YAML text; raises RulesError listing every problem."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=NoAliasLoader)  # noqa: S506 - a SafeLoader without aliases
     except yaml.YAMLError as exc:
         raise RulesError([f"not valid YAML: {exc}".replace("\n", " ")]) from None
     reader = _Reader()

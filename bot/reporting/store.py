@@ -80,7 +80,7 @@ def build_report(draft: Draft, member: Member, unit: Unit, assessment: Assessmen
 
 async def submit_draft(session: AsyncSession, draft: Draft, member: Member, unit: Unit, *,
                        rules: Rules, tz: tzinfo, now: datetime, default_locale: str,
-                       admin_ids: Iterable[int]) -> Submitted:
+                       admin_ids: Iterable[int], brief_groups: bool = False) -> Submitted:
     """Store the report with its reference, then queue everything it causes."""
     today = now.astimezone(tz).date()
     assessment = await assess(session, draft, unit, rules, today)
@@ -90,7 +90,7 @@ async def submit_draft(session: AsyncSession, draft: Draft, member: Member, unit
     await session.flush()
     plan = await route_report(session, rules, report)
     await enqueue_pushes(session, report, plan, default_locale=default_locale, admin_ids=admin_ids,
-                         reporter_locale=draft.locale)
+                         reporter_locale=draft.locale, brief_groups=brief_groups)
     return Submitted(report, plan)
 
 

@@ -2,7 +2,15 @@
 
 from storage.models.base import Base
 from storage.models.calendar import SensitivePeriod
-from storage.models.case import CaseCard, CaseDeadline, CaseEvent, CaseFile, CaseReceipt, FollowUp
+from storage.models.case import (
+    CaseCard,
+    CaseDeadline,
+    CaseEvent,
+    CaseFile,
+    CaseReceipt,
+    CaseView,
+    FollowUp,
+)
 from storage.models.daily import DailyKind, DailyMiss, DailyReport, UnitQuota
 from storage.models.duty import DutyShift
 from storage.models.fsm import FSMState
@@ -21,6 +29,7 @@ __all__ = [
     "CaseEvent",
     "CaseFile",
     "CaseReceipt",
+    "CaseView",
     "CaseStatus",
     "Category",
     "DailyKind",

@@ -46,7 +46,7 @@ class CaseFile(Base):
     card_version: Mapped[int] = mapped_column(Integer, default=0)         # edits of the group cards
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    assignee: Mapped[Member | None] = relationship(foreign_keys=[assignee_id])
+    assignee: Mapped[Member | None] = relationship(lazy="raise", foreign_keys=[assignee_id])
 
 
 class CaseCard(Base):
@@ -96,6 +96,19 @@ class CaseReceipt(Base):
     telegram_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     name: Mapped[str] = mapped_column(String(128))
     chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CaseView(Base):
+    """Each time someone had a brief card's report shown privately (Details): who, from where."""
+
+    __tablename__ = "case_views"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(128))
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)   # where Details was pressed
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

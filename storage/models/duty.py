@@ -23,7 +23,7 @@ class DutyShift(Base):
     set_by: Mapped[int | None] = mapped_column(BigInteger)
     set_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    unit: Mapped[Unit] = relationship()
+    unit: Mapped[Unit] = relationship(lazy="raise")
 
     __table_args__ = (UniqueConstraint("unit_id", "day", name="uq_duty_roster_unit_day"),)
 

@@ -42,10 +42,10 @@ class Unit(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    parent: Mapped[Unit | None] = relationship(remote_side=[id], back_populates="children")
-    children: Mapped[list[Unit]] = relationship(back_populates="parent", order_by="Unit.code")
-    memberships: Mapped[list[Membership]] = relationship(back_populates="unit")
-    groups: Mapped[list[GroupChat]] = relationship(back_populates="unit")
+    parent: Mapped[Unit | None] = relationship(lazy="raise", remote_side=[id], back_populates="children")
+    children: Mapped[list[Unit]] = relationship(lazy="raise", back_populates="parent", order_by="Unit.code")
+    memberships: Mapped[list[Membership]] = relationship(lazy="raise", back_populates="unit")
+    groups: Mapped[list[GroupChat]] = relationship(lazy="raise", back_populates="unit")
 
     __table_args__ = (CheckConstraint("parent_id IS NULL OR parent_id <> id", name="not_own_parent"),)
 
@@ -65,7 +65,7 @@ class Member(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     memberships: Mapped[list[Membership]] = relationship(
-        back_populates="member", cascade="all, delete-orphan", order_by="Membership.id"
+        lazy="raise", back_populates="member", cascade="all, delete-orphan", order_by="Membership.id"
     )
 
 
@@ -77,8 +77,8 @@ class Membership(Base):
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), index=True)
     role: Mapped[Role] = mapped_column(role_enum, default=Role.REPORTER)
 
-    member: Mapped[Member] = relationship(back_populates="memberships")
-    unit: Mapped[Unit] = relationship(back_populates="memberships")
+    member: Mapped[Member] = relationship(lazy="raise", back_populates="memberships")
+    unit: Mapped[Unit] = relationship(lazy="raise", back_populates="memberships")
 
     __table_args__ = (UniqueConstraint("member_id", "unit_id", name="uq_memberships_member_unit"),)
 
@@ -93,7 +93,7 @@ class GroupChat(Base):
     bound_by: Mapped[int | None] = mapped_column(BigInteger)
     bound_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    unit: Mapped[Unit] = relationship(back_populates="groups")
+    unit: Mapped[Unit] = relationship(lazy="raise", back_populates="groups")
 
 
 class Invite(Base):
@@ -108,7 +108,7 @@ class Invite(Base):
     created_by: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    unit: Mapped[Unit] = relationship()
+    unit: Mapped[Unit] = relationship(lazy="raise")
 
     __table_args__ = (CheckConstraint("uses_left >= 0", name="uses_left_non_negative"),)
 

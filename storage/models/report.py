@@ -79,10 +79,10 @@ class Report(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     local_date: Mapped[date] = mapped_column(Date, index=True)   # filing day in the bot's zone
 
-    unit: Mapped[Unit] = relationship()
-    reporter: Mapped[Member] = relationship()
+    unit: Mapped[Unit] = relationship(lazy="raise")
+    reporter: Mapped[Member] = relationship(lazy="raise")
     attachments: Mapped[list[Attachment]] = relationship(
-        back_populates="report", cascade="all, delete-orphan", order_by="Attachment.position")
+        lazy="raise", back_populates="report", cascade="all, delete-orphan", order_by="Attachment.position")
 
     __table_args__ = (
         CheckConstraint("level BETWEEN 1 AND 4", name="level_range"),
@@ -102,7 +102,7 @@ class Attachment(Base):
     file_unique_id: Mapped[str] = mapped_column(String(64), default="")
     file_name: Mapped[str | None] = mapped_column(String(255))
 
-    report: Mapped[Report] = relationship(back_populates="attachments")
+    report: Mapped[Report] = relationship(lazy="raise", back_populates="attachments")
 
 
 class ReferenceCounter(Base):
