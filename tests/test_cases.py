@@ -314,7 +314,7 @@ class TestEscalation:
         assert [(i.report_id, i.kind, i.minutes_late, i.escalated) for i in items] == [(late.id, "receive", 15, False)]
         assert elsewhere == []
         with i18n.use_locale("en"):
-            assert items[0].describe().endswith("楼道纠纷: not yet received, 15 minutes late")
+            assert items[0].describe().endswith("楼道纠纷: not yet acknowledged, 15 minutes late")
 
     async def test_the_daily_summary_gets_them_through_its_provider(self, db, settings, tree):
         from bot.daily.overdue import overdue_items as summary_items
@@ -324,7 +324,7 @@ class TestEscalation:
             with i18n.use_locale("en"):
                 items = await summary_items(session, T0 + timedelta(minutes=45))
         assert [(i.reference, i.unit_id, i.what) for i in items] == [
-            (late.reference, tree.units["C01"].id, "not yet received")]
+            (late.reference, tree.units["C01"].id, "not yet acknowledged")]
 
 
 class TestDutyPush:

@@ -25,8 +25,8 @@ from storage.outbox import enqueue
 from storage.types import utcnow
 
 BUTTONS = {
-    "rcv": N_("✅ Received"), "asg": N_("👤 Assign"), "ask": N_("⏰ Ask for update"),
-    "cls": N_("🏁 Close"), "scn": N_("📍 On scene"), "res": N_("✔️ Resolved"), "rej": N_("✖️ Reject"),
+    "rcv": N_("✅ Acknowledge"), "asg": N_("👤 Assign"), "ask": N_("⏰ Ask for update"),
+    "cls": N_("🏁 Close"), "scn": N_("📍 On scene"), "res": N_("✔️ Resolved"), "rej": N_("✖️ Not an incident"),
     "acc": N_("👍 Accept"), "fup": N_("📝 Follow-up"),
 }
 # The third row appears when its steps are possible in the case's status.

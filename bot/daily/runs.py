@@ -111,7 +111,7 @@ def _reminder_text(org: Org, schedule: Schedule, unit_id: int, day: date, job: s
     unit, deadline = esc(org.units[unit_id].name), local_hm(schedule.deadline_at(day), schedule.tz)
     if job == "checkin":
         period = schedule.period_on(day)
-        head = _("<b>🌅 Morning check-in — {period}</b>").format(period=esc(period.name if period else ""))
+        head = _("<b>🌅 Morning report — {period}</b>").format(period=esc(period.name if period else ""))
         body = _("Sensitive period: please confirm the situation of {unit} today ({date}) with a daily report before {deadline}.")
     else:
         head = _("<b>📅 Daily report reminder — {unit}</b>").format(unit=unit)

@@ -50,14 +50,14 @@ CATEGORY_NAMES = {
 }
 STATUS_NAMES = {
     CaseStatus.REPORTED: N_("reported"),
-    CaseStatus.RECEIVED: N_("received"),
+    CaseStatus.RECEIVED: N_("acknowledged"),
     CaseStatus.ASSIGNED: N_("assigned"),
     CaseStatus.ON_SCENE: N_("on scene"),
     CaseStatus.RESOLVED: N_("resolved"),
     CaseStatus.CLOSED: N_("closed"),
     CaseStatus.ESCALATED: N_("escalated"),
     CaseStatus.MERGED: N_("merged"),
-    CaseStatus.REJECTED: N_("rejected"),
+    CaseStatus.REJECTED: N_("not an incident"),
 }
 
 
@@ -71,6 +71,11 @@ def category_name(category: str) -> str:
 
 def status_name(status: str) -> str:
     return _(STATUS_NAMES[status]) if status in STATUS_NAMES else esc(status)
+
+
+def count_text(label: str, count: int) -> str:
+    """"III级：1" / "Level III: 1": the colon is the language's own."""
+    return _("{label}: {count}").format(label=label, count=count)
 
 
 def local_hm(instant: datetime, tz: ZoneInfo) -> str:
@@ -148,7 +153,7 @@ class Org:
         people = self.leaders.get(unit_id, [])
         if not people:
             return _("no leader registered")
-        return ", ".join(esc(f"{name} {phone}".strip()) for name, phone in people)
+        return _(", ").join(esc(f"{name} {phone}".strip()) for name, phone in people)
 
 
 async def load_org(session: AsyncSession) -> Org:
@@ -266,8 +271,9 @@ def render_day_summary(org: Org, data: DayData, unit_id: int, tz: ZoneInfo,
 
 def _counts_section(org: Org, data: DayData, units: list[int]) -> list[str]:
     outcomes = Counter(data.outcome(u) for u in units)
-    lines = [_("Units: {total} · reported items: {items} · zero reports: {zero} · missing: {missing}").format(
-        total=len(units), items=outcomes[Outcome.ITEMS], zero=outcomes[Outcome.ZERO],
+    items = sum(len(data.reports.get(u, [])) for u in units)
+    lines = [_("Units: {total} · units with items: {item_units}, items: {items} · zero reports: {zero} · missing: {missing}").format(
+        total=len(units), item_units=outcomes[Outcome.ITEMS], items=items, zero=outcomes[Outcome.ZERO],
         missing=outcomes[Outcome.MISSING] + outcomes[Outcome.LATE])]
     missing = [u for u in units if data.outcome(u) in (Outcome.MISSING, Outcome.LATE)]
     if missing:
@@ -299,9 +305,9 @@ def _reports_sections(org: Org, data: DayData, reports: list[ReportLine]) -> lis
     levels = Counter(r.level for r in reports)
     categories = Counter(r.category for r in reports)
     lines = ["", _("<b>Today's reports by level</b>"),
-             " · ".join(f"{level_name(level)}: {levels[level]}" for level in sorted(levels)),
+             " · ".join(count_text(level_name(level), levels[level]) for level in sorted(levels)),
              _("<b>By category</b>"),
-             " · ".join(f"{category_name(c)}: {n}" for c, n in sorted(categories.items(), key=lambda i: (-i[1], i[0])))]
+             " · ".join(count_text(category_name(c), n) for c, n in sorted(categories.items(), key=lambda i: (-i[1], i[0])))]
     lines += ["", _("<b>Today's reports ({count})</b>").format(count=len(reports))]
     return lines + [_report_line(org, data, r) for r in sorted(reports, key=lambda r: (r.level, r.reference))]
 
@@ -323,12 +329,21 @@ def _open_major_section(org: Org, data: DayData, reports: list[ReportLine]) -> l
 
 
 def _overdue_section(org: Org, items: list[OverdueItem], tz: ZoneInfo) -> list[str]:
+    """Each case once, with every step it has not answered in time."""
     if not items:
         return []
-    lines = ["", _("<b>Overdue follow-ups ({count})</b>").format(count=len(items))]
-    return lines + [_("• <code>{reference}</code> {unit} · {title} — {what}, due {due}").format(
-        reference=esc(i.reference), unit=esc(org.units[i.unit_id].name), title=esc(i.title), what=esc(i.what),
-        due=f"{day_text(i.due_at.astimezone(tz).date())} {local_hm(i.due_at, tz)}") for i in items]
+    cases: dict[str, list[OverdueItem]] = {}
+    for item in items:
+        cases.setdefault(item.reference, []).append(item)
+    lines = ["", _("<b>Cases not responded to in time ({count})</b>").format(count=len(cases))]
+    for steps in cases.values():
+        first = steps[0]
+        missed = _(", ").join(_("{what} (due {due})").format(
+            what=_(i.what) if i.what else "", due=f"{day_text(i.due_at.astimezone(tz).date())} {local_hm(i.due_at, tz)}") for i in steps)
+        lines.append(_("• <code>{reference}</code> {unit} · {title} — {missed}").format(
+            reference=esc(first.reference), unit=esc(org.units[first.unit_id].name), title=esc(first.title),
+            missed=esc(missed)))
+    return lines
 
 
 def render_missing_notice(org: Org, data: DayData, unit_ids: list[int]) -> str:
@@ -389,16 +404,23 @@ def _count_day(row: WeekRow, filed: UnitDay, schedule: Schedule, day: date) -> N
 
 
 def render_weekly(org: Org, week: WeekData, unit_id: int) -> str:
+    """The week per unit; a quota, and whether it was met, only where one was set."""
     lines = [_("<b>📈 Weekly summary — {unit}, {first} – {last}</b>").format(
         unit=esc(org.units[unit_id].name), first=day_text(week.first), last=day_text(week.last)),
         _("Reporting days: {days}").format(days=len(week.reporting_days))]
     units = org.subtree(unit_id)
-    met = sum(1 for u in units if week.rows[u].quota_met)
-    lines.append(_("Weekly quota met by {met} of {total} units").format(met=met, total=len(units)))
+    with_quota = [u for u in units if week.rows[u].quota > 0]
+    if with_quota:
+        met = sum(1 for u in with_quota if week.rows[u].quota_met)
+        lines.append(_("Weekly quota met by {met} of {total} units with a quota").format(met=met, total=len(with_quota)))
     lines.append("")
-    for u in units:
-        row = week.rows[u]
-        lines.append(_("{mark} {unit}: reports {reports}/{quota} · zero-report days {zero} · late {late} · missing {missing}").format(
-            mark="✅" if row.quota_met else "❌", unit=esc(org.units[u].name), reports=row.reports,
-            quota=row.quota, zero=row.zero_days, late=row.late_days, missing=row.missing_days))
-    return "\n".join(lines)
+    return "\n".join(lines + [_week_line(org, week.rows[u], u) for u in units])
+
+
+def _week_line(org: Org, row: WeekRow, unit_id: int) -> str:
+    values = {"unit": esc(org.units[unit_id].name), "reports": row.reports, "zero": row.zero_days,
+              "late": row.late_days, "missing": row.missing_days}
+    if row.quota <= 0:
+        return _("• {unit}: reports {reports} · zero-report days {zero} · late {late} · missing {missing}").format(**values)
+    return _("{mark} {unit}: reports {reports}/{quota} · zero-report days {zero} · late {late} · missing {missing}").format(
+        mark="✅" if row.quota_met else "❌", quota=row.quota, **values)
