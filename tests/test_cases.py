@@ -328,6 +328,14 @@ class TestEscalation:
 
 
 class TestDutyPush:
+    async def test_a_private_copy_carries_the_attachments(self, db, settings, tree, org):
+        await org.member(1101, tree.units["S01"], Role.LEADER, name="街道带班领导")
+        async with db.session() as session:
+            await set_shift(session, tree.units["S01"], T0.astimezone(settings.tz).date(), 1101, 3002, actor=None)
+        report = await file_report(db, settings, tree.units["C01"], tree.reporters["C01"], level=2, photos=2)
+        media = await outbox_keys(db, f"report:{report.id}:media:")
+        assert {f"report:{report.id}:media:{chat}:photos:0" for chat in (1101, 3002)} <= set(media)
+
     @pytest.mark.parametrize("level, reached", [(2, [1101, 3002]), (3, [])])
     async def test_level_one_and_two_reach_the_people_on_duty_privately(self, db, settings, tree, org, level,
                                                                         reached):

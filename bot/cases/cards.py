@@ -117,8 +117,8 @@ async def _supersede_edits(session: AsyncSession, original: str) -> None:
 
 async def send_cards(session: AsyncSession, report: Report, case: CaseFile, settings: Settings,
                      chat_ids: list[int]) -> list[int]:
-    """A new card in each of `chat_ids` that has none yet, a group's with the report's
-    attachments under it as at filing; returns the chats that got one."""
+    """A new card in each of `chat_ids` that has none yet, with the report's attachments
+    under it as at filing (a leader's private copy too); returns the chats that got one."""
     # Imported here: the wizard's routing imports this module for the receipt's button.
     from bot.reporting.routing import enqueue_attachments
 
@@ -130,8 +130,7 @@ async def send_cards(session: AsyncSession, report: Report, case: CaseFile, sett
         key = store.card_key(report.id, chat_id)
         await enqueue(session, key, chat_id, payload, priority=card_priority(report))
         await store.add_card(session, report.id, chat_id, key)
-        if chat_id < 0:
-            await enqueue_attachments(session, report, chat_id, card_priority(report))
+        await enqueue_attachments(session, report, chat_id, card_priority(report))
     return new
 
 

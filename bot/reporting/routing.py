@@ -188,8 +188,7 @@ async def enqueue_pushes(session: AsyncSession, report: Report, plan: Plan, *, d
         with i18n.use_locale(target.locale or default_locale):
             payload = {"text": cards.render_card(report), "reply_markup": cards.card_keyboard(report).to_dict()}
         await enqueue(session, card_key(report, target.chat_id), target.chat_id, payload, priority=priority)
-        if target.kind != "person":
-            await enqueue_attachments(session, report, target.chat_id, priority)
+        await enqueue_attachments(session, report, target.chat_id, priority)
     await tell_admins_of_missing_groups(session, plan, default_locale, admin_ids)
     with i18n.use_locale(reporter_locale or report.reporter.locale or default_locale):
         # The reporter adds follow-ups (续报) from here; the case life cycle takes the press.
