@@ -44,6 +44,7 @@ class ReporterDriver:
         self.emu, self.poll, self.timeout = emu, poll, timeout
         self.user: SimUser = emu.user(user_id, name, language_code=language_code)
         self.prompt: SentMessage | None = None
+        self.actions = 0          # what the person did: each message typed or sent, each button tapped
 
     @property
     def id(self) -> int:
@@ -81,12 +82,14 @@ class ReporterDriver:
     async def send(self, text: str) -> SentMessage:
         """Type a message; the bot answers with a new message (the next question or a hint)."""
         mark = len(self.emu.sent)
+        self.actions += 1
         await self.user.send(text)
         self.prompt = await self.next_message(mark)
         return self.prompt
 
     async def send_location(self, lat: float, lon: float) -> SentMessage:
         mark = len(self.emu.sent)
+        self.actions += 1         # one tap on the question's 📍 Send location button
         await self.user.send_location(lat, lon)
         self.prompt = await self.next_message(mark)
         return self.prompt
@@ -100,6 +103,7 @@ class ReporterDriver:
     async def attach(self, kind: str) -> None:
         """Send a photo, document or voice message; the bot edits the question in place."""
         prompt, before = self.prompt, len(self.prompt.edits)
+        self.actions += 1
         await {"photo": self.user.send_photo, "document": self.user.send_document,
                "voice": self.user.send_voice}[kind]()
         await self.emu.wait_until(lambda: len(prompt.edits) > before, timeout=self.timeout)
@@ -136,6 +140,7 @@ class ReporterDriver:
         matches = [b for b in target.buttons() if action_of(b) == action]
         assert len(matches) == 1, f"no single button {action} in {[action_of(b) for b in target.buttons()]}"
         mark = len(self.emu.sent)
+        self.actions += 1
         query = await self.user.press(target, matches[0]["callback_data"])
         answer = await self.wait_answer(query)
         fresh = [m for m in self.emu.sent[mark:] if m.chat_id == self.id]
