@@ -12,19 +12,20 @@ Every rendering is also checked against the glossary (tests/glossary.py).
 from __future__ import annotations
 
 import os
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
 
 from bot import i18n
+from bot.cases import views
 from bot.daily import runs
 from bot.daily.overdue import OverdueItem, register_overdue_provider, unregister_overdue_provider
 from bot.daily.schedule import Schedule
 from bot.reporting import cards
 from bot.reporting.cards import CardView
-from storage.models import CaseStatus, Category, DailyMiss, OutboxMessage, Report, UnitQuota
+from storage.models import CaseEvent, CaseStatus, Category, DailyMiss, OutboxMessage, Report, UnitQuota
 from tests.daily_factories import ReportFactory, backdate_units, daily_settings, local
 from tests.glossary import problems
 from tests.test_report_cards import make_report
@@ -96,6 +97,22 @@ class TestCards:
             text = cards.render_card(make_report(level=3, rule_level=3, level_rule="our_rule_7",
                                                  category=Category.DISPUTE, extra={}, status=CaseStatus.REJECTED))
         check(locale, "card_level_3", text)
+
+
+class TestCasePage:
+    def test_case_page_and_list_line(self, locale):
+        at = datetime(2026, 11, 21, 7, 0, tzinfo=UTC)
+        events = [CaseEvent(kind="receive", actor_name="王主任", at=at, reason="", details={}),
+                  CaseEvent(kind="escalate", actor_name="", at=at + timedelta(minutes=30), reason="on_scene",
+                            details={"minutes": 30, "unit": "东城区"}),
+                  CaseEvent(kind="regrade", actor_name="李明", at=at + timedelta(minutes=40), reason="",
+                            details={"old": 3, "new": 2}),
+                  CaseEvent(kind="reject", actor_name="王主任", at=at + timedelta(minutes=50),
+                            reason="系邻里口角，已调解。", details={})]
+        report = make_report(level=3, status=CaseStatus.REJECTED)
+        with i18n.use_locale(locale):
+            text = views.case_page(report, None, events, ["王主任", "陈书记"]) + "\n\n" + views.list_line(report)
+        check(locale, "case_page", text)
 
 
 class TestDailyCycle:

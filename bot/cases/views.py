@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.i18n import N_, _, format_datetime, format_time, ngettext
+from bot.reporting.severity import Level
 from bot.textutil import esc
 from storage.models import CaseEvent, CaseFile, CaseStatus, Report
 
@@ -140,7 +141,7 @@ def case_page(report: Report, case: CaseFile | None, events: list[CaseEvent], re
     lines = [
         "{mark} <b>{reference}</b> {title}".format(mark=LEVEL_MARKS.get(report.level, ""),
                                                    reference=esc(report.reference), title=esc(report.title)),
-        _("Level: {level}").format(level=level_label(report.level)),
+        esc(Level(report.level).title()),   # "III级 · 较大（黄色）", as the card has it
         _("Status: {status}").format(status=status_name(report.status)),
         _("Unit: {unit} · reporter: {reporter}").format(unit=esc(report.unit.name),
                                                           reporter=esc(report.reporter.name)),
