@@ -25,7 +25,15 @@ from bot.daily.overdue import OverdueItem, register_overdue_provider, unregister
 from bot.daily.schedule import Schedule
 from bot.reporting import cards
 from bot.reporting.cards import CardView
-from storage.models import CaseEvent, CaseStatus, Category, DailyMiss, OutboxMessage, Report, UnitQuota
+from storage.models import (
+    CaseEvent,
+    CaseStatus,
+    Category,
+    DailyMiss,
+    OutboxMessage,
+    Report,
+    UnitQuota,
+)
 from tests.daily_factories import ReportFactory, backdate_units, daily_settings, local
 from tests.glossary import problems
 from tests.test_report_cards import make_report
