@@ -717,6 +717,8 @@ async def cancel(update: Update, context: Context) -> None:
         if turn is None:
             return
         prompt = confirm_cancel(turn)
+    if turn.step == "place":   # whatever is chosen next, the place's keyboard must not stay
+        await restore_menu(update, context, turn)
     await show(update, context, turn, prompt, edit=None)
 
 

@@ -243,6 +243,9 @@ class TestCancel:
         await r.press("now")
         await r.send("/cancel")
         assert "作废这份上报吗" in r.text
+        messages = emulator.messages_to(r.id)
+        menu = messages[messages.index(r.prompt) - 1]  # the place's keyboard gave way to the main menu
+        assert menu.reply_markup["keyboard"][0][0]["text"] == "📝 上报"
         await r.press("cancel_no")
         assert "事件发生地点" in r.text and await fsm_state(db, r.id) == "ReportForm:place"
         assert first.buttons() == []                   # the place came as a new question: the old one's buttons went
