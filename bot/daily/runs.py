@@ -25,13 +25,12 @@ from bot.daily.summary import (
     due_units,
     load_day,
     load_org,
-    load_week,
     local_hm,
     missing_units,
     render_day_summary,
     render_missing_notice,
-    render_weekly,
 )
+from bot.daily.weekly import load_week, render_weekly
 from bot.i18n import _, format_date
 from bot.textutil import esc, split_message
 from storage import outbox
