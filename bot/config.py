@@ -111,7 +111,7 @@ class Settings(BaseSettings):
     daily_deadline_time: str = "17:00"
     weekly_summary_at: str = "Monday 09:00"
     reporting_days: Literal["every_day", "working_days"] = "every_day"
-    weekly_quota_default: int = Field(default=5, ge=0)
+    weekly_quota_default: int = Field(default=0, ge=0)
     weekly_quota_by_kind: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)
     scheduler_enabled: bool = True
     # Telegram's message limits, which the one rate limiter keeps to (bot/delivery/limiter.py).

@@ -8,8 +8,9 @@ import re
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot import access
+from bot import access, i18n
 from bot.access import Action
+from bot.config import SUPPORTED_LOCALES
 from bot.i18n import N_, _
 from bot.runtime import Context
 from bot.textutil import esc, parse_digits, split_message
@@ -126,17 +127,32 @@ def admin_roots(who: access.Who, tree: access.Org) -> set[int]:
     return {unit for unit in mine if not set(tree.up(unit)[1:]) & mine}
 
 
+def _role_name_in(role: Role, locale: str) -> str:
+    with i18n.use_locale(locale):
+        return role_name(role)
+
+
+def role_from_word(word: str) -> Role | None:
+    """A role as typed: its code (reporter, leader, admin) or its name in any of our languages."""
+    word = word.strip().lower()
+    for role in Role:
+        if word == role.value or any(word == _role_name_in(role, locale).lower() for locale in SUPPORTED_LOCALES):
+            return role
+    return None
+
+
 def parse_invite_args(args: list[str]) -> tuple[str, Role | None, int, int] | str:
     """`<code> [role] [days] [uses]` → values, or a translated error."""
     if not args:
-        return _("Usage: /invite &lt;unit code&gt; [reporter|leader|admin] [days, default 7] [uses, default 1]")
+        return _("Usage: /invite &lt;unit code&gt; [role] [days, default 7] [uses, default 1]\n"
+                 "Roles: reporter, leader or administrator; without one, buttons ask.\n"
+                 "Example: /invite C01 leader 7 1")
     code, rest = args[0], args[1:]
     role = None
     if rest and parse_digits(rest[0]) is None:
-        try:
-            role = Role(rest.pop(0).lower())
-        except ValueError:
-            return _("Unknown role. Use reporter, leader or admin.")
+        role = role_from_word(rest.pop(0))
+        if role is None:
+            return _("Unknown role. Use reporter, leader or administrator.")
     numbers = [parse_digits(n) for n in rest[:2]]
     if None in numbers or len(rest) > 2:
         return _("Days and uses must be whole numbers.")

@@ -144,7 +144,7 @@ async def press_receive(update: Update, context: Context, report_id: int, args: 
     if result.refusal:
         await refuse(update, context, result.refusal, update.callback_query.data)
         return
-    await answer(update, _("Noted: you have received it.") if result.changed else _("You had already confirmed."))
+    await answer(update, _("Noted: you have acknowledged it.") if result.changed else _("You had already confirmed."))
 
 
 async def press_step(update: Update, context: Context, report_id: int, action: Action, done: str) -> None:
@@ -402,7 +402,7 @@ async def take_outcome(update: Update, context: Context) -> None:
 
 async def take_reason(update: Update, context: Context) -> None:
     """The reason for rejecting: rejects the case and clears the step."""
-    await take_text(update, context, service.reject, _("Case {reference} was rejected."))
+    await take_text(update, context, service.reject, _("Case {reference} is recorded as not an incident."))
 
 
 async def take_text(update: Update, context: Context, step: Callable[..., Awaitable[service.Result]],
@@ -643,7 +643,7 @@ async def close_command(update: Update, context: Context) -> None:
 async def reject_command(update: Update, context: Context) -> None:
     """/reject <reference> [reason]: rejects at once with the reason, or asks for it."""
     await text_command(update, context, _("Usage: /reject &lt;reference&gt; [reason]"), service.reject,
-                       press_reject, _("Case {reference} was rejected."))
+                       press_reject, _("Case {reference} is recorded as not an incident."))
 
 
 async def text_command(update: Update, context: Context, usage: str, step, ask, done: str) -> None:

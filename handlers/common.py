@@ -73,13 +73,23 @@ async def join_with_invite(update: Update, context: Context, token: str) -> None
         return
     if result.member.locale:
         i18n.set_locale(result.member.locale)
-    text = _("You are already a member of {unit} as {role}.") if result.already else _(
-        "Welcome! You are now a member of {unit} as {role}.")
     await update.effective_message.reply_text(
-        text.format(unit=esc(result.unit.name), role=role_name(result.role)) + "\n\n"
-        + _("Use the buttons below, or /help to see what you can do."),
+        welcome_text(result.member.name, result.unit.name, result.role, result.already,
+                     context.settings.daily_deadline_time),
         reply_markup=main_menu(),
     )
+
+
+def welcome_text(name: str, unit: str, role: Role, already: bool, deadline: str) -> str:
+    """The first minute: who they are here, and the two things they will do, in two lines."""
+    head = _("You are already a member of {unit} as {role}, {name}.") if already else _(
+        "Welcome, {name}! You are now a member of {unit} as {role}.")
+    return "\n".join([
+        head.format(name=esc(name), unit=esc(unit), role=role_name(role)), "",
+        _("📝 Report: tell us about an incident as soon as it happens."),
+        _("📅 Daily report: every day before {deadline}, your unit's items or “nothing to report”.").format(
+            deadline=deadline),
+    ])
 
 
 async def refuse_stranger(update: Update, context: Context) -> None:

@@ -20,7 +20,8 @@ from storage.types import utcnow
 
 COMMANDS = [Command("duty", N_("Who is on duty today in my units"), private=True, group=True)]
 
-USAGE = N_("Usage: /duty set &lt;unit code&gt; &lt;YYYY-MM-DD&gt; &lt;leader telegram id&gt; &lt;officer telegram id&gt;")
+USAGE = N_("Usage: /duty set &lt;unit code&gt; &lt;date&gt; &lt;Telegram id of the leader on duty&gt; &lt;Telegram id of the duty officer&gt;\n"
+           "Example: /duty set C01 2026-10-01 10001 10002")
 
 
 async def show_duty(update: Update, context: Context) -> None:
@@ -108,7 +109,7 @@ async def set_duty(update: Update, context: Context, args: list[str]) -> None:
 
 HELP_SECTIONS.append(([N_("<b>Duty</b>"), N_("/duty — who is on duty today in my units")],
                       lambda roles, admin: bool(roles) or admin))
-HELP_SECTIONS.append(([N_("/duty set &lt;unit code&gt; &lt;YYYY-MM-DD&gt; &lt;leader id&gt; &lt;officer id&gt; — set the duty roster")],
+HELP_SECTIONS.append(([N_("/duty set &lt;unit code&gt; &lt;date&gt; &lt;leader id&gt; &lt;officer id&gt; — set the duty roster, e.g. /duty set C01 2026-10-01 10001 10002")],
                       lambda roles, admin: admin or Role.ADMIN in roles))
 
 

@@ -16,7 +16,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    LinkPreviewOptions,
+    Message,
+    ReplyKeyboardMarkup,
+    Update,
+)
 from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
@@ -24,7 +32,7 @@ from bot import i18n, logs
 from bot.cases.hooks import case_filed
 from bot.fsm import FlowMachine, FSMContext, State, StatesGroup
 from bot.i18n import N_, _
-from bot.keyboards import MENU_LABELS, MenuButton
+from bot.keyboards import MENU_LABELS, MenuButton, label_in_all_languages, main_menu
 from bot.reporting import validation
 from bot.reporting.cards import reason_text
 from bot.reporting.choices import CATEGORIES, CATEGORY_EMOJI, OPINION_CLASSES, PLATFORMS, REACHES
@@ -33,7 +41,7 @@ from bot.reporting.drafts import expire_drafts
 from bot.reporting.review import FIELDS, answer_text, fields_for, summary_lines
 from bot.reporting.rules import activate, active_rules, load_rules
 from bot.reporting.severity import Level
-from bot.reporting.store import Assessment, assess, submit_draft
+from bot.reporting.store import Assessment, assess, last_place, submit_draft
 from bot.reporting.validation import Invalid
 from bot.runtime import Context, InState, current_scope
 from bot.textutil import parse_digits
@@ -156,11 +164,16 @@ class Turn:
 
 @dataclass
 class Prompt:
-    """A question to show: text and inline buttons; `final` when the form is over."""
+    """A question to show: text and inline buttons (or a reply keyboard, which only a new
+    message can carry); `final` when the form is over."""
 
     text: str
-    keyboard: InlineKeyboardMarkup | None = None
+    keyboard: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = None
     final: bool = False
+
+    @property
+    def replies(self) -> bool:
+        return isinstance(self.keyboard, ReplyKeyboardMarkup)
 
 
 def member_units(member: Member | None) -> dict[int, str]:
@@ -270,10 +283,19 @@ async def save_occurred_at(turn: Turn, message: Message) -> Invalid | None:
     return None
 
 
+PLACE_BACK, PLACE_CANCEL = N_("⬅️ Back"), N_("✖️ Cancel")
+
+
 async def ask_place(turn: Turn) -> Prompt:
-    """Asks where it happened: typed text or a shared location."""
-    text = _("📍 Where did it happen? Type the place, or share a location (📎 → Location).")
-    return Prompt(with_current(turn, text), InlineKeyboardMarkup([footer(turn)]))
+    """Asks where it happened: typed, the place answered before or last reported, or a shared location."""
+    text = _("📍 Where did it happen? Type the place, or press <b>📍 Send location</b> below.")
+    offered = [turn.draft.place] if turn.draft.place else []
+    member = current_scope().member
+    previous = await last_place(turn.session, member.id) if member is not None else None
+    offered += [previous] if previous and previous not in offered else []
+    rows = [[KeyboardButton(_("📍 Send location"), request_location=True)],
+            *[[KeyboardButton(place)] for place in offered], [KeyboardButton(_(PLACE_BACK)), KeyboardButton(_(PLACE_CANCEL))]]
+    return Prompt(with_current(turn, text), ReplyKeyboardMarkup(rows, resize_keyboard=True, one_time_keyboard=True))
 
 
 async def save_place(turn: Turn, message: Message) -> Invalid | None:
@@ -388,10 +410,12 @@ async def save_description(turn: Turn, message: Message) -> Invalid | None:
 
 
 async def ask_measures(turn: Turn) -> Prompt:
-    """Asks what has been done so far (optional)."""
+    """Asks what has been done so far (optional); one tap skips measures, needs and attachments."""
     text = _("🛠 What measures have been taken? Press <b>Skip</b> if none yet.")
-    keyboard = [[button(_("⏭ Skip"), turn.draft, "skip")], footer(turn)]
-    return Prompt(with_current(turn, text), InlineKeyboardMarkup(keyboard))
+    keyboard = [[button(_("⏭ Skip"), turn.draft, "skip")]]
+    if not turn.draft.editing:
+        keyboard.append([button(_("⏩ Nothing to add: review"), turn.draft, "noextra")])
+    return Prompt(with_current(turn, text), InlineKeyboardMarkup([*keyboard, footer(turn)]))
 
 
 async def save_measures(turn: Turn, message: Message | None) -> Invalid | None:
@@ -471,7 +495,7 @@ async def review_lines(turn: Turn) -> list[str]:
     reason = reason_text(assessment.grade.rule, assessment.sensitive_period, assessment.level, assessment.floor)
     return [*summary_lines(turn.draft, turn.units), "",
             _("⚖️ <b>Level:</b> {level}").format(level=assessment.level.label()),
-            _("Why: {reason}").format(reason=reason)]
+            _("Grounds for the level: {reason}").format(reason=reason)]
 
 
 def review_keyboard(turn: Turn) -> InlineKeyboardMarkup:
@@ -605,8 +629,12 @@ async def remember_prompt(update: Update, context: Context, draft_id: str, messa
 
 
 async def show(update: Update, context: Context, turn: Turn, prompt: Prompt, *, edit: int | None) -> None:
-    """Edits the question in place (button answers) or sends it anew (typed answers)."""
-    if edit is not None:
+    """Edits the question in place (button answers) or sends it anew (typed answers, and
+    questions with a reply keyboard, which no edit can carry)."""
+    if edit is not None and prompt.replies:
+        await strip_markup(context.bot, update.effective_chat.id, edit)  # its buttons would only be refused
+        message = await send_prompt(update, context, prompt)
+    elif edit is not None:
         message = await edit_prompt(update, context, edit, prompt)
     else:
         message = await send_prompt(update, context, prompt)
@@ -659,15 +687,28 @@ async def on_message(update: Update, context: Context) -> None:
         turn = await load_turn(session, update, context)
         if turn is None:
             return
-        message = update.effective_message
+        message, asked = update.effective_message, turn.step
         if turn.step == "attachments" and (message.photo or message.document or message.voice):
             # Albums arrive as several messages: each updates the question in place.
             if save_attachment(turn, message):
                 await turn.save()
             prompt, edit = await ask_attachments(turn), turn.draft.prompt
+        elif turn.step == "place" and (message.text or "").strip() in label_in_all_languages(PLACE_BACK):
+            prompt, edit = await press_back(turn, ""), None
+        elif turn.step == "place" and (message.text or "").strip() in label_in_all_languages(PLACE_CANCEL):
+            prompt, edit = confirm_cancel(turn), None
         else:
             prompt, edit = await answer_message(turn, message), None
+    if asked == "place" and not prompt.replies:
+        await restore_menu(update, context, turn)
     await show(update, context, turn, prompt, edit=edit)
+
+
+async def restore_menu(update: Update, context: Context, turn: Turn) -> None:
+    """The place's reply keyboard gives way to the main menu again, with the place as noted."""
+    place = answer_text(turn.draft, "place", turn.units) if turn.draft.answered("place") else "—"
+    await context.bot.send_message(update.effective_chat.id, _("📍 Place: {place}").format(place=place),
+                                   reply_markup=main_menu(), link_preview_options=NO_PREVIEW)
 
 
 async def answer_message(turn: Turn, message: Message) -> Prompt:
@@ -687,6 +728,8 @@ async def cancel(update: Update, context: Context) -> None:
         if turn is None:
             return
         prompt = confirm_cancel(turn)
+    if turn.step == "place":   # whatever is chosen next, the place's keyboard must not stay
+        await restore_menu(update, context, turn)
     await show(update, context, turn, prompt, edit=None)
 
 
@@ -740,11 +783,14 @@ async def answer_press(query, outcome: Prompt | Invalid | None, *, alert: bool) 
 
 async def strip_keyboard(query) -> None:
     """A closed form's buttons go away, so nobody presses them again."""
+    await strip_markup(query.get_bot(), query.message.chat.id, query.message.message_id)
+
+
+async def strip_markup(bot, chat_id: int, message_id: int) -> None:
     # A raw call: PTB's edit_message_reply_markup adds the default parse_mode, which this
     # method does not take.
     with contextlib.suppress(BadRequest):
-        await query.get_bot().do_api_request("editMessageReplyMarkup", api_kwargs={
-            "chat_id": query.message.chat.id, "message_id": query.message.message_id})
+        await bot.do_api_request("editMessageReplyMarkup", api_kwargs={"chat_id": chat_id, "message_id": message_id})
 
 
 async def press_action(turn: Turn, action: str, value: str) -> Prompt | Invalid:
@@ -776,6 +822,16 @@ async def press_skip(turn: Turn, _value: str) -> Prompt | Invalid:
         return Invalid(STALE)
     await (save_measures if turn.step == "measures" else save_needs)(turn, None)
     return await advance(turn)
+
+
+async def press_noextra(turn: Turn, _value: str) -> Prompt | Invalid:
+    """⏩ Nothing to add: no measures, needs or attachments (those already given stay); the review."""
+    if turn.step != "measures" or turn.draft.editing:
+        return Invalid(STALE)
+    draft = turn.draft
+    draft.measures = draft.measures or ""
+    draft.needs = draft.needs or ""
+    return await back_to_review(turn)
 
 
 async def press_keep(turn: Turn, _value: str) -> Prompt | Invalid:
@@ -869,8 +925,8 @@ async def press_submit(turn: Turn, _value: str) -> Prompt | Invalid:
 
 
 PRESS_ACTIONS = {
-    "now": press_now, "skip": press_skip, "keep": press_keep, "done": press_done, "clear": press_clear,
-    "back": press_back, "edit": press_edit, "raise": press_raise, "cancel": press_cancel,
+    "now": press_now, "skip": press_skip, "noextra": press_noextra, "keep": press_keep, "done": press_done,
+    "clear": press_clear, "back": press_back, "edit": press_edit, "raise": press_raise, "cancel": press_cancel,
     "cancel_no": press_cancel_no, "cancel_yes": press_cancel_yes, "submit": press_submit,
 }
 

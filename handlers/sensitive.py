@@ -32,7 +32,7 @@ COMMANDS = [
 HELP_SECTIONS.append((
     [N_("<b>Sensitive periods</b>"),
      N_("/sensitive — list the current and coming sensitive periods"),
-     N_("/sensitive add &lt;name&gt; &lt;YYYY-MM-DD&gt; &lt;YYYY-MM-DD&gt; [HH:MM] — every day counts; optional morning check-in"),
+     N_("/sensitive add &lt;name&gt; &lt;first day&gt; &lt;last day&gt; [time of the morning report] — every day counts, e.g. /sensitive add National Day 2026-10-01 2026-10-07 08:30"),
      N_("/sensitive del &lt;id&gt; — delete a period")],
     lambda roles, admin: admin,
 ))

@@ -86,6 +86,8 @@ async def _member_for(session: AsyncSession, telegram_id: int, name: str, locale
         member = Member(telegram_id=telegram_id, name=name[:128] or str(telegram_id), locale=locale,
                         memberships=[])
         session.add(member)
+    elif member.locale is None and locale:
+        member.locale = locale   # the organisation chose none: speak the language of their Telegram
     member.started_bot = True
     member.active = True   # an administrator's invitation brings a deactivated person back
     return member

@@ -274,9 +274,13 @@ class PatientReporter:
         self._lost = True                  # start (and recover) with /report
 
     def latest(self) -> SentMessage | None:
-        """The bot's latest question to us; receipts (pushes naming a reference) are not one."""
+        """The bot's latest question to us; receipts (pushes naming a reference) are not one,
+        nor the note that brings the main menu back after the place."""
         for message in reversed(self.emu.messages_to(self.id)):
             text = message.current_text or ""
+            keyboard = [b for row in (message.reply_markup or {}).get("keyboard", []) for b in row]
+            if keyboard and not any(b.get("request_location") for b in keyboard):
+                continue
             if not (REFERENCE.search(text) and "Submitted" not in text and not message.buttons()):
                 return message
         return None

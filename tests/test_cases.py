@@ -314,7 +314,7 @@ class TestEscalation:
         assert [(i.report_id, i.kind, i.minutes_late, i.escalated) for i in items] == [(late.id, "receive", 15, False)]
         assert elsewhere == []
         with i18n.use_locale("en"):
-            assert items[0].describe().endswith("楼道纠纷: not yet received, 15 minutes late")
+            assert items[0].describe().endswith("楼道纠纷: not yet acknowledged, 15 minutes late")
 
     async def test_the_daily_summary_gets_them_through_its_provider(self, db, settings, tree):
         from bot.daily.overdue import overdue_items as summary_items
@@ -324,10 +324,18 @@ class TestEscalation:
             with i18n.use_locale("en"):
                 items = await summary_items(session, T0 + timedelta(minutes=45))
         assert [(i.reference, i.unit_id, i.what) for i in items] == [
-            (late.reference, tree.units["C01"].id, "not yet received")]
+            (late.reference, tree.units["C01"].id, "not yet acknowledged")]
 
 
 class TestDutyPush:
+    async def test_a_private_copy_carries_the_attachments(self, db, settings, tree, org):
+        await org.member(1101, tree.units["S01"], Role.LEADER, name="街道带班领导")
+        async with db.session() as session:
+            await set_shift(session, tree.units["S01"], T0.astimezone(settings.tz).date(), 1101, 3002, actor=None)
+        report = await file_report(db, settings, tree.units["C01"], tree.reporters["C01"], level=2, photos=2)
+        media = await outbox_keys(db, f"report:{report.id}:media:")
+        assert {f"report:{report.id}:media:{chat}:photos:0" for chat in (1101, 3002)} <= set(media)
+
     @pytest.mark.parametrize("level, reached", [(2, [1101, 3002]), (3, [])])
     async def test_level_one_and_two_reach_the_people_on_duty_privately(self, db, settings, tree, org, level,
                                                                         reached):

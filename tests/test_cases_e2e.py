@@ -180,8 +180,8 @@ class TestEscalation:
         try:
             notice = await emulator.wait_for_message(-1001, contains="⚠️")
             assert notice.reply_to_message_id == top.message_id
-            assert "10分钟内无人接收" in notice.text and "已无更高一级的工作群" in notice.text
-            await edited(emulator, top, "已升级上报")
+            assert "10分钟内无人签收" in notice.text and "已无更高一级的工作群" in notice.text
+            await edited(emulator, top, "已升级")
             duty = await emulator.wait_for_message(1101, contains="⚠️")
             assert report.reference in duty.text
             await emulator.wait_idle()

@@ -186,12 +186,12 @@ class TestSummary:
         await run(db, runs.run_deadline, settings, plan, DAY, local(DAY, "17:00"))
         [top] = await outbox(db, f"summary:{DAY}:{tree.groups['D01']}:")
         text = top.payload["text"]
-        assert "Units: 4 · reported items: 1 · zero reports: 1 · missing: 2" in text
+        assert "Units: 4 · units with items: 1, items: 2 · zero reports: 1 · missing: 2" in text
         assert "和平街道 — leader: 和平街道领导 13800000002" in text
         assert "光明社区 — leader: 光明社区领导 13800000004" in text
         assert "Level II: 1 · Level IV: 1" in text
         assert "collective petition: 1" in text and "dispute: 1" in text
-        assert "集体访 (received)" in text and "Open level I–II reports (1)" in text
+        assert "集体访 (acknowledged)" in text and "Open level I–II reports (1)" in text
         assert "Sent late" not in text and top.priority == Priority.BULK
 
     async def test_each_group_sees_its_own_subtree(self, db, tree, reports, settings, plan):
@@ -242,7 +242,8 @@ class TestSummary:
         unit_id = tree.units["C01"].id
 
         async def provider(session, now):
-            return [OverdueItem("20251008-0003", unit_id, "续报未交", local(DAY, "12:00"), "follow-up report")]
+            return [OverdueItem("20251008-0003", unit_id, "续报未交", local(DAY, "12:00"), "not yet acknowledged"),
+                    OverdueItem("20251008-0003", unit_id, "续报未交", local(DAY, "13:00"), "nobody on scene yet")]
 
         register_overdue_provider(provider)
         try:
@@ -250,7 +251,9 @@ class TestSummary:
         finally:
             unregister_overdue_provider(provider)
         texts = {row.chat_id: row.payload["text"] for row in await outbox(db, "summary:")}
-        assert "Overdue follow-ups (1)" in texts[tree.groups["C01"]] and "续报未交" in texts[tree.groups["D01"]]
+        assert "Cases not responded to in time (1)" in texts[tree.groups["C01"]] and "续报未交" in texts[tree.groups["D01"]]
+        [line] = [line for line in texts[tree.groups["C01"]].splitlines() if "20251008-0003" in line]
+        assert "not yet acknowledged (due Oct 9, 2025 12:00), nobody on scene yet (due Oct 9, 2025 13:00)" in line
 
     async def test_without_a_provider_there_is_no_overdue_section(self, db, tree, settings, plan):
         await run(db, runs.run_deadline, settings, plan, DAY, local(DAY, "17:00"))
@@ -353,4 +356,14 @@ class TestWeekly:
         assert "✅ 和平社区: reports 3/2 · zero-report days 0 · late 0 · missing 0" in text
         assert "❌ 光明社区: reports 0/2 · zero-report days 2 · late 1 · missing 5" in text
         assert "❌ 和平街道: reports 0/1" in text          # its own quota from the organisation file
-        assert "Weekly quota met by 1 of 3 units" in text
+        assert "Weekly quota met by 1 of 3 units with a quota" in text
+
+    async def test_without_a_quota_no_unit_is_marked(self, db, tree, reports, plan):
+        settings = daily_settings(default_locale="en")      # WEEKLY_QUOTA_DEFAULT is 0
+        await reports.report(tree.units["C01"], local(date(2025, 10, 7), "10:00"))
+        await run(db, runs.run_weekly, settings, plan, self.MONDAY, local(self.MONDAY, "09:00"))
+        [row] = await outbox(db, f"weekly:{self.MONDAY}:{tree.groups['S01']}:")
+        text = row.payload["text"]
+        assert "• 和平社区: reports 1 · zero-report days 0" in text
+        assert "• 光明社区: reports 0 · " in text
+        assert "❌" not in text and "✅" not in text and "quota" not in text

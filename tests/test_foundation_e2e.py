@@ -59,6 +59,45 @@ class TestJoining:
             assert [m.unit.code for m in member.memberships] == ["C01"]
             assert member.started_bot
 
+    async def test_a_registered_member_is_greeted_by_name_in_their_telegram_language(self, bot, emulator, db, tmp_path):
+        path = tmp_path / "org.yaml"
+        path.write_text(ORG_FILE, encoding="utf-8")
+        await import_org_file(db, path)
+        token = await make_invite(emulator, emulator.user(ADMIN_ID, "Admin"), "C01", "reporter")
+        await emulator.user(3001, "Li", language_code="en-US").send(f"/start {token}")
+        welcome = await emulator.wait_for_message(3001, contains="和平社区")
+        lines = welcome.text.splitlines()
+        assert "李明" in lines[0] and "reporter" in lines[0]
+        assert [line.split(":")[0] for line in lines[2:]] == ["📝 Report", "📅 Daily report"]
+        keyboard = [button["text"] for row in welcome.reply_markup["keyboard"] for button in row]
+        assert keyboard[:2] == ["📝 Report", "📅 Daily report"]
+        async with db.session() as session:
+            assert (await member_by_telegram_id(session, 3001)).locale == "en"
+
+    async def test_the_organisations_language_wins_over_telegrams(self, bot, emulator, db, tmp_path):
+        path = tmp_path / "org.yaml"
+        path.write_text(ORG_FILE.replace("name: 李明, role: reporter", "name: 李明, role: reporter, locale: zh_Hant"),
+                        encoding="utf-8")
+        await import_org_file(db, path)
+        token = await make_invite(emulator, emulator.user(ADMIN_ID, "Admin"), "C01", "reporter")
+        await emulator.user(3001, "Li", language_code="en").send(f"/start {token}")
+        welcome = await emulator.wait_for_message(3001, contains="和平社区")
+        assert "李明，您已是和平社区的資訊員" in welcome.text and "📅 日報" in welcome.text
+        async with db.session() as session:
+            assert (await member_by_telegram_id(session, 3001)).locale == "zh_Hant"
+
+    async def test_invite_roles_can_be_typed_in_chinese(self, bot, emulator, org):
+        await org.unit("C01", "和平社区")
+        admin = emulator.user(ADMIN_ID, "Admin")
+        await admin.send("/invite C01 领导 3 2")
+        link = await emulator.wait_for_message(ADMIN_ID, contains="?start=")
+        assert "领导" in link.text and "3 天" in link.text
+
+    async def test_invite_usage_has_an_example(self, bot, emulator, org):
+        await emulator.user(ADMIN_ID, "Admin").send("/invite")
+        usage = await emulator.wait_for_message(ADMIN_ID, contains="/invite")
+        assert "例如" in usage.text and "reporter|leader" not in usage.text
+
     async def test_expired_invite_is_refused(self, bot, emulator, db, org):
         await org.unit("C01", "和平社区")
         admin = emulator.user(ADMIN_ID, "Admin")

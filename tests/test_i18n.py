@@ -12,6 +12,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from bot import i18n
+from tests.glossary import problems
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ("zh_Hans", "zh_Hant", "en")
@@ -99,3 +100,42 @@ class TestPerUpdateLanguage:
             assert i18n.format_datetime(datetime(2026, 3, 9, 17, 0, tzinfo=UTC)) == "2026年3月10日 01:00:00"
         with i18n.use_locale("en"):
             assert i18n.format_number(12345) == "12,345"
+
+
+class TestGlossary:
+    """The office's words (tests/glossary.py): the catalogs never say what the glossary forbids."""
+
+    @pytest.mark.parametrize("locale", LOCALES)
+    def test_catalogs_keep_the_glossary(self, locale):
+        found = [f"{message.id!r}: {problem}" for message in catalog(locale) if message.id
+                 for text in plural_forms(message) if text for problem in problems(locale, text)]
+        assert not found, "\n".join(found[:20])
+
+    @pytest.mark.parametrize("locale, text", [
+        ("zh_Hans", "✅ 已接收"),
+        ("zh_Hans", "不予受理：不属于事件"),
+        ("zh_Hans", "<b>🌅 早间报到 — 国庆</b>"),
+        ("zh_Hans", "已升级上报"),
+        ("zh_Hans", "等级：III"),
+        ("zh_Hans", "III级: 1"),
+        ("zh_Hans", "⚖️ 定级：依据：信访"),
+        ("zh_Hant", "✅ 已接收"),
+        ("zh_Hant", "不予受理"),
+        ("zh_Hant", "未辦結的Ⅰ–Ⅱ級事項"),
+        ("en", "Morning check-in — National Day"),
+        ("en", "Rejected: not an incident"),
+    ])
+    def test_forbidden_words_are_found(self, locale, text):
+        assert problems(locale, text)
+
+    @pytest.mark.parametrize("locale, text", [
+        ("zh_Hans", "✅ 签收"),
+        ("zh_Hans", "III级：1 · IV级：2"),
+        ("zh_Hans", "⚖️ 定级依据：信访人员到县级及以上，3–5人"),
+        ("zh_Hans", '🔗 链接：<a href="https://uri.amap.com/marker?position=1,2">地图</a>'),
+        ("zh_Hans", "Telegram ID：{id}"),
+        ("zh_Hant", "事件 {reference}（{level}級）已升級：{reason}。"),
+        ("en", "/reject &lt;reference&gt; &lt;reason&gt; — not an incident, leaders"),
+    ])
+    def test_the_right_words_pass(self, locale, text):
+        assert problems(locale, text) == []

@@ -43,21 +43,34 @@ class TestCard:
         with i18n.use_locale("zh_Hans"):
             text = cards.render_card(make_report())
         lines = text.splitlines()
-        assert lines[0] == "🟠 <b>II级 · 重大（橙色）</b>"
-        assert lines[1] == "📨 信访 · <b>讨薪&lt;上访&gt;</b>"
+        assert lines[0] == "⚡ <b>快报</b>"                 # level II goes up as a flash report
+        assert lines[1] == "🟠 <b>II级 · 重大（橙色）</b>"
+        assert lines[2] == "📨 信访 · <b>讨薪&lt;上访&gt;</b>"
         for expected in ("🏢 单位：和平社区", "2026年11月21日 14:30", "📍 地点：和平路12号", "👥 涉及人数：4",
                          "🚩 到达层级：县（区）", "四名工人", "已联系用人单位", "请劳动监察协调",
                          "李明 · 13900000003", "信访人员到县级及以上，3–5人", "<code>20261121-0007</code>",
-                         "状态：已上报，待接收", "附件 1 个"):
+                         "⚖️ 定级依据：信访人员到县级及以上，3–5人", "状态：已上报，待签收", "附件 1 个"):
             assert expected in text, expected
 
     def test_english_card(self):
         with i18n.use_locale("en"):
             text = cards.render_card(make_report(level=1, sensitive_period="National Day"))
-        assert text.startswith("🔴 <b>Level I · especially major (red)</b>")
+        assert text.startswith("⚡ <b>Flash report</b>\n🔴 <b>Level I · especially major (red)</b>")
         assert "raised during the sensitive period “National Day”" in text
         assert "raised by the reporter" not in text   # II raised to I by the period, not the reporter
         assert "Nov 21, 2026" in text and "2:30" in text
+
+    @pytest.mark.parametrize("level, flash", [(1, True), (2, True), (3, False), (4, False)])
+    def test_flash_banner_only_on_levels_one_and_two(self, level, flash):
+        with i18n.use_locale("zh_Hant"):
+            text = cards.render_card(make_report(level=level, rule_level=level))
+        assert text.startswith("⚡ <b>快報</b>\n") is flash
+
+    def test_a_custom_rule_without_explanation_reads_as_a_phrase(self):
+        for locale, phrase in (("zh_Hans", "本单位自定的定级规则"), ("en", "a grading rule of this organisation")):
+            with i18n.use_locale(locale):
+                text = cards.render_card(make_report(level_rule="our_special_rule_7"))
+            assert phrase in text and "our_special_rule_7" not in text
 
     def test_reporter_raise_is_explained(self):
         with i18n.use_locale("en"):
@@ -81,7 +94,7 @@ class TestCard:
                               assignee="张三")
         with i18n.use_locale("zh_Hans"):
             text = cards.render_card(make_report(), view)
-        assert "状态：处置中" in text and "承办人：张三" in text and "已接收：王主任、陈书记" in text
+        assert "状态：处置中" in text and "承办人：张三" in text and "已签收：王主任、陈书记" in text
         assert text.endswith("<b>处置进程</b>\n09:00 已接收")
 
     def test_longest_answers_and_timeline_stay_within_the_limit(self):
@@ -102,7 +115,7 @@ class TestCard:
         with i18n.use_locale("en"):
             markup = cards.card_keyboard(make_report())
         buttons = [(b.text, b.callback_data) for row in markup.inline_keyboard for b in row]
-        assert buttons == [("✅ Received", "c:rcv:42"), ("👤 Assign", "c:asg:42"),
+        assert buttons == [("✅ Acknowledge", "c:rcv:42"), ("👤 Assign", "c:asg:42"),
                            ("⏰ Ask for update", "c:ask:42"), ("🏁 Close", "c:cls:42")]
 
 

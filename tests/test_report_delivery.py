@@ -66,14 +66,17 @@ class TestCardsReachGroups:
             cards = {chat: await emulator.wait_for_message(chat, contains=reference, timeout=10)
                      for chat in (-1003, -1002, -1001)}
             for chat, card in cards.items():
-                assert card.text.startswith("🔴 I级 · 特别重大（红色）") and "十余名居民" in card.text
+                assert card.text.startswith("⚡ 快报\n🔴 I级 · 特别重大（红色）") and "十余名居民" in card.text
                 assert [b["callback_data"].split(":")[1] for b in card.buttons()] == ["rcv", "asg", "ask", "cls"]
                 album = await emulator.wait_for_message(chat, predicate=lambda m: m.method == "sendMediaGroup")
                 document = await emulator.wait_for_message(chat, predicate=lambda m: m.method == "sendDocument")
                 assert album.reply_to_message_id == card.message_id == document.reply_to_message_id
             private = await emulator.wait_for_message(leader.id, contains=reference)
-            assert private.text.startswith("🔴 Level I · especially major (red)")
-            assert not [m for m in emulator.messages_to(leader.id) if m.method != "sendMessage"]
+            assert private.text.startswith("⚡ Flash report\n🔴 Level I · especially major (red)")
+            # The leader's private copy carries the attachments too, as replies to it.
+            album = await emulator.wait_for_message(leader.id, predicate=lambda m: m.method == "sendMediaGroup")
+            document = await emulator.wait_for_message(leader.id, predicate=lambda m: m.method == "sendDocument")
+            assert album.reply_to_message_id == private.message_id == document.reply_to_message_id
             receipt = await emulator.wait_for_message(r.id, contains="已报送")
             assert reference in receipt.text and "和平社区群" in receipt.text and "东城区群" in receipt.text
         finally:

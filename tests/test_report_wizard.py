@@ -13,7 +13,7 @@ from storage.models import FSMState, OutboxMessage, Report, Role, SensitivePerio
 from storage.types import utcnow
 from tests.emulator import parse_text
 from tests.report_factories import TZ
-from tests.wizard_driver import ReporterDriver
+from tests.wizard_driver import ReporterDriver, is_question
 
 
 @pytest.fixture
@@ -28,13 +28,14 @@ TEXTS = {
     "zh_Hans": {"category": "请选择事件类别", "place": "事件发生地点", "people": "涉及多少人", "review": "请核对上报内容",
                 "submitted": "已提交", "closed": "此表单已关闭", "stale": "此问题已回答", "unit": "以哪个单位",
                 "resume": "您有一份未完成的上报", "discard": "作废这份上报吗", "discarded": "上报已作废",
-                "people_hint": "请用数字输入人数", "refusal": "管理员", "lower": "等级不能低于规则等级"},
+                "people_hint": "请用数字输入人数", "refusal": "管理员", "lower": "等级不能低于规则等级",
+                "menu_report": "📝 上报", "menu_daily": "📅 日报"},
     "en": {"category": "What kind of event", "place": "Where did it happen", "people": "How many people",
            "review": "Please check your report", "submitted": "Submitted", "closed": "This form is closed",
            "stale": "already answered", "unit": "Which unit", "resume": "You have a report in progress",
            "discard": "Discard this report?", "discarded": "The report was discarded",
            "people_hint": "number of people as digits", "refusal": "administrator",
-           "lower": "cannot be lower than the rules"},
+           "lower": "cannot be lower than the rules", "menu_report": "📝 Report", "menu_daily": "📅 Daily report"},
 }
 # Category → the category's own answers after the number of people, and the level they give
 # with 3 people (default rules).
@@ -111,13 +112,20 @@ class TestHappyPath:
         receipt = rows[f"report:{report.id}:receipt"].payload["text"]
         assert report.reference in receipt and ("已报送" if language == "zh_Hans" else "Sent to") in receipt
         # Fewer messages: a button answer edits the question; only typed answers get a new one,
-        # and the receipt (from the outbox) is the one message after the submit.
+        # and the receipt (from the outbox) is the one message after the submit. The place
+        # question is new too (a reply keyboard offers 📍 Send location, which no edit can
+        # carry), and once answered, a note of the place brings the main menu back.
         delivered = await emulator.wait_for_message(r.id, contains=report.reference,
                                                     predicate=lambda m: m is not r.prompt)
         assert delivered.text == parse_text(receipt, "HTML").text
         typed = 1 + 5 + sum(1 for kind, *_ in steps if kind == "send")
-        assert len(emulator.messages_to(r.id)) == typed + 1
-        assert len(first.edits) >= 2
+        assert len(emulator.messages_to(r.id)) == typed + 3
+        place_question = next(m for m in emulator.messages_to(r.id) if (m.reply_markup or {}).get("keyboard")
+                              and m.reply_markup["keyboard"][0][0].get("request_location"))
+        restored = emulator.messages_to(r.id)[emulator.messages_to(r.id).index(place_question) + 1]
+        assert [b["text"] for b in restored.reply_markup["keyboard"][0]] == [
+            TEXTS[language]["menu_report"], TEXTS[language]["menu_daily"]]
+        assert len(first.edits) >= 1 and first.buttons() == []    # edited to the time, then its buttons gone
 
     async def test_level_one_reaches_leaders_in_private(self, bot, emulator, db, org):
         tree = await org.tree()
@@ -235,17 +243,21 @@ class TestCancel:
         await r.press("now")
         await r.send("/cancel")
         assert "作废这份上报吗" in r.text
+        messages = emulator.messages_to(r.id)
+        menu = messages[messages.index(r.prompt) - 1]  # the place's keyboard gave way to the main menu
+        assert menu.reply_markup["keyboard"][0][0]["text"] == "📝 上报"
         await r.press("cancel_no")
         assert "事件发生地点" in r.text and await fsm_state(db, r.id) == "ReportForm:place"
+        assert first.buttons() == []                   # the place came as a new question: the old one's buttons went
         await r.send("和平路12号")
+        form, question = r.form, r.prompt
         await r.press("cancel")
         assert "作废这份上报吗" in r.text
         await r.press("cancel_yes")
         assert "上报已作废" in r.text and r.prompt.buttons() == []
         assert await fsm_state(db, r.id) is None
-        answer = await r.press("cancel", message=first)        # a keyboard from the cancelled form
+        answer = await r.press_raw(f"{form}:cancel", question)   # a keyboard from the cancelled form
         assert "此表单已关闭" in answer.text and not answer.alert
-        await emulator.wait_until(lambda: first.buttons() == [])
         assert await reports(db) == [] and await outbox_keys(db) == {}
 
 
@@ -293,7 +305,7 @@ class TestValidation:
                 step = await self.answer(r, db, step, values)
             prompt = await (r.send_sticker() if bad == "{sticker}" else r.send(values.get(bad, bad)))
             assert (zh if language == "zh_Hans" else en) in prompt.text, (wanted, bad, prompt.text)
-            assert prompt.text.startswith("⚠️") and prompt.buttons()       # the question comes again
+            assert prompt.text.startswith("⚠️") and is_question(prompt)     # the question comes again
             assert await fsm_state(db, r.id) == f"ReportForm:{wanted}"
         await r.press("submit")
         (report,) = await reports(db)
@@ -366,10 +378,10 @@ class TestAccess:
         r = ReporterDriver(emulator, tree.reporters["C01"])
         await start(r, "请选择事件类别")
         await r.press("cat", "dispute")
+        form, older = r.form, r.prompt                 # the time question
         await r.press("now")
-        older = r.prompt
         await r.send("和平路12号")
-        answer = await r.press("back", message=older)
+        answer = await r.press_raw(f"{form}:back", older)
         assert "此问题已回答" in answer.text and answer.alert
         assert await fsm_state(db, r.id) == "ReportForm:people"
 
@@ -386,7 +398,7 @@ class TestLevels:
         forged = await r.press_raw(f"{r.form}:lvl:4", r.prompt)
         assert "等级不能低于规则等级" in forged.text and forged.alert
         await r.press("lvl", "2")
-        assert "II级 · 重大（橙色）" in r.text and "上报人由III级上调" in r.text
+        assert "II级 · 重大（橙色）" in r.text and "报送人由III级上调" in r.text
         await r.press("submit")
         (report,) = await reports(db)
         assert (report.level, report.rule_level, report.level_rule) == (2, 3, "petition_county_1_2")

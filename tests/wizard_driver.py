@@ -13,6 +13,17 @@ from dataclasses import dataclass
 from tests.emulator import BotAPIEmulator, SentMessage, SimUser
 
 
+def reply_rows(message: SentMessage) -> list[list[dict]]:
+    """The reply keyboard a question carries (the place question), or []."""
+    return (message.reply_markup or {}).get("keyboard", [])
+
+
+def is_question(message: SentMessage) -> bool:
+    """A report question: inline r: buttons, or a reply keyboard offering the location."""
+    return any(action_of(b) for b in message.buttons()) or any(
+        b.get("request_location") for row in reply_rows(message) for b in row)
+
+
 def action_of(button: dict) -> tuple[str, ...]:
     """("now",) or ("cat", "petition") from callback data r:<draft>:<question>:<action>[:<value>]."""
     parts = button.get("callback_data", "").split(":")
@@ -33,6 +44,7 @@ class ReporterDriver:
         self.emu, self.poll, self.timeout = emu, poll, timeout
         self.user: SimUser = emu.user(user_id, name, language_code=language_code)
         self.prompt: SentMessage | None = None
+        self.actions = 0          # what the person did: each message typed or sent, each button tapped
 
     @property
     def id(self) -> int:
@@ -60,7 +72,7 @@ class ReporterDriver:
         while True:
             sent = self.emu.sent
             for message in sent[position:]:
-                if message.chat_id == self.id and any(action_of(b) for b in message.buttons()):
+                if message.chat_id == self.id and is_question(message):
                     return message
             position = len(sent)
             if loop.time() > deadline:
@@ -70,12 +82,14 @@ class ReporterDriver:
     async def send(self, text: str) -> SentMessage:
         """Type a message; the bot answers with a new message (the next question or a hint)."""
         mark = len(self.emu.sent)
+        self.actions += 1
         await self.user.send(text)
         self.prompt = await self.next_message(mark)
         return self.prompt
 
     async def send_location(self, lat: float, lon: float) -> SentMessage:
         mark = len(self.emu.sent)
+        self.actions += 1         # one tap on the question's 📍 Send location button
         await self.user.send_location(lat, lon)
         self.prompt = await self.next_message(mark)
         return self.prompt
@@ -89,6 +103,7 @@ class ReporterDriver:
     async def attach(self, kind: str) -> None:
         """Send a photo, document or voice message; the bot edits the question in place."""
         prompt, before = self.prompt, len(self.prompt.edits)
+        self.actions += 1
         await {"photo": self.user.send_photo, "document": self.user.send_document,
                "voice": self.user.send_voice}[kind]()
         await self.emu.wait_until(lambda: len(prompt.edits) > before, timeout=self.timeout)
@@ -105,16 +120,31 @@ class ReporterDriver:
     def has(self, *action: str) -> bool:
         return any(action_of(b) == action for b in self.prompt.buttons())
 
+    async def tap(self, text: str) -> SentMessage:
+        """Tap a reply-keyboard button of the live question: Telegram sends its text."""
+        assert any(b["text"] == text for row in reply_rows(self.prompt) for b in row), text
+        return await self.send(text)
+
     async def press(self, *action: str, message: SentMessage | None = None) -> Answer:
-        """Press the button r:<draft>:<action…> of the live question (or of `message`)."""
+        """Press the button r:<draft>:<action…> of the live question (or of `message`).
+
+        On the place question (a reply keyboard) back, cancel and keep are taps: the last
+        row holds Back and Cancel, and the row above it the answer given so far.
+        """
         target = message or self.prompt
+        rows = reply_rows(target)
+        if rows and action in (("back",), ("cancel",), ("keep",)):
+            text = {"back": rows[-1][0], "cancel": rows[-1][1], "keep": rows[1][0]}[action[0]]["text"]
+            await self.tap(text)
+            return Answer("", False)
         matches = [b for b in target.buttons() if action_of(b) == action]
         assert len(matches) == 1, f"no single button {action} in {[action_of(b) for b in target.buttons()]}"
         mark = len(self.emu.sent)
+        self.actions += 1
         query = await self.user.press(target, matches[0]["callback_data"])
         answer = await self.wait_answer(query)
         fresh = [m for m in self.emu.sent[mark:] if m.chat_id == self.id]
-        questions = [m for m in fresh if any(b.get("callback_data", "").startswith("r:") for b in m.buttons())]
+        questions = [m for m in fresh if is_question(m)]
         if questions:   # the question could not be edited: a new one came (a receipt is no question)
             self.prompt = questions[-1]
         return Answer(answer.get("text", ""), bool(answer.get("show_alert")))

@@ -26,8 +26,8 @@ from storage.outbox import enqueue
 from storage.types import utcnow
 
 BUTTONS = {
-    "rcv": N_("✅ Received"), "asg": N_("👤 Assign"), "ask": N_("⏰ Ask for update"),
-    "cls": N_("🏁 Close"), "scn": N_("📍 On scene"), "res": N_("✔️ Resolved"), "rej": N_("✖️ Reject"),
+    "rcv": N_("✅ Acknowledge"), "asg": N_("👤 Assign"), "ask": N_("⏰ Ask for update"),
+    "cls": N_("🏁 Close"), "scn": N_("📍 On scene"), "res": N_("✔️ Resolved"), "rej": N_("✖️ Not an incident"),
     "acc": N_("👍 Accept"), "fup": N_("📝 Follow-up"),
 }
 # The third row appears when its steps are possible in the case's status.
@@ -142,8 +142,8 @@ async def _supersede_edits(session: AsyncSession, original: str) -> None:
 
 async def send_cards(session: AsyncSession, report: Report, case: CaseFile, settings: Settings,
                      chat_ids: list[int], units: dict[int, int] | None = None) -> list[int]:
-    """A new card in each of `chat_ids` that has none yet, a group's with the report's
-    attachments under it as at filing; returns the chats that got one.
+    """A new card in each of `chat_ids` that has none yet, with the report's attachments
+    under it as at filing (a leader's private copy too); returns the chats that got one.
 
     Each copy records the unit it is sent for: a group's unit as bound now, a person's from
     `units` (else the reporter's unit)."""
@@ -161,7 +161,7 @@ async def send_cards(session: AsyncSession, report: Report, case: CaseFile, sett
         await enqueue(session, key, chat_id, payload, priority=card_priority(report))
         await store.add_card(session, report.id, chat_id, key,
                              store.sent_for(groups, chat_id, (units or {}).get(chat_id, report.unit_id)))
-        if chat_id < 0 and not brief:
+        if not brief:
             await enqueue_attachments(session, report, chat_id, card_priority(report))
     return new
 

@@ -300,7 +300,7 @@ class OverdueItem:
 
     def describe(self) -> str:
         """One line in the reader's language, e.g. for the daily summary (HTML)."""
-        return "{mark} <code>{reference}</code> {title}: {late}".format(
+        return _("{mark} <code>{reference}</code> {title}: {late}").format(
             mark=views.LEVEL_MARKS.get(self.level, ""), reference=esc(self.reference), title=esc(self.title),
             late=_("{what}, {late} late").format(what=_(views.OVERDUE[self.kind]),
                                                   late=views.duration(self.minutes_late)))
@@ -334,7 +334,7 @@ async def overdue_for_summary(session: AsyncSession, now: datetime) -> list[Summ
              .where(CaseDeadline.settled_at.is_(None), CaseDeadline.due_at <= now,
                     Report.status.not_in(list(FINAL))))
     return [SummaryItem(reference=report.reference, unit_id=report.unit_id, title=report.title,
-                        due_at=deadline.due_at, what=_(views.OVERDUE[deadline.kind]))
+                        due_at=deadline.due_at, what=views.OVERDUE[deadline.kind])
             for deadline, report in (await session.execute(query)).all()]
 
 

@@ -167,7 +167,7 @@ async def reject(session: AsyncSession, report_id: int, actor: Actor, reason: st
     report = result.report
     event = await _move(session, result, Action.REJECT, actor, now, settings, reason=reason)
     await _tell_people(session, report, result.case, event, settings, lambda: _(
-        "Case {reference} was rejected by {actor} as not an incident. Reason: {reason}").format(
+        "{actor} judged case {reference} not an incident. Reason: {reason}").format(
         reference=esc(report.reference), actor=esc(actor.name), reason=esc(reason)), skip=actor)
     return result
 

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from bot.i18n import N_, _, format_datetime, format_time, ngettext
 from bot.reporting.cards import bounded_names
+from bot.reporting.severity import Level
 from bot.textutil import esc
 from storage.models import CaseEvent, CaseFile, CaseStatus, Report
 
@@ -19,18 +20,18 @@ LEVEL_MARKS = {1: "🔴", 2: "🟠", 3: "🟡", 4: "🔵"}
 
 STATUS_NAMES = {
     CaseStatus.REPORTED: N_("Reported, waiting for acknowledgement"),
-    CaseStatus.RECEIVED: N_("Received"),
+    CaseStatus.RECEIVED: N_("Acknowledged"),
     CaseStatus.ASSIGNED: N_("Assigned"),
     CaseStatus.ON_SCENE: N_("On scene"),
     CaseStatus.RESOLVED: N_("Resolved, waiting for the final report"),
     CaseStatus.CLOSED: N_("Closed"),
     CaseStatus.ESCALATED: N_("Escalated"),
     CaseStatus.MERGED: N_("Merged into another case"),
-    CaseStatus.REJECTED: N_("Rejected: not an incident"),
+    CaseStatus.REJECTED: N_("Not an incident"),
 }
 
 EVENT_TEXTS = {
-    "receive": N_("{actor} received it"),
+    "receive": N_("{actor} acknowledged it"),
     "assign": N_("{actor} assigned it to {assignee}, due {due}"),
     "accept": N_("{actor} accepted the assignment"),
     "arrive": N_("{actor}: on scene"),
@@ -38,7 +39,7 @@ EVENT_TEXTS = {
     "close": N_("{actor} closed it with the final report: {reason}"),
     "escalate": N_("Escalated to {unit}: {reason}"),
     "escalate_top": N_("Escalated: {reason}"),
-    "reject": N_("{actor} rejected it: {reason}"),
+    "reject": N_("{actor} judged it not an incident: {reason}"),
     "merge": N_("{actor} merged it into {reference}"),
     "absorb": N_("{actor} merged {reference} into this case"),
     "followup": N_("Follow-up {number} from {actor}: {reason}"),
@@ -47,7 +48,7 @@ EVENT_TEXTS = {
 }
 
 MISSED = {
-    "receive": N_("not received within {duration}"),
+    "receive": N_("not acknowledged within {duration}"),
     "on_scene": N_("nobody on scene within {duration}"),
     "assignment": N_("the assignee's deadline passed"),
     "followup": N_("no follow-up for {duration}"),
@@ -56,7 +57,7 @@ MISSED = {
 
 # What is late, for the daily summary's list of overdue items.
 OVERDUE = {
-    "receive": N_("not yet received"),
+    "receive": N_("not yet acknowledged"),
     "on_scene": N_("nobody on scene yet"),
     "assignment": N_("the assignee's deadline passed"),
     "followup": N_("follow-up overdue"),
@@ -69,6 +70,11 @@ SNIPPET = 60
 
 def level_name(level: int) -> str:
     return LEVEL_NAMES.get(level, str(level))
+
+
+def level_label(level: int) -> str:
+    """"III级" / "Level III": a level numeral never stands alone."""
+    return _("Level {level}").format(level=level_name(level))
 
 
 def status_name(status: CaseStatus | str) -> str:
@@ -126,7 +132,7 @@ def assignee_text(case: CaseFile | None) -> str | None:
 def list_line(report: Report) -> str:
     """One case in /open and /mine: mark, level, reference, title, status, unit."""
     return "{mark} {level} · <code>{reference}</code> · {title} · {status} · {unit}".format(
-        mark=LEVEL_MARKS.get(report.level, ""), level=level_name(report.level),
+        mark=LEVEL_MARKS.get(report.level, ""), level=level_label(report.level),
         reference=esc(report.reference), title=esc(report.title), status=status_name(report.status),
         unit=esc(report.unit.name))
 
@@ -137,7 +143,7 @@ def case_page(report: Report, case: CaseFile | None, events: list[CaseEvent], re
     lines = [
         "{mark} <b>{reference}</b> {title}".format(mark=LEVEL_MARKS.get(report.level, ""),
                                                    reference=esc(report.reference), title=esc(report.title)),
-        _("Level: {level}").format(level=level_name(report.level)),
+        esc(Level(report.level).title()),   # "III级 · 较大（黄色）", as the card has it
         _("Status: {status}").format(status=status_name(report.status)),
         _("Unit: {unit} · reporter: {reporter}").format(unit=esc(report.unit.name),
                                                           reporter=esc(report.reporter.name)),
@@ -145,7 +151,7 @@ def case_page(report: Report, case: CaseFile | None, events: list[CaseEvent], re
     if assignee_text(case):
         lines.append(_("Assigned to: {assignee}").format(assignee=esc(assignee_text(case))))
     if receipts:
-        lines.append(_("Received by: {names}").format(names=esc("、".join(receipts))))
+        lines.append(_("Acknowledged by: {names}").format(names=esc(bounded_names(receipts, room=1500))))
     if viewed:
         lines.append(_("Viewed by: {names}").format(names=esc(bounded_names(
             ["{} ({})".format(name, format_datetime(at, "short")) for name, at in viewed], room=1500))))

@@ -32,7 +32,9 @@ class OverdueItem:
     unit_id: int        # the unit responsible for the follow-up
     title: str
     due_at: datetime    # aware UTC
-    what: str = ""      # what is overdue, already translated (e.g. "follow-up report")
+    # What is overdue as an untranslated message id (an N_() string such as "not yet
+    # received"): the summary translates it into each group's language when it renders.
+    what: str = ""
 
 
 OverdueProvider = Callable[[AsyncSession, datetime], Awaitable[list[OverdueItem]]]

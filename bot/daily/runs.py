@@ -25,13 +25,12 @@ from bot.daily.summary import (
     due_units,
     load_day,
     load_org,
-    load_week,
     local_hm,
     missing_units,
     render_day_summary,
     render_missing_notice,
-    render_weekly,
 )
+from bot.daily.weekly import load_week, render_weekly
 from bot.i18n import _, format_date
 from bot.textutil import esc, split_message
 from storage import outbox
@@ -111,7 +110,7 @@ def _reminder_text(org: Org, schedule: Schedule, unit_id: int, day: date, job: s
     unit, deadline = esc(org.units[unit_id].name), local_hm(schedule.deadline_at(day), schedule.tz)
     if job == "checkin":
         period = schedule.period_on(day)
-        head = _("<b>🌅 Morning check-in — {period}</b>").format(period=esc(period.name if period else ""))
+        head = _("<b>🌅 Morning report — {period}</b>").format(period=esc(period.name if period else ""))
         body = _("Sensitive period: please confirm the situation of {unit} today ({date}) with a daily report before {deadline}.")
     else:
         head = _("<b>📅 Daily report reminder — {unit}</b>").format(unit=unit)

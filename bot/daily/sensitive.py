@@ -28,7 +28,8 @@ class NewPeriod:
 
 def parse_add(args: list[str]) -> NewPeriod | str:
     """`<name> <YYYY-MM-DD> <YYYY-MM-DD> [HH:MM]` (the name may have spaces) → a period, or an error."""
-    usage = _("Usage: /sensitive add &lt;name&gt; &lt;YYYY-MM-DD&gt; &lt;YYYY-MM-DD&gt; [HH:MM]")
+    usage = _("Usage: /sensitive add &lt;name&gt; &lt;first day&gt; &lt;last day&gt; [time of the morning report]\n"
+              "Example: /sensitive add National Day 2026-10-01 2026-10-07 08:30")
     check_in = None
     if args and ":" in args[-1]:
         try:
@@ -76,12 +77,13 @@ def period_line(period: SensitivePeriod) -> str:
     line = _("#{id} {name}: {start} – {end}").format(
         id=period.id, name=esc(period.name), start=format_date(period.starts_on), end=format_date(period.ends_on))
     if period.morning_check_in:
-        line += " · " + _("morning check-in {time}").format(time=period.morning_check_in)
+        line += " · " + _("morning report {time}").format(time=period.morning_check_in)
     return line
 
 
 def render_periods(periods: list[SensitivePeriod]) -> str:
     if not periods:
         return _("No current or coming sensitive periods.") + "\n" + _(
-            "Add one with /sensitive add &lt;name&gt; &lt;YYYY-MM-DD&gt; &lt;YYYY-MM-DD&gt; [HH:MM].")
+            "Add one with /sensitive add &lt;name&gt; &lt;first day&gt; &lt;last day&gt; [time], "
+            "e.g. /sensitive add National Day 2026-10-01 2026-10-07 08:30.")
     return "\n".join([_("<b>Sensitive periods</b>"), *[period_line(p) for p in periods]])

@@ -24,15 +24,12 @@ from bot.textutil import esc
 from storage.models import (
     CaseStatus,
     Category,
-    DailyKind,
-    DailyMiss,
     GroupChat,
     Member,
     Membership,
     Report,
     Role,
     Unit,
-    UnitQuota,
 )
 
 LEVELS = {1: "I", 2: "II", 3: "III", 4: "IV"}
@@ -50,14 +47,14 @@ CATEGORY_NAMES = {
 }
 STATUS_NAMES = {
     CaseStatus.REPORTED: N_("reported"),
-    CaseStatus.RECEIVED: N_("received"),
+    CaseStatus.RECEIVED: N_("acknowledged"),
     CaseStatus.ASSIGNED: N_("assigned"),
     CaseStatus.ON_SCENE: N_("on scene"),
     CaseStatus.RESOLVED: N_("resolved"),
     CaseStatus.CLOSED: N_("closed"),
     CaseStatus.ESCALATED: N_("escalated"),
     CaseStatus.MERGED: N_("merged"),
-    CaseStatus.REJECTED: N_("rejected"),
+    CaseStatus.REJECTED: N_("not an incident"),
 }
 
 
@@ -71,6 +68,11 @@ def category_name(category: str) -> str:
 
 def status_name(status: str) -> str:
     return _(STATUS_NAMES[status]) if status in STATUS_NAMES else esc(status)
+
+
+def count_text(label: str, count: int) -> str:
+    """"III级：1" / "Level III: 1": the colon is the language's own."""
+    return _("{label}: {count}").format(label=label, count=count)
 
 
 def local_hm(instant: datetime, tz: ZoneInfo) -> str:
@@ -148,7 +150,7 @@ class Org:
         people = self.leaders.get(unit_id, [])
         if not people:
             return _("no leader registered")
-        return ", ".join(esc(f"{name} {phone}".strip()) for name, phone in people)
+        return _(", ").join(esc(f"{name} {phone}".strip()) for name, phone in people)
 
 
 async def load_org(session: AsyncSession) -> Org:
@@ -266,8 +268,9 @@ def render_day_summary(org: Org, data: DayData, unit_id: int, tz: ZoneInfo,
 
 def _counts_section(org: Org, data: DayData, units: list[int]) -> list[str]:
     outcomes = Counter(data.outcome(u) for u in units)
-    lines = [_("Units: {total} · reported items: {items} · zero reports: {zero} · missing: {missing}").format(
-        total=len(units), items=outcomes[Outcome.ITEMS], zero=outcomes[Outcome.ZERO],
+    items = sum(len(data.reports.get(u, [])) for u in units)
+    lines = [_("Units: {total} · units with items: {item_units}, items: {items} · zero reports: {zero} · missing: {missing}").format(
+        total=len(units), item_units=outcomes[Outcome.ITEMS], items=items, zero=outcomes[Outcome.ZERO],
         missing=outcomes[Outcome.MISSING] + outcomes[Outcome.LATE])]
     missing = [u for u in units if data.outcome(u) in (Outcome.MISSING, Outcome.LATE)]
     if missing:
@@ -299,9 +302,9 @@ def _reports_sections(org: Org, data: DayData, reports: list[ReportLine]) -> lis
     levels = Counter(r.level for r in reports)
     categories = Counter(r.category for r in reports)
     lines = ["", _("<b>Today's reports by level</b>"),
-             " · ".join(f"{level_name(level)}: {levels[level]}" for level in sorted(levels)),
+             " · ".join(count_text(level_name(level), levels[level]) for level in sorted(levels)),
              _("<b>By category</b>"),
-             " · ".join(f"{category_name(c)}: {n}" for c, n in sorted(categories.items(), key=lambda i: (-i[1], i[0])))]
+             " · ".join(count_text(category_name(c), n) for c, n in sorted(categories.items(), key=lambda i: (-i[1], i[0])))]
     lines += ["", _("<b>Today's reports ({count})</b>").format(count=len(reports))]
     return lines + [_report_line(org, data, r) for r in sorted(reports, key=lambda r: (r.level, r.reference))]
 
@@ -323,12 +326,21 @@ def _open_major_section(org: Org, data: DayData, reports: list[ReportLine]) -> l
 
 
 def _overdue_section(org: Org, items: list[OverdueItem], tz: ZoneInfo) -> list[str]:
+    """Each case once, with every step it has not answered in time."""
     if not items:
         return []
-    lines = ["", _("<b>Overdue follow-ups ({count})</b>").format(count=len(items))]
-    return lines + [_("• <code>{reference}</code> {unit} · {title} — {what}, due {due}").format(
-        reference=esc(i.reference), unit=esc(org.units[i.unit_id].name), title=esc(i.title), what=esc(i.what),
-        due=f"{day_text(i.due_at.astimezone(tz).date())} {local_hm(i.due_at, tz)}") for i in items]
+    cases: dict[str, list[OverdueItem]] = {}
+    for item in items:
+        cases.setdefault(item.reference, []).append(item)
+    lines = ["", _("<b>Cases not responded to in time ({count})</b>").format(count=len(cases))]
+    for steps in cases.values():
+        first = steps[0]
+        missed = _(", ").join(_("{what} (due {due})").format(
+            what=_(i.what) if i.what else "", due=f"{day_text(i.due_at.astimezone(tz).date())} {local_hm(i.due_at, tz)}") for i in steps)
+        lines.append(_("• <code>{reference}</code> {unit} · {title} — {missed}").format(
+            reference=esc(first.reference), unit=esc(org.units[first.unit_id].name), title=esc(first.title),
+            missed=esc(missed)))
+    return lines
 
 
 def render_missing_notice(org: Org, data: DayData, unit_ids: list[int]) -> str:
@@ -336,69 +348,3 @@ def render_missing_notice(org: Org, data: DayData, unit_ids: list[int]) -> str:
     lines = [_("<b>⚠️ Missed daily reports (漏报) — {date}</b>").format(date=day_text(data.day)),
              _("These units had filed no daily report at the deadline:")]
     return "\n".join(lines + [_missing_line(org, data, u) for u in unit_ids])
-
-
-# --- The week -----------------------------------------------------------------------------------
-
-
-@dataclass
-class WeekRow:
-    reports: int = 0
-    zero_days: int = 0
-    late_days: int = 0
-    missing_days: int = 0
-    quota: int = 0
-
-    @property
-    def quota_met(self) -> bool:
-        return self.reports >= self.quota
-
-
-@dataclass
-class WeekData:
-    first: date
-    last: date
-    reporting_days: list[date]
-    rows: dict[int, WeekRow]
-
-
-async def load_week(session: AsyncSession, schedule: Schedule, org: Org, first: date, last: date,
-                    quota_for_kind) -> WeekData:
-    """Per unit: reports filed, zero-report days, late and missing days, quota; four queries."""
-    activity = await load_activity(session, first, last)
-    misses = await session.execute(select(DailyMiss.unit_id, DailyMiss.local_date).where(
-        DailyMiss.local_date.between(first, last)))
-    quotas = dict((await session.execute(select(UnitQuota.unit_id, UnitQuota.weekly_quota))).all())
-    days = [date.fromordinal(n) for n in range(first.toordinal(), last.toordinal() + 1)]
-    rows = {u: WeekRow(quota=quotas.get(u, quota_for_kind(unit.kind))) for u, unit in org.units.items()}
-    for (unit_id, day), filed in activity.items():
-        if unit_id in rows:
-            _count_day(rows[unit_id], filed, schedule, day)
-    for unit_id, day in misses:
-        if unit_id in rows and (unit_id, day) not in activity:
-            rows[unit_id].missing_days += 1
-    return WeekData(first, last, [d for d in days if schedule.is_reporting_day(d)], rows)
-
-
-def _count_day(row: WeekRow, filed: UnitDay, schedule: Schedule, day: date) -> None:
-    row.reports += filed.reports
-    if filed.kind == DailyKind.ZERO:
-        row.zero_days += 1
-    if filed.first_at is not None and schedule.is_late(day, filed.first_at):
-        row.late_days += 1
-
-
-def render_weekly(org: Org, week: WeekData, unit_id: int) -> str:
-    lines = [_("<b>📈 Weekly summary — {unit}, {first} – {last}</b>").format(
-        unit=esc(org.units[unit_id].name), first=day_text(week.first), last=day_text(week.last)),
-        _("Reporting days: {days}").format(days=len(week.reporting_days))]
-    units = org.subtree(unit_id)
-    met = sum(1 for u in units if week.rows[u].quota_met)
-    lines.append(_("Weekly quota met by {met} of {total} units").format(met=met, total=len(units)))
-    lines.append("")
-    for u in units:
-        row = week.rows[u]
-        lines.append(_("{mark} {unit}: reports {reports}/{quota} · zero-report days {zero} · late {late} · missing {missing}").format(
-            mark="✅" if row.quota_met else "❌", unit=esc(org.units[u].name), reports=row.reports,
-            quota=row.quota, zero=row.zero_days, late=row.late_days, missing=row.missing_days))
-    return "\n".join(lines)

@@ -32,19 +32,19 @@ if TYPE_CHECKING:
     from bot.reporting.routing import Plan
 
 STATUS_LABELS = {
-    CaseStatus.REPORTED: N_("reported, waiting to be received"),
-    CaseStatus.RECEIVED: N_("received"),
+    CaseStatus.REPORTED: N_("reported, waiting for acknowledgement"),
+    CaseStatus.RECEIVED: N_("acknowledged"),
     CaseStatus.ASSIGNED: N_("assigned"),
     CaseStatus.ON_SCENE: N_("on the scene"),
     CaseStatus.RESOLVED: N_("resolved"),
     CaseStatus.CLOSED: N_("closed"),
     CaseStatus.ESCALATED: N_("escalated"),
     CaseStatus.MERGED: N_("merged"),
-    CaseStatus.REJECTED: N_("rejected"),
+    CaseStatus.REJECTED: N_("not an incident"),
 }
 
 CARD_BUTTONS = (
-    (N_("✅ Received"), "rcv"),
+    (N_("✅ Acknowledge"), "rcv"),
     (N_("👤 Assign"), "asg"),
     (N_("⏰ Ask for update"), "ask"),
     (N_("🏁 Close"), "cls"),
@@ -89,7 +89,7 @@ def level_reason(report: Report) -> str:
 
 
 def reason_text(rule: str, sensitive_period: str | None, level: Level, floor: Level) -> str:
-    reasons = [_("rule: {rule}").format(rule=esc(explain(rule)))]
+    reasons = [esc(explain(rule))]
     if sensitive_period:
         reasons.append(_("raised during the sensitive period “{name}”").format(name=esc(sensitive_period)))
     if level < floor:
@@ -140,13 +140,13 @@ def footer_lines(report: Report, view: CardView) -> list[str]:
     contact = f"{esc(reporter.name)} · {esc(reporter.phone)}" if reporter.phone else esc(reporter.name)
     status = view.status or _(STATUS_LABELS.get(report.status, report.status.value))
     lines = ["", _("👤 Reported by {reporter}").format(reporter=contact),
-             _("⚖️ Level: {reason}").format(reason=level_reason(report)),
+             _("⚖️ Grounds for the level: {reason}").format(reason=level_reason(report)),
              _("🔖 Reference: <code>{reference}</code>").format(reference=esc(report.reference)),
              _("Status: {status}").format(status=esc(status))]
     if view.assignee:
         lines.append(_("Assigned to: {name}").format(name=esc(view.assignee)))
     if view.received_by:
-        lines.append(_("Received by: {names}").format(names=esc(bounded_names(view.received_by))))
+        lines.append(_("Acknowledged by: {names}").format(names=esc(bounded_names(view.received_by))))
     return lines
 
 
@@ -168,6 +168,8 @@ def render_card(report: Report, view: CardView | None = None) -> str:
     view = view or CardView()
     level = Level(report.level)
     head = [f"{level.emoji} <b>{esc(level.title())}</b>", category_line(report)]
+    if level <= Level.II:  # 快报: a major item goes up at once, and says so first
+        head.insert(0, _("⚡ <b>Flash report</b>"))
     text = "\n".join(head + detail_lines(report) + body_lines(report) + footer_lines(report, view))
     return text + timeline_text(view.timeline, TELEGRAM_TEXT_LIMIT - len(text))
 
@@ -221,7 +223,7 @@ def render_receipt(report: Report, plan: Plan) -> str:
     lines = [_("✅ <b>Report submitted</b>"),
              _("🔖 Reference: <code>{reference}</code>").format(reference=esc(report.reference)),
              _("Level: {level}").format(level=Level(report.level).label()),
-             _("Why: {reason}").format(reason=level_reason(report))]
+             _("Grounds for the level: {reason}").format(reason=level_reason(report))]
     groups = [esc(target.name) for target in plan.groups]
     if groups:
         lines.append(_("Sent to: {groups}").format(groups=_(", ").join(groups)))

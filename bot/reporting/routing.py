@@ -203,7 +203,7 @@ async def enqueue_pushes(session: AsyncSession, report: Report, plan: Plan, *, d
         key = card_key(report, target.chat_id)
         await enqueue(session, key, target.chat_id, payload, priority=priority)
         await case_store.add_card(session, report.id, target.chat_id, key, target.unit_id)
-        if target.kind != "person" and not brief:
+        if not brief:
             await enqueue_attachments(session, report, target.chat_id, priority)
     await tell_admins_of_missing_groups(session, plan, default_locale, admin_ids)
     with i18n.use_locale(reporter_locale or report.reporter.locale or default_locale):

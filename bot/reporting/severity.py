@@ -66,6 +66,9 @@ RULE_EXPLANATIONS = {
 }
 
 
+CUSTOM_RULE = N_("a grading rule of this organisation")
+
+
 @dataclass(frozen=True)
 class Facts:
     """What the rules look at: the answers of a report and where it comes from."""
@@ -119,7 +122,8 @@ def explain(key: str) -> str:
     custom = active_rules().explanation(key, i18n.current_locale())
     if custom:
         return custom
-    return _(RULE_EXPLANATIONS[key]) if key in RULE_EXPLANATIONS else key
+    # A rules file's key is a name for its authors, not words for readers.
+    return _(RULE_EXPLANATIONS.get(key, CUSTOM_RULE))
 
 
 __all__ = ["Facts", "Grade", "Level", "explain", "final_level", "floor_level", "grade", "raise_level"]

@@ -99,3 +99,10 @@ async def load_report(session: AsyncSession, report_id: int) -> Report | None:
     query = (select(Report).where(Report.id == report_id)
              .options(selectinload(Report.unit), selectinload(Report.reporter), selectinload(Report.attachments)))
     return (await session.execute(query)).scalar_one_or_none()
+
+
+async def last_place(session: AsyncSession, reporter_id: int) -> str | None:
+    """The place of the member's latest report with a typed place, to offer it as one tap."""
+    query = (select(Report.place).where(Report.reporter_id == reporter_id, Report.place != "")
+             .order_by(Report.id.desc()).limit(1))
+    return (await session.execute(query)).scalar_one_or_none()
