@@ -52,7 +52,7 @@ def render_question(period: TaskPeriod, question: Question, number: int, total: 
     elif question.kind == "file":
         lines.append(_("Send photos or documents, then press “Done”."))
     if prefill:
-        lines += [_("Draft prepared by the bot (send it as it is, or type your own text to replace it):"), prefill]
+        lines += [_("Draft prepared by the bot (send it as it is, or type your own text to replace it):"), esc(prefill)]
     return "\n".join(lines)
 
 
