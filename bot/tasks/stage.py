@@ -1,5 +1,5 @@
 """The stage report: a leader declares a work stage over; every unit of the stage task in the
-leader's subtree gets a period due within one reporting day, street offices within two."""
+leader's subtree (below the leader's own unit) gets a period due within one reporting day, street offices within two."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ async def declare_stage_end(session: AsyncSession, org: Org, cal: Calendar, root
     """Open the stage report's periods below `root` (everyone for None); the same day twice adds
     nothing. Returns unit id → deadline."""
     deadlines: dict[int, datetime] = {}
-    below = set(org.subtree(root)) if root is not None else set(org.order)
+    below = set(org.subtree(root)) - {root} if root is not None else set(org.order)
     occurrence = f"stage-{cal.day(now).isoformat()}"
     for task in await stage_tasks(session):
         units = [u for u in task_units(org, task) if u in below]
