@@ -24,6 +24,7 @@ from bot.tasks.store import create_task
 from bot.tasks.texts import CADENCE, when
 from bot.textutil import esc
 from handlers.base import Command
+from handlers.report import strip_keyboard
 
 COMMANDS = [
     Command("task", N_("Leaders: create a reporting task (/task new)"), private=True, roles=frozenset({"leader", "admin"})),
@@ -88,7 +89,7 @@ async def save_text(update: Update, context: Context) -> None:
     async with context.db.session() as session:
         fsm = context.fsm(session, update)
         data = await fsm.get_data()
-        error = await saver(update, context, data, text)
+        error = await saver(fsm, context, data, text)
         if error is None:
             await fsm.set_data(data)
     await update.effective_message.reply_text(**(error or await ask(context, await _state(context, update), data)))
@@ -99,30 +100,25 @@ async def _state(context: Context, update: Update) -> str:
         return await context.fsm(session, update).get_state()
 
 
-async def _move(context: Context, update: Update, state: State) -> None:
-    async with context.db.session() as session:
-        await context.fsm(session, update).set_state(state)
-
-
-async def save_title(update, context, data: dict, text: str) -> dict | None:
+async def save_title(fsm, context, data: dict, text: str) -> dict | None:
     """Title: 1–128 characters."""
     if not text or len(text) > 128:
         return {"text": _("Please type a title of at most {max} characters.").format(max=128)}
     data["title"] = text
-    await _move(context, update, TaskNewForm.instructions)
+    await fsm.set_state(TaskNewForm.instructions)
     return None
 
 
-async def save_instructions(update, context, data: dict, text: str) -> dict | None:
+async def save_instructions(fsm, context, data: dict, text: str) -> dict | None:
     """Instructions: what to file and how (at most 1,000 characters)."""
     if len(text) > INSTRUCTIONS_MAX:
         return {"text": _("Please keep the instructions under {max} characters.").format(max=INSTRUCTIONS_MAX)}
     data["instructions"] = text
-    await _move(context, update, TaskNewForm.units)
+    await fsm.set_state(TaskNewForm.units)
     return None
 
 
-async def save_cadence_value(update, context, data: dict, text: str) -> dict | None:
+async def save_cadence_value(fsm, context, data: dict, text: str) -> dict | None:
     """The cadence's value: a date, a number of days, a weekday, days of the month or MM-DD."""
     kind, today = data["cadence_kind"], clock_now(context.application).astimezone(context.settings.tz).date()
     words = {"every": f"every {text} days from {today.isoformat()}", "monthly": "monthly " + text.replace("月底", "last"),
@@ -134,18 +130,18 @@ async def save_cadence_value(update, context, data: dict, text: str) -> dict | N
     if cadence.kind == "once" and cadence.on < today:
         return {"text": _("That date has passed; please type a date from today on.")}
     data["cadence"] = cadence.to_json()
-    await _move(context, update, TaskNewForm.questions)
+    await fsm.set_state(TaskNewForm.questions)
     return None
 
 
-async def save_questions(update, context, data: dict, text: str) -> dict | None:
+async def save_questions(fsm, context, data: dict, text: str) -> dict | None:
     """Questions, one per line ("number: 人数", "choice: 类别 = A / B", "file: 照片")."""
     try:
         data["questions"] = [q.to_json() for q in parse_questions(text)]
     except QuestionError:
         return {"text": _("A question line is not understood. Write one per line, e.g. “number: 参与人数”, "
                           "“choice: 类别 = 信访 / 纠纷”, “file: 照片”, or a plain line for a text answer.")}
-    await _move(context, update, TaskNewForm.confirm)
+    await fsm.set_state(TaskNewForm.confirm)
     return None
 
 
@@ -197,7 +193,7 @@ async def press_new(update: Update, context: Context) -> None:
         await query.answer(_("This question was already answered; please use the latest one below."))
         return
     await query.answer()
-    await query.edit_message_reply_markup(None)
+    await strip_keyboard(query)
     reply = await _apply_press(update, context, action, rest[0] if rest else "")
     await update.effective_message.reply_text(**reply)
 

@@ -24,6 +24,7 @@ from bot.tasks.store import file_period, may_amend, period_with_task, periods_of
 from bot.tasks.texts import render_filing, render_list, render_question
 from handlers.base import Command, is_private
 from handlers.common import HELP_SECTIONS
+from handlers.report import strip_keyboard
 from storage.models import PeriodStatus
 
 COMMANDS = [Command("tasks", N_("Reporting tasks of your units: see and file them"), private=True)]
@@ -185,7 +186,7 @@ async def press_task(update: Update, context: Context) -> None:
             data = await _advance(fsm, data, period)
             await fsm.set_data(data)
     await query.answer()
-    await query.edit_message_reply_markup(None)
+    await strip_keyboard(query)
     if action == "x":
         await update.effective_message.reply_text(_("Cancelled; nothing was filed."))
     elif action == "s":
