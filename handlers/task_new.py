@@ -13,7 +13,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 from bot.clock import now as clock_now
 from bot.daily.summary import load_org
 from bot.fsm import State, StatesGroup
-from bot.i18n import N_, _
+from bot.i18n import N_, _, ngettext
 from bot.runtime import Context, InState, current_scope
 from bot.tasks.access import TaskAction, leading_units, task_allowed
 from bot.tasks.cadence import KINDS, WEEKDAYS, Cadence, CadenceError, format_cadence, parse_cadence
@@ -256,7 +256,8 @@ def _stage_text(deadlines: dict, tz) -> str:
     for at in deadlines.values():
         by_due[at] = by_due.get(at, 0) + 1
     lines = [_("<b>Stage ended.</b> Stage reports are now due:")]
-    lines += [_("• {count} units by {due}").format(count=count, due=when(at, tz)) for at, count in sorted(by_due.items())]
+    lines += [ngettext("• {count} unit by {due}", "• {count} units by {due}", count).format(count=count, due=when(at, tz))
+              for at, count in sorted(by_due.items())]
     return "\n".join(lines)
 
 

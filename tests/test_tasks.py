@@ -97,7 +97,7 @@ class TestRollUp:
         async with db.session() as session:
             period, org = await period_with_task(session, second.id), await load_org(session)
             draft = await draft_for(session, org, period, clock())
-        assert "光明社区纠纷" in draft and "旧事项" not in draft and "1 items" in draft
+        assert "光明社区纠纷" in draft and "旧事项" not in draft and "1 item:" in draft
 
     async def test_a_filed_roll_up_goes_to_the_district_group_in_parts(self, db, tree):
         from bot.tasks.forward import forward_filing

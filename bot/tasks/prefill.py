@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.daily.summary import Org, category_name, level_name
-from bot.i18n import _
+from bot.i18n import _, ngettext
 from bot.tasks.store import last_filed_at
 from storage.models import Report, TaskPeriod
 
@@ -37,7 +37,7 @@ async def draft_for(session: AsyncSession, org: Org, period: TaskPeriod, now: da
     rows = list(await session.execute(query))
     if not rows:
         return _("No items were reported since the last roll-up.")
-    lines = [_("{count} items:").format(count=len(rows))]
+    lines = [ngettext("{count} item:", "{count} items:", len(rows)).format(count=len(rows))]
     for reference, unit_id, category, level, title in rows[:ITEMS_MAX]:
         lines.append(_("{reference} · {unit} · {category} · {level} · {title}").format(
             reference=reference, unit=org.units[unit_id].name, category=category_name(category),

@@ -7,7 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.daily.summary import Org, day_text, local_hm
-from bot.i18n import N_, _, format_number
+from bot.i18n import N_, _, format_number, ngettext
 from bot.tasks.spec import Question
 from bot.textutil import esc
 from storage.models import PeriodStatus, Task, TaskFiling, TaskPeriod
@@ -60,7 +60,7 @@ def answer_text(question: Question, answer: object) -> str:
     if question.kind == "number" and isinstance(answer, int | float):
         return format_number(answer)
     if question.kind == "file":
-        return _("{count} attachments").format(count=len(answer or []))
+        return ngettext("{count} attachment", "{count} attachments", len(answer or [])).format(count=len(answer or []))
     return esc(answer or "")
 
 
