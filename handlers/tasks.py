@@ -21,7 +21,8 @@ from bot.tasks.prefill import draft_for
 from bot.tasks.scheduler import start_task_timer
 from bot.tasks.spec import ANSWER_MAX, FILES_MAX, Question, parse_number
 from bot.tasks.store import file_period, may_amend, period_with_task, periods_of_units
-from bot.tasks.texts import render_filing, render_list, render_question
+from bot.tasks.texts import render_filing, render_list, render_question, render_review
+from bot.textutil import split_message
 from handlers.base import Command, is_private
 from handlers.common import HELP_SECTIONS
 from handlers.report import strip_keyboard
@@ -158,9 +159,10 @@ async def _next(update: Update, context: Context, period, data: dict) -> None:
         return
     keyboard = InlineKeyboardMarkup([[_button(_("Submit"), f"tk:s:{period.id}:{data['q']}"),
                                       _button(_("Cancel"), f"tk:x:{period.id}:{data['q']}")]])
-    summary = "\n".join(f"{n}. {a if not isinstance(a, list) else len(a)}" for n, a in enumerate(data["answers"], 1))
-    await update.effective_message.reply_text(
-        _("Please check your answers and submit:") + "\n" + summary[:3500], reply_markup=keyboard, parse_mode=None)
+    text = render_review(questions_of(period), data["answers"])
+    for part in split_message(text)[:-1]:
+        await update.effective_message.reply_text(part)
+    await update.effective_message.reply_text(split_message(text)[-1], reply_markup=keyboard)
 
 
 async def press_task(update: Update, context: Context) -> None:
@@ -170,29 +172,39 @@ async def press_task(update: Update, context: Context) -> None:
     if action == "f":
         await start_filing(update, context, int(period_id))
         return
-    async with context.db.session() as session:
-        fsm = context.fsm(session, update)
-        data = await fsm.get_data()
-        if data.get("period_id") != int(period_id) or data.get("q") != int(index) or current_scope().state not in TaskFileForm:
-            await query.answer(_("This question was already answered; please use the latest one below."))
-            return
-        period = await period_with_task(session, int(period_id))
-        if action == "x":
-            await fsm.clear()
-        elif action in ("c", "d", "p"):
-            question = questions_of(period)[data["q"]]
-            data["answers"].append(question.options[int(rest[0])] if action == "c" else
-                                   list(data["files"]) if action == "d" else data["prefill"])
-            data = await _advance(fsm, data, period)
-            await fsm.set_data(data)
+    period, data = await _take_button(update, context, action, int(period_id), int(index), rest)
+    if period is None:
+        await query.answer(_("This question was already answered; please use the latest one below."))
+        return
     await query.answer()
     await strip_keyboard(query)
     if action == "x":
         await update.effective_message.reply_text(_("Cancelled; nothing was filed."))
     elif action == "s":
-        await submit(update, context, int(period_id))
+        await submit(update, context, period.id)
     else:
         await _next(update, context, period, data)
+
+
+async def _take_button(update: Update, context: Context, action: str, period_id: int, index: int,
+                       rest: list[str]) -> tuple:
+    """Saves what a press on the current question means; (None, None) for a stale press."""
+    async with context.db.session() as session:
+        fsm = context.fsm(session, update)
+        data = await fsm.get_data()
+        live = data.get("period_id") == period_id and data.get("q") == index
+        period = await period_with_task(session, period_id) if live else None
+        if period is None or current_scope().state not in TaskFileForm:
+            return None, None
+        if action == "x":
+            await fsm.clear()
+        elif action in ("c", "d", "p"):
+            question = questions_of(period)[index]
+            data["answers"].append(question.options[int(rest[0])] if action == "c" else
+                                   list(data["files"]) if action == "d" else data["prefill"])
+            data = await _advance(fsm, data, period)
+            await fsm.set_data(data)
+    return period, data
 
 
 async def submit(update: Update, context: Context, period_id: int) -> None:

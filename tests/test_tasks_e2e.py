@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import select
 
 from bot.tasks.spec import Question
-
 from storage.models import FSMState, Task, TaskFiling, TaskPeriod
 from tests.daily_factories import Clock, backdate_units
 

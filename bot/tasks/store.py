@@ -83,11 +83,17 @@ def occurrences(task: Task, cal: Calendar, now: datetime) -> list[tuple[str, dat
 
 
 async def open_periods(session: AsyncSession, org: Org, cal: Calendar, now: datetime) -> int:
-    """Insert the periods every active task owes by now; existing ones are left alone."""
+    """Insert the periods every active task owes by now. An occurrence already opened is not
+    looked at again (a unit added during a period owes from the next one), so a tick over a
+    large tree costs one query when nothing is new."""
+    opened = set((await session.execute(select(TaskPeriod.task_id, TaskPeriod.occurrence).where(
+        TaskPeriod.due_at >= now - LOOKBACK).distinct())).tuples())
     rows = []
     for task in await active_tasks(session):
         units = task_units(org, task)
         for occurrence, opens_at, due_at in occurrences(task, cal, now):
+            if (task.id, occurrence) in opened:
+                continue
             rows += [dict(task_id=task.id, unit_id=u, occurrence=occurrence, opens_at=opens_at, due_at=due_at,
                           status=PeriodStatus.OPEN.value) for u in units if org.units[u].created_at < due_at]
     await insert_periods(session, rows)

@@ -64,6 +64,14 @@ def answer_text(question: Question, answer: object) -> str:
     return esc(answer or "")
 
 
+def render_review(questions: list[Question], answers: list) -> str:
+    """The answers before they are submitted, one question each."""
+    lines = [_("Please check your answers and submit:")]
+    for question, answer in zip(questions, answers, strict=False):
+        lines += ["", f"<b>{esc(question_label(question))}</b>", answer_text(question, answer)]
+    return "\n".join(lines)
+
+
 def render_filing(org: Org, period: TaskPeriod, filing: TaskFiling, tz: ZoneInfo) -> str:
     """The filed answers: shown to the filer and sent up for roll-ups and bulletins."""
     questions = [Question.from_json(q) for q in period.task.questions] or [Question("text", "")]
