@@ -224,6 +224,25 @@ class TestSummarySection:
             texts = {r.chat_id: r.payload["text"] for r in rows}
         street = texts[tree.groups["S01"]]
         assert "Reporting tasks" in street and "年度报告 — open" in street and "阶段报告 — missed" in street
+        assert "• 光明社区: 年度报告" in street and "• 和平街道:" not in street   # the root itself owes nothing
+        assert "光明社区" not in texts[tree.groups["C01"]].split("Reporting tasks")[1]   # only its own subtree
+
+    async def test_the_weekly_summary_lists_the_weeks_misses(self, db, tree):
+        from bot.daily.runs import run_weekly
+
+        settings = daily_settings(default_locale="en")
+        await new_task(db, local("2025-10-01", "09:00"), Cadence("once", on=date(2025, 10, 9)),
+                       Scope(tree.units["D01"].id, kinds=("community",)), title="排查表")
+        clock = Clock()
+        clock.set("2025-10-10", "09:00")
+        await TaskScheduler(db, settings, clock).tick()
+        async with db.session() as session:
+            await run_weekly(session, settings, Schedule.from_settings(settings), date(2025, 10, 13),
+                             local("2025-10-13", "09:00"))
+            rows = (await session.execute(select(OutboxMessage).where(OutboxMessage.key.like("weekly:%")))).scalars()
+            texts = {r.chat_id: r.payload["text"] for r in rows}
+        district = texts[tree.groups["D01"]]
+        assert district.count("排查表 — missed") == 2 and "和平社区" in district and "光明社区" in district
 
 
 class TestOrganisationFile:
