@@ -55,11 +55,14 @@ def _kb(*rows: list[tuple[str, str]]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[InlineKeyboardButton(t, callback_data=d) for t, d in row] for row in rows])
 
 
-async def _root(context: Context) -> tuple[bool, int | None]:
+async def _root(context: Context, action: TaskAction) -> tuple[bool, int | None]:
     """(allowed, root): the first unit the speaker leads; operators without one get everyone."""
     scope = current_scope()
     units = leading_units(scope.member)
-    return (bool(units) or scope.is_admin), (units[0] if units else None)
+    root = units[0] if units else None
+    async with context.db.read_session() as session:
+        org = await load_org(session)
+    return task_allowed(scope.member, scope.is_admin, action, root, org), root
 
 
 async def start_new(update: Update, context: Context) -> None:
@@ -67,7 +70,7 @@ async def start_new(update: Update, context: Context) -> None:
     if [a.lower() for a in context.args or []][:1] != ["new"]:
         await update.effective_message.reply_text(_("Use /task new to create a reporting task."))
         return
-    allowed, root = await _root(context)
+    allowed, root = await _root(context, TaskAction.CREATE)
     if not allowed:
         await update.effective_message.reply_text(_("Only leaders and administrators can create reporting tasks."))
         return
@@ -168,7 +171,9 @@ async def _ask_units(context: Context, data: dict) -> dict:
         org = await load_org(session)
     below = org.subtree(data["root"])[1:] if data.get("root") in org.units else org.order
     kinds = sorted({org.units[u].kind for u in below})
-    rows = [[(_("All units below"), "tn:kind:*")]] + [[(kind, f"tn:kind:{kind}")] for kind in kinds[:8]]
+    # Telegram takes 64 bytes of callback data: a kind too long for a button is left out.
+    fitting = [kind for kind in kinds if len(f"tn:kind:{kind}".encode()) <= 64][:8]
+    rows = [[(_("All units below"), "tn:kind:*")]] + [[(kind, f"tn:kind:{kind}")] for kind in fitting]
     return {"text": _("Which units must file it?"), "reply_markup": _kb(*rows)}
 
 
@@ -237,11 +242,11 @@ async def _create(context: Context, session, data: dict) -> str:
 
 async def stage_end(update: Update, context: Context) -> None:
     """/stage_end: the stage report falls due below the leader's unit (one day; street offices two)."""
-    allowed, root = await _root(context)
+    allowed, root = await _root(context, TaskAction.STAGE)
     now = clock_now(context.application)
     async with context.db.session() as session:
         org = await load_org(session)
-        if not (allowed and task_allowed(current_scope().member, current_scope().is_admin, TaskAction.STAGE, root, org)):
+        if not allowed:
             text = _("Only leaders and administrators can declare a stage's end.")
         else:
             cal = await calendar(session, context.settings, now)

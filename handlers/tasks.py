@@ -72,7 +72,7 @@ async def start_filing(update: Update, context: Context, period_id: int) -> None
     query, now = update.callback_query, clock_now(context.application)
     async with context.db.session() as session:
         period, org = await period_with_task(session, period_id), await load_org(session)
-        if period is None or not task_allowed(current_scope().member, False, TaskAction.FILE, period.unit_id, org):
+        if period is None or not task_allowed(current_scope().member, current_scope().is_admin, TaskAction.FILE, period.unit_id, org):
             await query.answer(_("Only members of the unit can file its tasks."), show_alert=True)
             return
         if not may_amend(period, now):
@@ -214,7 +214,7 @@ async def submit(update: Update, context: Context, period_id: int) -> None:
         fsm = context.fsm(session, update)
         data = await fsm.get_data()
         period, org = await period_with_task(session, period_id), await load_org(session)
-        if not task_allowed(member, False, TaskAction.FILE, period.unit_id, org) or not may_amend(period, now):
+        if not task_allowed(member, current_scope().is_admin, TaskAction.FILE, period.unit_id, org) or not may_amend(period, now):
             await fsm.clear()
             text = _("The deadline has passed; the filing can no longer be amended.")
         else:

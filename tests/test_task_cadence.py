@@ -161,3 +161,36 @@ class TestScope:
     def test_select(self, scope, expected):
         kinds = {1: "district", 2: "street", 3: "community", 4: "community"}
         assert scope.select([1, 2, 3, 4], kinds) == expected
+
+
+class TestAccess:
+    """One function decides: operators create anywhere, leaders below their unit, members file."""
+
+    @staticmethod
+    def org():
+        from datetime import UTC, datetime
+
+        from bot.daily.summary import Org, OrgUnit
+
+        at = datetime(2020, 1, 1, tzinfo=UTC)
+        return Org({1: OrgUnit(1, "D01", "区", "district", None, at), 2: OrgUnit(2, "S01", "街道", "street", 1, at),
+                    3: OrgUnit(3, "C01", "社区", "community", 2, at)})
+
+    @pytest.mark.parametrize(("role_on", "operator", "action", "unit", "allowed"), [
+        ((2, "leader"), False, "create", 2, True),
+        ((2, "leader"), False, "create", 3, True),     # below the leader's unit
+        ((2, "leader"), False, "create", 1, False),    # above it
+        ((2, "admin"), False, "stage", 3, True),
+        ((2, "reporter"), False, "create", 2, False),
+        ((2, "reporter"), False, "file", 2, True),
+        ((2, "leader"), False, "file", 3, False),      # filing is for the unit's own members
+        (None, True, "create", None, True),            # operators: the whole organisation
+        (None, True, "file", 3, False),
+        (None, False, "create", None, False),
+    ])
+    def test_table(self, role_on, operator, action, unit, allowed):
+        from bot.tasks.access import TaskAction, task_allowed
+        from storage.models import Member, Membership, Role
+
+        member = Member(memberships=[Membership(unit_id=role_on[0], role=Role(role_on[1]))]) if role_on else None
+        assert task_allowed(member, operator, TaskAction(action), unit, self.org()) is allowed

@@ -17,15 +17,16 @@ class TaskAction(enum.StrEnum):
 
 def task_allowed(member: Member | None, is_operator: bool, action: TaskAction, unit_id: int | None,
                  org: Org) -> bool:
-    """Operators may do everything; leaders and admins of a unit create tasks and declare stages
-    for its subtree (their unit or any below it); members of a unit file its tasks."""
-    if is_operator:
-        return True
-    if member is None or unit_id is None:
-        return False
-    roles = {m.unit_id: m.role for m in member.memberships}
+    """Operators create tasks and declare stages anywhere (unit_id None: the whole organisation);
+    leaders and admins of a unit do so for its subtree (their unit or any below it); only members
+    of a unit file its tasks."""
+    roles = {m.unit_id: m.role for m in member.memberships} if member is not None else {}
     if action == TaskAction.FILE:
         return unit_id in roles
+    if is_operator:
+        return True
+    if unit_id is None:
+        return False
     current, seen = unit_id, set()
     while current is not None and current in org.units and current not in seen:
         if roles.get(current) in (Role.LEADER, Role.ADMIN):
