@@ -7,6 +7,7 @@ so a restart resumes at the same step. Buttons: `tn:<action>[:<value>]`.
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
@@ -20,14 +21,15 @@ from bot.tasks.cadence import KINDS, WEEKDAYS, Cadence, CadenceError, format_cad
 from bot.tasks.scheduler import calendar
 from bot.tasks.spec import Question, QuestionError, Scope, parse_questions
 from bot.tasks.stage import declare_stage_end
-from bot.tasks.store import create_task
+from bot.tasks.store import create_task, stop_task
 from bot.tasks.texts import CADENCE, when
 from bot.textutil import esc
 from handlers.base import Command
 from handlers.report import strip_keyboard
+from storage.models import Task
 
 COMMANDS = [
-    Command("task", N_("Leaders: create a reporting task (/task new)"), private=True, roles=frozenset({"leader", "admin"})),
+    Command("task", N_("Leaders: reporting tasks (/task new, /task list, /task stop)"), private=True, roles=frozenset({"leader", "admin"})),
     Command("stage_end", N_("Leaders: declare a work stage ended (stage reports fall due)"), private=True,
             group=True, roles=frozenset({"leader", "admin"})),
 ]
@@ -65,11 +67,53 @@ async def _root(context: Context, action: TaskAction) -> tuple[bool, int | None]
     return task_allowed(scope.member, scope.is_admin, action, root, org), root
 
 
+async def task_command(update: Update, context: Context) -> None:
+    """/task new | list | stop <number>: route to the sub-command, or say how to use it."""
+    word = (context.args or [""])[0].lower()
+    handler = {"new": start_new, "list": list_managed, "stop": stop}.get(word)
+    if handler is None:
+        await update.effective_message.reply_text(
+            _("Use /task new to create a reporting task, /task list to see the tasks you manage, "
+              "/task stop and its number (e.g. /task stop 12) to switch one off."))
+        return
+    await handler(update, context)
+
+
+async def _managed(session, org) -> list[Task]:
+    """The active tasks the speaker may manage (created for their subtree; operators: all)."""
+    scope = current_scope()
+    tasks = (await session.execute(select(Task).where(Task.active.is_(True)).order_by(Task.id))).scalars()
+    return [t for t in tasks if task_allowed(scope.member, scope.is_admin, TaskAction.CREATE, t.scope.get("root"), org)]
+
+
+async def list_managed(update: Update, context: Context) -> None:
+    """/task list: the active tasks the speaker manages, with number, cadence and units."""
+    async with context.db.read_session() as session:
+        tasks = await _managed(session, await load_org(session))
+    lines = [_("<b>Reporting tasks you manage</b>")] + [
+        _("{id}. {title} — {cadence}").format(id=t.id, title=esc(t.title), cadence=esc(_describe(t.cadence)))
+        for t in tasks]
+    await update.effective_message.reply_text("\n".join(lines) if tasks else _("You manage no active reporting tasks."))
+
+
+async def stop(update: Update, context: Context) -> None:
+    """/task stop <number>: switches the task off and withdraws its open periods."""
+    number = (context.args or ["", ""])[1:2]
+    async with context.db.session() as session:
+        tasks = {t.id: t for t in await _managed(session, await load_org(session))}
+        task = tasks.get(int(number[0])) if number and number[0].isdigit() else None
+        withdrawn = await stop_task(session, task) if task is not None else None
+    if task is None:
+        await update.effective_message.reply_text(_("No active task with that number that you manage; see /task list."))
+        return
+    await update.effective_message.reply_text(
+        ngettext("Task “{title}” switched off; {count} open period withdrawn.",
+                 "Task “{title}” switched off; {count} open periods withdrawn.", withdrawn).format(
+            title=esc(task.title), count=withdrawn))
+
+
 async def start_new(update: Update, context: Context) -> None:
     """/task new: checks the right to create and asks for the title."""
-    if [a.lower() for a in context.args or []][:1] != ["new"]:
-        await update.effective_message.reply_text(_("Use /task new to create a reporting task."))
-        return
     allowed, root = await _root(context, TaskAction.CREATE)
     if not allowed:
         await update.effective_message.reply_text(_("Only leaders and administrators can create reporting tasks."))
@@ -267,7 +311,7 @@ def _stage_text(deadlines: dict, tz) -> str:
 
 
 def register(application: Application) -> None:
-    application.add_handler(CommandHandler("task", start_new))
+    application.add_handler(CommandHandler("task", task_command))
     application.add_handler(CommandHandler("stage_end", stage_end))
     application.add_handler(CallbackQueryHandler(press_new, pattern=r"^tn:(skip|kind|cad|ok|x)(:[\w*-]{1,32})?$"))
     application.add_handler(MessageHandler(

@@ -165,3 +165,22 @@ async def new_task(db, when, root: int, questions) -> Task:
     async with db.session() as session:
         return await create_task(session, title="检查", cadence=Cadence("once", on=when.date() + timedelta(days=9)),
                                  scope=Scope(root), questions=questions, due_time="17:00", now=when)
+
+
+class TestManage:
+    async def test_list_and_stop_only_within_the_leaders_subtree(self, bot, emulator, db, clock, tree):
+        from tests.daily_factories import local
+
+        task = await new_task(db, local("2025-10-01", "09:00"), tree.units["D01"].id, [])
+        await bot.bot_data["task_scheduler"].tick()
+        listing = await say(emulator, tree.leaders["D01"], "/task list", contains="manage")
+        assert f"{task.id}. 检查" in listing.text
+        street = await say(emulator, tree.leaders["S01"], "/task list")
+        assert "检查" not in street.text     # created for the district: above the street's leader
+        refused = await say(emulator, tree.leaders["S01"], f"/task stop {task.id}")
+        assert "No active task" in refused.text
+        stopped = await say(emulator, tree.leaders["D01"], f"/task stop {task.id}", contains="switched off")
+        assert "3 open periods" in stopped.text
+        async with db.session() as session:
+            assert not (await session.get(Task, task.id)).active
+            assert not list((await session.execute(select(TaskPeriod))).scalars())

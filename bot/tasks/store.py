@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -166,3 +166,12 @@ async def last_filed_at(session: AsyncSession, task_id: int, unit_id: int, befor
     query = select(func.max(TaskFiling.submitted_at)).join(TaskPeriod).where(
         TaskPeriod.task_id == task_id, TaskPeriod.unit_id == unit_id, TaskFiling.submitted_at < before)
     return (await session.execute(query)).scalar()
+
+
+async def stop_task(session: AsyncSession, task: Task) -> int:
+    """Switch a task off: no new periods, its open ones withdrawn (filed and missed ones stay on
+    record); returns how many open periods were withdrawn."""
+    task.active = False
+    result = await session.execute(delete(TaskPeriod).where(
+        TaskPeriod.task_id == task.id, TaskPeriod.status == PeriodStatus.OPEN))
+    return result.rowcount or 0
