@@ -22,7 +22,7 @@ from bot.tasks.scheduler import calendar
 from bot.tasks.spec import Question, QuestionError, Scope, parse_questions
 from bot.tasks.stage import declare_stage_end
 from bot.tasks.store import create_task, stop_task
-from bot.tasks.texts import CADENCE, when
+from bot.tasks.texts import CADENCE, QUESTION_KIND, render_kind, when
 from bot.textutil import esc
 from handlers.base import Command
 from handlers.report import strip_keyboard
@@ -91,7 +91,7 @@ async def list_managed(update: Update, context: Context) -> None:
     async with context.db.read_session() as session:
         tasks = await _managed(session, await load_org(session))
     lines = [_("<b>Reporting tasks you manage</b>")] + [
-        _("{id}. {title} — {cadence}").format(id=t.id, title=esc(t.title), cadence=esc(_describe(t.cadence)))
+        _("{id}. {title} — {cadence}").format(id=t.id, title=esc(t.title), cadence=render_kind(t))
         for t in tasks]
     await update.effective_message.reply_text("\n".join(lines) if tasks else _("You manage no active reporting tasks."))
 
@@ -222,7 +222,8 @@ async def _ask_units(context: Context, data: dict) -> dict:
 
 
 def _confirm_text(data: dict) -> str:
-    questions = "、".join(q["label"] for q in data.get("questions", [])) or _("one free-text answer")
+    questions = "、".join(f"{q['label']} ({_(QUESTION_KIND[q['kind']])})" for q in data.get("questions", [])) or _(
+        "one free-text answer")
     return _("<b>New reporting task</b>\nTitle: {title}\nUnits: {units}\nCadence: {cadence}\nQuestions: {questions}").format(
         title=esc(data["title"]), units=esc("、".join(data.get("kinds") or []) or _("all units below")),
         cadence=esc(_describe(data["cadence"])), questions=esc(questions))

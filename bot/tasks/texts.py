@@ -101,5 +101,6 @@ def render_missed_notice(org: Org, task: Task, due_at: datetime, unit_ids: list[
 
 
 def render_kind(task: Task) -> str:
+    """The cadence in words: "monthly", "every 3 days", …"""
     kind = task.cadence.get("kind", "once")
     return _(CADENCE[kind]).format(n=task.cadence.get("every", 0))
