@@ -142,6 +142,24 @@ class TestStage:
             again = await declare_stage_end(session, await load_org(session), cal, tree.units["D01"].id, now, ["street"])
         assert again == due and len(await periods(db)) == 3
 
+    async def test_units_and_street_offices_are_missed_each_at_their_own_deadline(self, db, tree):
+        settings = daily_settings(task_templates="stage", **WORKDAYS)
+        async with db.session() as session:
+            await enable_templates(session, settings, ["stage"], local("2025-09-01", "09:00"))
+            cal = await calendar(session, settings, local("2025-10-09", "10:00"))
+            await declare_stage_end(session, await load_org(session), cal, tree.units["D01"].id,
+                                    local("2025-10-09", "10:00"), ["street"])
+        clock = Clock()
+        ticker = TaskScheduler(db, settings, clock)
+        clock.set("2025-10-10", "17:01")
+        assert [k for k in await ticker.tick() if k.startswith("task-deadline")] == ["task-deadline:1:stage-2025-10-09"]
+        assert {p.unit_id for p in await periods(db, status=PeriodStatus.MISSED)} == {
+            tree.units["C01"].id, tree.units["C02"].id}
+        clock.set("2025-10-11", "17:01")
+        assert [k for k in await ticker.tick() if k.startswith("task-deadline")] == ["task-deadline:1:stage-2025-10-09"]
+        assert len(await periods(db, status=PeriodStatus.MISSED)) == 3
+        assert len(await outbox_keys(db, "task-missed")) == 2   # communities to S01's group, the street to D01's
+
 
 class TestMissedOnce:
     async def test_two_processes_and_restarts_record_and_notify_once(self, db, db_url, tree):
@@ -164,8 +182,9 @@ class TestMissedOnce:
         missed = await periods(db, status=PeriodStatus.MISSED)
         assert len(missed) == 3 and len({p.missed_at for p in missed}) == 1
         # S01 tells D01's group; C01 and C02 are listed to S01's group: one notice per group.
+        run = "1:202510090900:2025-10-09"   # task 1, due 17:00 Beijing time = 09:00 UTC
         assert sorted(await outbox_keys(db, "task-missed")) == sorted([
-            f"task-missed:1:2025-10-09:{tree.groups['D01']}:1", f"task-missed:1:2025-10-09:{tree.groups['S01']}:1"])
+            f"task-missed:{run}:{tree.groups['D01']}:1", f"task-missed:{run}:{tree.groups['S01']}:1"])
 
 
 class TestReminders:

@@ -1,15 +1,15 @@
 """What the task timer does: open periods, remind units that have not filed, record misses once
 and tell the unit above. Each reminder and deadline is a run claimed in `job_runs`
-(`task-remind` / `task-deadline`, period = the occurrence, target = the task id), so several
-processes, restarts and catch-up after downtime do each exactly once.
+(`task-remind` / `task-deadline`, period = the occurrence, target = the task id and the deadline (`<task>:<YYYYmmddHHMM UTC>`), so several processes, restarts
+and catch-up after downtime do each exactly once.
 
-Outbox keys: `task-remind:<task>:<occurrence>:<unit>:<chat>`, `task-missed:<task>:<occurrence>:<chat>:<n>`.
+Outbox keys: `task-remind:<target>:<occurrence>:<unit>:<chat>`, `task-missed:<target>:<occurrence>:<chat>:<n>`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +35,12 @@ class Due:
     occurrence: str
     due_at: datetime
 
+    @property
+    def target(self) -> str:
+        """The run's target in job_runs: a stage's units and street offices share an occurrence
+        but not a deadline, so the deadline is part of it."""
+        return f"{self.task_id}:{self.due_at.astimezone(UTC):%Y%m%d%H%M}"
+
 
 async def open_occurrences(session: AsyncSession) -> list[Due]:
     query = (select(TaskPeriod.task_id, TaskPeriod.occurrence, TaskPeriod.due_at)
@@ -44,7 +50,7 @@ async def open_occurrences(session: AsyncSession) -> list[Due]:
 
 async def _open_units(session: AsyncSession, due: Due) -> list[int]:
     query = select(TaskPeriod.unit_id).where(TaskPeriod.task_id == due.task_id, TaskPeriod.occurrence == due.occurrence,
-                                             TaskPeriod.status == PeriodStatus.OPEN)
+                                             TaskPeriod.due_at == due.due_at, TaskPeriod.status == PeriodStatus.OPEN)
     return sorted((await session.execute(query)).scalars())
 
 
@@ -59,7 +65,7 @@ async def run_reminder(session: AsyncSession, settings: Settings, org: Org, due:
         for chat_id, locale in chats:
             with i18n.use_locale(locale):
                 text = render_reminder(task, org.units[unit_id].name, due.due_at, settings.tz)
-            key = f"task-remind:{due.task_id}:{due.occurrence}:{unit_id}:{chat_id}"
+            key = f"task-remind:{due.target}:{due.occurrence}:{unit_id}:{chat_id}"
             messages.append(Outgoing(key, chat_id, text, Priority.REMINDER))
     await enqueue_all(session, messages, now)
     return len(messages)
@@ -67,7 +73,7 @@ async def run_reminder(session: AsyncSession, settings: Settings, org: Org, due:
 
 async def run_deadline(session: AsyncSession, settings: Settings, org: Org, due: Due, now: datetime) -> int:
     """Record the misses (once) and, unless stale, list them to the nearest group above each."""
-    missed = await record_missed(session, due.task_id, due.occurrence, now)
+    missed = await record_missed(session, due.task_id, due.occurrence, due.due_at, now)
     if not missed or now - due.due_at > STALE_AFTER:
         return 0
     task = await session.get(Task, due.task_id)
@@ -81,7 +87,7 @@ async def run_deadline(session: AsyncSession, settings: Settings, org: Org, due:
         for parent, unit_ids in by_parent.items():
             text = render_missed_notice(org, task, due.due_at, unit_ids, settings.tz)
             for chat_id in org.groups[parent]:
-                messages += [Outgoing(f"task-missed:{due.task_id}:{due.occurrence}:{chat_id}:{n}", chat_id, part,
+                messages += [Outgoing(f"task-missed:{due.target}:{due.occurrence}:{chat_id}:{n}", chat_id, part,
                                       Priority.REMINDER) for n, part in enumerate(split_message(text), start=1)]
     await enqueue_all(session, messages, now)
     return len(messages)

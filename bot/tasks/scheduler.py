@@ -63,7 +63,7 @@ class TaskScheduler:
         return done
 
     async def _run(self, job: str, due: runs.Due, now: datetime) -> bool:
-        key = RunKey(job, due.occurrence, str(due.task_id))
+        key = RunKey(job, due.occurrence, due.target)
         async with self.db.session() as session:
             if not await jobs.claim(session, key, owner=self.owner, now=now, due_at=due.due_at):
                 return False

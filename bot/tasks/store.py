@@ -152,11 +152,13 @@ def may_amend(period: TaskPeriod, now: datetime) -> bool:
     return period.status != PeriodStatus.FILED or now <= period.due_at
 
 
-async def record_missed(session: AsyncSession, task_id: int, occurrence: str, now: datetime) -> list[int]:
-    """Mark the occurrence's still-open periods missed; returns their unit ids (once: a second
-    call finds none open)."""
+async def record_missed(session: AsyncSession, task_id: int, occurrence: str, due_at: datetime,
+                        now: datetime) -> list[int]:
+    """Mark the occurrence's periods with this deadline that are still open missed; returns their
+    unit ids (once: a second call finds none open)."""
     statement = (update(TaskPeriod).where(TaskPeriod.task_id == task_id, TaskPeriod.occurrence == occurrence,
-                                          TaskPeriod.status == PeriodStatus.OPEN, TaskPeriod.due_at <= now)
+                                          TaskPeriod.status == PeriodStatus.OPEN, TaskPeriod.due_at == due_at,
+                                          TaskPeriod.due_at <= now)
                  .values(status=PeriodStatus.MISSED, missed_at=now).returning(TaskPeriod.unit_id))
     return sorted((await session.execute(statement)).scalars())
 
