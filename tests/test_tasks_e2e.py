@@ -121,6 +121,31 @@ class TestRestart:
         assert filing.answers == ["一切正常", 7]
 
 
+    async def test_task_creation_resumes_after_a_restart(self, settings, db, db_url, emulator, org):
+        from bot.app import build_application, start_polling, stop_polling
+        from storage.db import Database
+
+        tree = await org.tree()
+        leader = tree.leaders["D01"]
+        first = build_application(settings, Database(db_url))
+        await start_polling(first)
+        try:
+            await say(emulator, leader, "/task new", contains="title")
+            instructions = await say(emulator, leader, "月度排查", contains="Instructions")
+        finally:
+            await stop_polling(first)
+        second = build_application(settings, Database(db_url))
+        await start_polling(second)
+        try:
+            units = await press(emulator, leader, instructions, "tn:skip")
+            assert "Which units" in units.text
+        finally:
+            await stop_polling(second)
+        async with db.session() as session:
+            [state] = (await session.execute(select(FSMState).where(FSMState.user_id == leader))).scalars()
+        assert state.state == "TaskNewForm:units" and state.data["title"] == "月度排查"
+
+
 class TestRollUpAndStageInChat:
     async def test_street_confirms_the_roll_up_draft_and_the_district_group_gets_it(self, bot, emulator, db, clock, tree):
         from bot.tasks.templates import enable_templates
