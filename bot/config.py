@@ -124,6 +124,11 @@ class Settings(BaseSettings):
     # brief card, the report itself shown privately to those on its route (recorded).
     protect_content: bool = True
     group_card_detail: Literal["full", "brief"] = "full"
+    # Reporting tasks (填报任务): built-ins to enable, reminder lead, the kinds the templates address.
+    task_templates: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    task_reminder_hours: float = Field(default=24, ge=0)
+    task_street_kinds: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["street"])
+    task_bulletin_kinds: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["district"])
 
     @field_validator("admin_telegram_ids", mode="before")
     @classmethod
@@ -133,6 +138,23 @@ class Settings(BaseSettings):
             return [part for part in value.replace(",", " ").split() if part]
         if isinstance(value, int):
             return [value]
+        return value
+
+    @field_validator("task_templates", "task_street_kinds", "task_bulletin_kinds", mode="before")
+    @classmethod
+    def _split_words(cls, value: object) -> object:
+        # "rollup, bulletin" in the environment.
+        if isinstance(value, str):
+            return [part for part in value.replace(",", " ").split() if part]
+        return value
+
+    @field_validator("task_templates")
+    @classmethod
+    def _known_templates(cls, value: list[str]) -> list[str]:
+        known = ("rollup", "monthly_form", "stage", "annual", "research", "bulletin")
+        unknown = [name for name in value if name not in known]
+        if unknown:
+            raise ValueError(f"unknown template {', '.join(unknown)} (known: {', '.join(known)})")
         return value
 
     @field_validator("case_receive_minutes", "case_on_scene_minutes", "case_followup_minutes",

@@ -157,6 +157,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from bot.config import SUPPORTED_LOCALES, parse_clock_time
 from bot.i18n import _, ngettext
+from bot.tasks.orgfile import apply_tasks, parse_tasks
 from bot.yamlsafe import NoAliasLoader
 from storage.db import Database
 from storage.models import (
@@ -193,7 +194,7 @@ QUOTA_MAX = 100_000
 DEFAULT_KIND = "unit"
 
 # Key order here is the order export writes them in.
-TOP_KEYS = ("units", "sensitive_periods")
+TOP_KEYS = ("units", "sensitive_periods", "tasks")
 UNIT_KEYS = ("code", "name", "kind", "weekly_quota", "parent", "group_chat_id", "members", "duty", "children")
 MEMBER_KEYS = ("telegram_id", "name", "role", "phone", "locale")
 PERIOD_KEYS = ("name", "starts_on", "ends_on", "morning_check_in")
@@ -261,6 +262,7 @@ class PeriodSpec:
 class OrgSpec:
     units: tuple[UnitSpec, ...] = ()
     sensitive_periods: tuple[PeriodSpec, ...] = ()
+    tasks: tuple = ()   # bot/tasks/orgfile.py TaskEntry
 
     def walk(self) -> Iterator[tuple[UnitSpec, UnitSpec | None]]:
         """Every unit with its parent in the file, parents before children."""
@@ -414,7 +416,8 @@ class _Parser:
         self.require(fields, "units", root)
         units = self.units(fields.get("units"), "units", top_level=True)
         periods = (self.period(item) for item in self.sequence(fields.get("sensitive_periods"), "sensitive_periods"))
-        return OrgSpec(units, tuple(period for period in periods if period is not None))
+        periods = tuple(period for period in periods if period is not None)
+        return OrgSpec(units, periods, parse_tasks(self, fields.get("tasks")))
 
     def units(self, node: Node | None, key: str, *, top_level: bool) -> tuple[UnitSpec, ...]:
         parsed = (self.unit(item, top_level=top_level) for item in self.sequence(node, key))
@@ -669,6 +672,7 @@ class OrgChanges:
     quotas_set: int = 0
     periods_created: int = 0
     periods_updated: int = 0
+    tasks_set: int = 0
     lines: list[str] = field(default_factory=list)  # one translated line per change, in order
 
     def note(self, counter: str, line: str) -> None:
@@ -1049,6 +1053,7 @@ async def apply_org(
     await _apply_duty(session, spec, units, changes, actor)
     await _apply_quotas(session, spec, units, changes)
     await _apply_periods(session, spec, changes)
+    changes.tasks_set = await apply_tasks(session, spec.tasks, utcnow())
     roots = ", ".join(unit.code for unit in spec.units)
     await audit(session, actor, "org.import", roots[:255], prune=prune, **changes.counts())
     await session.flush()

@@ -32,6 +32,7 @@ from bot.daily.summary import (
 )
 from bot.daily.weekly import load_week, render_weekly
 from bot.i18n import _, format_date
+from bot.tasks.overview import load_task_overview, task_section
 from bot.textutil import esc, split_message
 from storage import outbox
 from storage.models import Member, Membership, OutboxMessage, OutboxStatus, Priority
@@ -137,9 +138,11 @@ async def run_deadline(session: AsyncSession, settings: Settings, schedule: Sche
         return 0
     late_at = now if now - data.deadline > LATE_AFTER else None
     messages: list[Outgoing] = []
+    tasks = await load_task_overview(session, now - timedelta(days=1), now)
     with i18n.use_locale(settings.default_locale):
         for unit_id in (u for u in org.order if org.groups.get(u)):
             text = render_day_summary(org, data, unit_id, schedule.tz, sent_late_at=late_at)
+            text += task_section(org, tasks, unit_id, schedule.tz)
             for chat_id in org.groups[unit_id]:
                 messages += in_parts(f"summary:{day}", chat_id, text, Priority.BULK)
         messages += _missing_notices(org, data, missing)
@@ -172,9 +175,10 @@ async def run_weekly(session: AsyncSession, settings: Settings, schedule: Schedu
     first, last = covered_week(day)
     week = await load_week(session, schedule, org, first, last, settings.weekly_quota)
     messages: list[Outgoing] = []
+    tasks = await load_task_overview(session, now - timedelta(days=7), now)
     with i18n.use_locale(settings.default_locale):
         for unit_id in (u for u in org.order if org.groups.get(u)):
-            text = render_weekly(org, week, unit_id)
+            text = render_weekly(org, week, unit_id) + task_section(org, tasks, unit_id, schedule.tz)
             for chat_id in org.groups[unit_id]:
                 messages += in_parts(f"weekly:{day}", chat_id, text, Priority.BULK)
     await enqueue_all(session, messages, now)

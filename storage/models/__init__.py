@@ -18,6 +18,7 @@ from storage.models.jobs import JobRun, JobStatus
 from storage.models.org import AuditLog, GroupChat, Invite, Member, Membership, Role, Unit
 from storage.models.outbox import OutboxMessage, OutboxStatus, Priority, SenderLease
 from storage.models.report import Attachment, CaseStatus, Category, ReferenceCounter, Report
+from storage.models.task import PeriodStatus, Task, TaskFiling, TaskPeriod
 from storage.models.updates import ProcessedUpdate, UpdateStatus
 
 __all__ = [
@@ -50,9 +51,13 @@ __all__ = [
     "ProcessedUpdate",
     "ReferenceCounter",
     "Report",
+    "PeriodStatus",
     "Role",
     "SenderLease",
     "SensitivePeriod",
+    "Task",
+    "TaskFiling",
+    "TaskPeriod",
     "Unit",
     "UpdateStatus",
     "UnitQuota",
