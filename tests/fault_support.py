@@ -20,7 +20,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from storage.models import FSMState, OutboxMessage, OutboxStatus, Report
-from tests.emulator import BotAPIEmulator, SentMessage
+from bot.sandbox.emulator import BotAPIEmulator, SentMessage
 
 # --------------------------------------------------------------------------------------------
 # Breaking the line to Telegram

@@ -10,7 +10,7 @@ from bot.app import build_application, start_polling, stop_polling
 from bot.duty import set_shift
 from storage.models import AuditLog, CaseStatus, Role
 from tests.case_helpers import T0, Clock, file_report, reload
-from tests.emulator import SentMessage
+from bot.sandbox.emulator import SentMessage
 
 
 @pytest.fixture

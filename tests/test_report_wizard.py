@@ -11,7 +11,7 @@ from bot.fsm import FSMContext
 from bot.reporting import routing
 from storage.models import FSMState, OutboxMessage, Report, Role, SensitivePeriod
 from storage.types import utcnow
-from tests.emulator import parse_text
+from bot.sandbox.emulator import parse_text
 from tests.report_factories import TZ
 from tests.wizard_driver import ReporterDriver
 

@@ -19,7 +19,7 @@ from storage.db import Database
 from storage.migrate import upgrade_async
 from storage.models import Priority
 from storage.outbox import enqueue
-from tests.emulator import DEFAULT_LIMITS, BotAPIEmulator
+from bot.sandbox.emulator import DEFAULT_LIMITS, BotAPIEmulator
 
 ADMIN_ID = 9001
 CARDS, CARD_GROUPS = 1000, 50

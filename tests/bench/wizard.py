@@ -26,7 +26,7 @@ from bot.config import load_settings
 from storage.db import Database
 from storage.migrate import upgrade_async
 from storage.models import OutboxMessage, Report, Role
-from tests.emulator import BotAPIEmulator
+from bot.sandbox.emulator import BotAPIEmulator
 from tests.factories import OrgFactory
 from tests.wizard_driver import ReporterDriver
 
