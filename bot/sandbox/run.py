@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import logging
 import signal
 import sys
@@ -45,26 +47,64 @@ Open {url} in your browser. Stop with Ctrl+C.""").format(url=url, database=datab
     return f"{head}\n\n{botfather_steps()}\n"
 
 
+class SandboxBusy(Exception):
+    """Another sandbox uses the same database file."""
+
+
+@contextlib.contextmanager
+def exclusive(database: Path):
+    """Hold a lock next to the database: a second sandbox would wipe the first one's."""
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{database}.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SandboxBusy(str(database)) from None
+        yield
+
+
+class SandboxServer:
+    """The sandbox and its page on 127.0.0.1:`port` (0: any free port; `url` tells which)."""
+
+    def __init__(self, sandbox: Sandbox, port: int) -> None:
+        self.sandbox, self.port, self.url = sandbox, port, ""
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> str:
+        await self.sandbox.start()
+        self._runner = web.AppRunner(sandbox_app(self.sandbox), access_log=None,
+                                     handle_signals=False, shutdown_timeout=1.0)
+        await self._runner.setup()
+        try:
+            await web.TCPSite(self._runner, LISTEN, self.port).start()
+        except OSError:
+            await self.stop()
+            raise
+        self.url = f"http://{LISTEN}:{self._runner.addresses[0][1]}/"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await self.sandbox.stop()
+
+
 async def serve_sandbox(settings: Settings, *, port: int, org_file: Path | None,
                         database: Path = DATABASE) -> None:
     """Start everything, print the banner, and stop cleanly on SIGINT or SIGTERM."""
-    sandbox = Sandbox(settings, database, org_file)
-    await sandbox.start()
-    runner = web.AppRunner(sandbox_app(sandbox), access_log=None, handle_signals=False,
-                           shutdown_timeout=1.0)
-    await runner.setup()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await web.TCPSite(runner, LISTEN, port).start()
-        url = f"http://{LISTEN}:{runner.addresses[0][1]}/"
-        print(banner(url, database), flush=True)
-        await stop.wait()
-    finally:
-        await runner.cleanup()
-        await sandbox.stop()
+    with exclusive(database):
+        server = SandboxServer(Sandbox(settings, database, org_file), port)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        url = await server.start()
+        try:
+            print(banner(url, database), flush=True)
+            await stop.wait()
+        finally:
+            await server.stop()
 
 
 def run_sandbox(settings: Settings, *, port: int, org_file: Path | None) -> int:
@@ -75,6 +115,10 @@ def run_sandbox(settings: Settings, *, port: int, org_file: Path | None) -> int:
     except OrgFileError as exc:
         print(_("The file was not imported; nothing was changed:"), file=sys.stderr)
         print(str(exc), file=sys.stderr)
+        return 1
+    except SandboxBusy as exc:
+        print(_("Another sandbox is already running with {database}; stop it first (Ctrl+C in its terminal).").format(
+            database=exc), file=sys.stderr)
         return 1
     except OSError as exc:  # the port is taken, most likely
         print(_("The sandbox could not start: {error}").format(error=exc), file=sys.stderr)

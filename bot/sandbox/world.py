@@ -45,6 +45,12 @@ CLOCK_ACTIONS = {
 }
 
 
+def remove_database(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
 class Sandbox:
     """One sandbox; the web page holds it across resets."""
 
@@ -99,6 +105,8 @@ class Sandbox:
         await start_polling(self.application)
         for person in self.directory.people.values():  # everyone has pressed Start
             await self.emulator.users[person.telegram_id].send("/start")
+        with contextlib.suppress(AssertionError):  # the page opens on the welcomes, if they came
+            await self.emulator.wait_idle(timeout=20)
         log.info("sandbox started: %d people, %d groups", len(self.directory.people),
                  len(self.directory.groups))
 
@@ -109,9 +117,7 @@ class Sandbox:
             await self.emulator.stop()
 
     async def _fresh_database(self) -> None:
-        self.database.parent.mkdir(parents=True, exist_ok=True)
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(f"{self.database}{suffix}").unlink(missing_ok=True)
+        await asyncio.to_thread(remove_database, self.database)
         await upgrade_async(self.url)
 
     async def _import(self, db: Database) -> None:
