@@ -39,5 +39,15 @@ class SandboxThread:
         try:
             self.call(self.server.stop())
         finally:
+            self.call(_cancel_the_rest())
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(10)
+            self.loop.close()
+
+
+async def _cancel_the_rest() -> None:
+    """What asyncio.run does at the end: event streams still open are cancelled, not dropped."""
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
