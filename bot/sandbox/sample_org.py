@@ -33,7 +33,7 @@ _TREE = ("D01", "东城区", "district", -1001000000001, [(1001, "leader"), (100
     ]),
 ])
 # Who is on duty (leader, officer) in the units that keep a roster, alternating by day.
-_DUTY = {"D01": [(1001, 1002)], "S01": [(2001, 3001), (2001, 3002)], "S02": [(2002, 3004)]}
+_DUTY = {"D01": [(1001, 1002)], "S01": [(2001, 3002), (2001, 3001)], "S02": [(2002, 3004)]}
 
 
 def sample_org(first_day: date) -> dict:
