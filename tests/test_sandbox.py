@@ -17,6 +17,7 @@ from bot.keyboards import MENU_LABELS
 from bot.org import parse_org
 from bot.sandbox.clock import SandboxClock
 from bot.sandbox.emulator import SentMessage
+from bot.sandbox.emulator import _poll as poll
 from bot.sandbox.sample_org import sample_org_yaml
 from bot.sandbox.views import bot_view, user_view
 from bot.sandbox.web import sandbox_app
@@ -136,9 +137,7 @@ async def state(client) -> dict:
 
 
 async def until(predicate, seconds: float = 20) -> None:
-    async with asyncio.timeout(seconds):
-        while not predicate():
-            await asyncio.sleep(0.05)
+    assert await poll(predicate, seconds), f"condition not met within {seconds}s"
 
 
 def texts(sandbox: Sandbox, chat_id: int) -> list[str]:
