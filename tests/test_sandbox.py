@@ -227,12 +227,16 @@ class TestSandboxPage:
         assert (await client.post("/api/language", json={"lang": "zh_Hans"})).status == 200
         assert (await state(client))["labels"]["reset"] == chinese != "Reset"
 
-    async def test_jumping_to_the_deadline_posts_the_daily_summary(self, page):
+    @pytest.mark.parametrize(("action", "msgid", "at"), [
+        ("16:00", "<b>📅 Daily report reminder — {unit}</b>", time(16, 0)),
+        ("17:00", "<b>📊 Daily summary — {unit}, {date}</b>", time(17, 0)),
+    ])
+    async def test_a_clock_jump_brings_what_is_due_at_once(self, page, action, msgid, at):
         client, sandbox = page
-        assert (await client.post("/api/clock", json={"action": "17:00"})).status == 200
-        assert sandbox.clock().astimezone(TZ).time() >= time(17, 0)
+        assert (await client.post("/api/clock", json={"action": action})).status == 200
+        assert sandbox.clock().astimezone(TZ).time() >= at
         with use_locale("zh_Hans"):
-            heading = _("<b>📊 Daily summary — {unit}, {date}</b>").split("{unit}")[0][3:]
+            heading = _(msgid).split("{unit}")[0][3:]  # without the <b>
         await until(lambda: any(heading in t for t in texts(sandbox, COMMUNITY)), 60)
 
     async def test_reset_starts_over(self, page):
