@@ -153,3 +153,15 @@ class TestSandboxCommand:
                                 env=clean_env(PYTHONPATH=str(ROOT)), capture_output=True,
                                 text=True, timeout=60)
         assert result.returncode == 2 and "@BotFather" in result.stderr
+
+    def test_a_taken_port_is_named_before_anything_starts(self, tmp_path):
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            result = subprocess.run(
+                [sys.executable, "-m", "bot", "sandbox", "--port", str(port)], cwd=tmp_path,
+                env=clean_env(PYTHONPATH=str(ROOT), DEFAULT_LOCALE="en"), capture_output=True,
+                text=True, timeout=60)
+        assert result.returncode == 1 and "SANDBOX_PORT" in result.stderr
+        assert "Running upgrade" not in result.stderr and "Traceback" not in result.stderr

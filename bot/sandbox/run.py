@@ -7,6 +7,7 @@ import contextlib
 import fcntl
 import logging
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -90,9 +91,18 @@ class SandboxServer:
         await self.sandbox.stop()
 
 
+def check_port(port: int) -> None:
+    """Fail before the slow start-up, not after it, when the page's port is taken."""
+    if port:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((LISTEN, port))
+
+
 async def serve_sandbox(settings: Settings, *, port: int, org_file: Path | None,
                         database: Path = DATABASE) -> None:
     """Start everything, print the banner, and stop cleanly on SIGINT or SIGTERM."""
+    check_port(port)
     with exclusive(database):
         server = SandboxServer(Sandbox(settings, database, org_file), port)
         stop = asyncio.Event()
