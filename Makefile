@@ -20,8 +20,9 @@ compile-i18n: $(STAMP)
 migrate: $(STAMP)
 	$(PY) -m bot db upgrade
 
+# Without TELEGRAM_BOT_TOKEN this starts the sandbox (the bot against a local stand-in).
 run: $(STAMP) compile-i18n
-	$(PY) -m bot run
+	$(PY) -m bot run --sandbox-if-no-token
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

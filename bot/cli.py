@@ -1,5 +1,5 @@
-"""Command line: `python -m bot run | db upgrade | db backup [FILE] | webhook set|delete|info |
-org import FILE | org export | diagrams [--check]`."""
+"""Command line: `python -m bot run | sandbox | db upgrade | db backup [FILE] |
+webhook set|delete|info | org import FILE | org export | diagrams [--check]`."""
 
 from __future__ import annotations
 
@@ -34,7 +34,12 @@ Keep the token secret: never commit .env.
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Shangbao bot")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="migrate the database and start the bot (BOT_MODE: polling or webhook)")
+    run = sub.add_parser("run", help="migrate the database and start the bot (BOT_MODE: polling or webhook)")
+    run.add_argument("--sandbox-if-no-token", action="store_true",
+                     help="without TELEGRAM_BOT_TOKEN, start the sandbox instead of exiting (make run)")
+    sandbox = sub.add_parser("sandbox", help="try the bot without Telegram: a local stand-in, a sample organisation, a web page")
+    sandbox.add_argument("--org", type=Path, help="organisation file to load instead of the sample (training drills)")
+    sandbox.add_argument("--port", type=int, help="port of the page on 127.0.0.1 (default: SANDBOX_PORT)")
     db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply migrations")
     backup = db.add_parser("backup", help="a consistent copy of the database (SQLite), or pg_dump (PostgreSQL)")
@@ -70,15 +75,18 @@ def main(argv: list[str] | None = None) -> int:
         exit_on_config_error(exc)
     configure_logging(settings.log_level, settings.log_format, secrets=settings.secrets())
     i18n.configure(settings.default_locale, settings.tz)
-    handler = {"run": cmd_run, "db": cmd_db, "org": cmd_org, "webhook": cmd_webhook,
-               "diagrams": cmd_diagrams}[args.command]
+    handler = {"run": cmd_run, "sandbox": cmd_sandbox, "db": cmd_db, "org": cmd_org,
+               "webhook": cmd_webhook, "diagrams": cmd_diagrams}[args.command]
     return handler(settings, args) or 0
 
 
-def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     try:
         settings.token()
     except ConfigError:
+        if args.sandbox_if_no_token:
+            print(_("TELEGRAM_BOT_TOKEN is not set: starting the sandbox instead."), flush=True)
+            return cmd_sandbox(settings, argparse.Namespace(org=None, port=None))
         print(NO_TOKEN_HELP, file=sys.stderr)
         return 2
     if settings.bot_mode == "webhook":
@@ -91,6 +99,15 @@ def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
     asyncio.run(upgrade_exclusive(settings.database_url))
     asyncio.run(serve(settings))
     return 0
+
+
+def cmd_sandbox(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.sandbox.run import run_sandbox  # imported late: PTB is slow to import
+
+    port = settings.sandbox_port if args.port is None else args.port
+    if not 0 <= port <= 65535:
+        exit_on_config_error(ConfigError("SANDBOX_PORT", "must be a port number, 0-65535"))
+    return run_sandbox(settings, port=port, org_file=args.org)
 
 
 def cmd_db(settings: Settings, args: argparse.Namespace) -> int:

@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     ops_listen: str = "127.0.0.1"
     health_port: Annotated[int, Field(ge=0, le=65535)] = 0
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = 0
+    # The sandbox's page (`python -m bot sandbox`, `make run` without a token), on 127.0.0.1.
+    sandbox_port: Annotated[int, Field(ge=0, le=65535)] = 8080
 
     # Flood control per Telegram user: a steady rate and a burst (albums arrive as bursts).
     flood_rate_per_minute: Annotated[float, Field(ge=0)] = 30.0

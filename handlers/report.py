@@ -30,6 +30,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 
 from bot import i18n, logs
 from bot.cases.hooks import case_filed
+from bot.clock import now as clock_now
 from bot.fsm import FlowMachine, FSMContext, State, StatesGroup
 from bot.i18n import N_, _
 from bot.keyboards import MENU_LABELS, MenuButton, label_in_all_languages, main_menu
@@ -276,7 +277,7 @@ async def ask_occurred_at(turn: Turn) -> Prompt:
 async def save_occurred_at(turn: Turn, message: Message) -> Invalid | None:
     """Stores the typed time of the event (not in the future, at most 30 days back); asks the place next."""
     tz = turn.context.settings.tz
-    when = validation.parse_event_time(message.text or "", utcnow(), tz)
+    when = validation.parse_event_time(message.text or "", clock_now(turn.context.application), tz)
     if isinstance(when, Invalid):
         return when
     turn.draft.occurred_at = when.astimezone(tz).isoformat()
@@ -507,7 +508,7 @@ def review_keyboard(turn: Turn) -> InlineKeyboardMarkup:
 
 async def assess_turn(turn: Turn) -> Assessment:
     unit = await turn.session.get(Unit, turn.draft.unit_id)
-    today = utcnow().astimezone(turn.context.settings.tz).date()
+    today = clock_now(turn.context.application).astimezone(turn.context.settings.tz).date()
     return await assess(turn.session, turn.draft, unit, active_rules(), today)
 
 
@@ -812,7 +813,7 @@ async def press_now(turn: Turn, _value: str) -> Prompt | Invalid:
     """🕒 Now: stores the current time; asks the place next."""
     if turn.step != "occurred_at":
         return Invalid(STALE)
-    turn.draft.occurred_at = utcnow().astimezone(turn.context.settings.tz).replace(second=0, microsecond=0).isoformat()
+    turn.draft.occurred_at = clock_now(turn.context.application).astimezone(turn.context.settings.tz).replace(second=0, microsecond=0).isoformat()
     return await advance(turn)
 
 
@@ -911,7 +912,7 @@ async def press_submit(turn: Turn, _value: str) -> Prompt | Invalid:
     unit = next((m.unit for m in member.memberships if m.unit_id == turn.draft.unit_id), None) if member else None
     if unit is None:
         return Invalid(N_("You are not a member of that unit."))
-    settings, now = turn.context.settings, utcnow()
+    settings, now = turn.context.settings, clock_now(turn.context.application)
     submitted = await submit_draft(turn.session, turn.draft, member, unit, rules=active_rules(), tz=settings.tz,
                                    now=now, default_locale=settings.default_locale,
                                    admin_ids=settings.admin_telegram_ids, brief_groups=settings.brief_group_cards)

@@ -107,7 +107,7 @@ async def db(db_url) -> AsyncIterator[Database]:
 
 @pytest.fixture
 async def emulator():
-    from tests.emulator import BotAPIEmulator
+    from bot.sandbox.emulator import BotAPIEmulator
 
     emu = BotAPIEmulator()
     await emu.start()

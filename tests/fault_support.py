@@ -19,8 +19,8 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy import select
 
+from bot.sandbox.emulator import BotAPIEmulator, SentMessage
 from storage.models import FSMState, OutboxMessage, OutboxStatus, Report
-from tests.emulator import BotAPIEmulator, SentMessage
 
 # --------------------------------------------------------------------------------------------
 # Breaking the line to Telegram

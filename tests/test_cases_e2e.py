@@ -8,9 +8,9 @@ from sqlalchemy import select
 
 from bot.app import build_application, start_polling, stop_polling
 from bot.duty import set_shift
+from bot.sandbox.emulator import SentMessage
 from storage.models import AuditLog, CaseStatus, Role
 from tests.case_helpers import T0, Clock, file_report, reload
-from tests.emulator import SentMessage
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ from telegram.ext import ExtBot
 from bot.app import build_application, start_polling, stop_polling
 from bot.delivery.limiter import Limits, PriorityRateLimiter
 from bot.delivery.sender import OutboxSender, SenderTuning
+from bot.sandbox.emulator import BotAPIEmulator
 from storage.models import OutboxMessage, OutboxStatus, Priority
 from storage.outbox import enqueue
 from tests.conftest import ADMIN_ID
-from tests.emulator import BotAPIEmulator
 
 E2E = SenderTuning(poll_interval=0.2, backoff_base=0.05, backoff_cap=0.2, renew_every=0.2, lease_ttl=1.0)
 

@@ -31,7 +31,7 @@ from telegram.ext import (
     Defaults,
 )
 
-from tests.emulator import (
+from bot.sandbox.emulator import (
     BotAPIEmulator,
     ParseError,
     parse_text,

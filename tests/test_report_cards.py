@@ -10,9 +10,9 @@ from bot import i18n
 from bot.reporting import cards
 from bot.reporting.routing import Plan, Target
 from bot.reporting.validation import DESCRIPTION_MAX, PLACE_MAX, TEXT_MAX, TITLE_MAX
+from bot.sandbox.emulator import parse_text
 from bot.textutil import TELEGRAM_TEXT_LIMIT
 from storage.models import Attachment, CaseStatus, Category, Member, Report, Unit
-from tests.emulator import parse_text
 from tests.report_factories import TZ
 
 

@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from bot.fsm import FSMContext
 from bot.reporting import routing
+from bot.sandbox.emulator import parse_text
 from storage.models import FSMState, OutboxMessage, Report, Role, SensitivePeriod
 from storage.types import utcnow
-from tests.emulator import parse_text
 from tests.report_factories import TZ
 from tests.wizard_driver import ReporterDriver, is_question
 

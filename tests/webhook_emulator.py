@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.emulator import BotAPIEmulator
+from bot.sandbox.emulator import BotAPIEmulator
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 

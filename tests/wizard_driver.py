@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from tests.emulator import BotAPIEmulator, SentMessage, SimUser
+from bot.sandbox.emulator import BotAPIEmulator, SentMessage, SimUser
 
 
 def reply_rows(message: SentMessage) -> list[list[dict]]:

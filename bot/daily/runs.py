@@ -37,6 +37,7 @@ from bot.textutil import esc, split_message
 from storage import outbox
 from storage.models import Member, Membership, OutboxMessage, OutboxStatus, Priority
 from storage.outbox import after_commit, dialect_insert
+from storage.types import utcnow
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,11 @@ async def enqueue_all(session: AsyncSession, messages: list[Outgoing], now: date
     """Queue many pushes in one statement; keys already queued are skipped by the database."""
     if not messages:
         return
+    # Due at once by the sender's clock, which is the real one even when the bot's is moved
+    # (tests, the sandbox): a summary queued "at 17:00" must not wait for the real 17:00.
     rows = [dict(key=m.key, chat_id=m.chat_id, method="sendMessage", payload=m.payload(),
                  priority=int(m.priority), status=OutboxStatus.PENDING.value, attempts=0,
-                 next_attempt_at=now, created_at=now) for m in messages]
+                 next_attempt_at=utcnow(), created_at=now) for m in messages]
     # The table, not the ORM class: thousands of summaries need no ORM bookkeeping.
     statement = dialect_insert(session)(OutboxMessage.__table__).on_conflict_do_nothing(index_elements=["key"])
     await session.execute(statement, rows)

@@ -86,6 +86,7 @@ async def submit_draft(session: AsyncSession, draft: Draft, member: Member, unit
     assessment = await assess(session, draft, unit, rules, today)
     reference = await next_reference(session, today)
     report = build_report(draft, member, unit, assessment, reference, today)
+    report.created_at = now  # the filing time, on the bot's clock: case deadlines count from it
     session.add(report)
     await session.flush()
     plan = await route_report(session, rules, report)

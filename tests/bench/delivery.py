@@ -15,11 +15,11 @@ from pathlib import Path
 
 from bot.app import build_application, start_polling, stop_polling
 from bot.config import load_settings
+from bot.sandbox.emulator import DEFAULT_LIMITS, BotAPIEmulator
 from storage.db import Database
 from storage.migrate import upgrade_async
 from storage.models import Priority
 from storage.outbox import enqueue
-from tests.emulator import DEFAULT_LIMITS, BotAPIEmulator
 
 ADMIN_ID = 9001
 CARDS, CARD_GROUPS = 1000, 50

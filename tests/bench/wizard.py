@@ -23,10 +23,10 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from bot.config import load_settings
+from bot.sandbox.emulator import BotAPIEmulator
 from storage.db import Database
 from storage.migrate import upgrade_async
 from storage.models import OutboxMessage, Report, Role
-from tests.emulator import BotAPIEmulator
 from tests.factories import OrgFactory
 from tests.wizard_driver import ReporterDriver
 
