@@ -1,5 +1,5 @@
 """Command line: `python -m bot run | db upgrade | db backup [FILE] | webhook set|delete|info |
-org import FILE | org export`."""
+org import FILE | org export | ledger export`."""
 
 from __future__ import annotations
 
@@ -46,7 +46,22 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--prune", action="store_true", help="remove memberships of listed units that the file omits")
     exp = org.add_parser("export", help="write the organisation as YAML")
     exp.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
+    add_ledger_parser(sub)
     return parser
+
+
+def add_ledger_parser(sub) -> None:
+    ledger = sub.add_parser("ledger", help="the ledger (台账)").add_subparsers(dest="ledger_command", required=True)
+    export = ledger.add_parser("export", help="write the ledger of a period as XLSX or CSV")
+    export.add_argument("--from", dest="first", required=True, help="first day, YYYY-MM-DD (in BOT_TIMEZONE)")
+    export.add_argument("--to", dest="last", required=True, help="last day, YYYY-MM-DD (included)")
+    export.add_argument("--unit", help="a unit's code: that unit and every unit below it (default: all)")
+    export.add_argument("--level", action="append", default=[], help="I, II, III or IV; repeat for several")
+    export.add_argument("--category", action="append", default=[], help="e.g. petition, dispute; repeat for several")
+    export.add_argument("--status", action="append", default=[], help="e.g. closed, rejected; repeat for several")
+    export.add_argument("--format", choices=("xlsx", "csv"), default="xlsx")
+    export.add_argument("--locale", help="language of the headers (default: DEFAULT_LOCALE)")
+    export.add_argument("-o", "--output", type=Path, required=True, help="file to write")
 
 
 def add_webhook_parser(sub) -> None:
@@ -68,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         exit_on_config_error(exc)
     configure_logging(settings.log_level, settings.log_format)
     i18n.configure(settings.default_locale, settings.tz)
-    handler = {"run": cmd_run, "db": cmd_db, "org": cmd_org, "webhook": cmd_webhook}[args.command]
+    handler = {"run": cmd_run, "db": cmd_db, "org": cmd_org, "webhook": cmd_webhook, "ledger": cmd_ledger}[args.command]
     return handler(settings, args) or 0
 
 
@@ -176,3 +191,10 @@ async def _org(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     finally:
         await db.dispose()
+
+
+def cmd_ledger(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.ledger.cli import export_command
+
+    upgrade(settings.database_url)
+    return asyncio.run(export_command(settings, args))

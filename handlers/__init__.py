@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from telegram.ext import Application
 
-from handlers import admin, case, common, daily, duty, report, sensitive
+from handlers import admin, adoption, case, common, daily, duty, ledger, report, sensitive, stats
 from handlers.base import Command
 
 # Commands first, flows after: a /command typed in the middle of a form must reach its
 # command handler rather than be taken as the form's answer.
-FLOWS = (common, admin, sensitive, duty, case, report, daily)
+FLOWS = (common, admin, sensitive, duty, case, adoption, ledger, stats, report, daily)
 
 
 def register_all(application: Application) -> None:

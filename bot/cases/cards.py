@@ -29,6 +29,8 @@ BUTTONS = {
     "cls": N_("🏁 Close"), "scn": N_("📍 On scene"), "res": N_("✔️ Resolved"), "rej": N_("✖️ Reject"),
     "acc": N_("👍 Accept"), "fup": N_("📝 Follow-up"),
 }
+# Adoption and instructions by the office above (bot.cases.adoption; handlers/adoption.py).
+ADOPTION_BUTTONS = {"adp": N_("📌 Adopt"), "ins": N_("✍️ Instruction")}
 # The third row appears when its steps are possible in the case's status.
 OPTIONAL = (("scn", Action.ARRIVE), ("res", Action.RESOLVE), ("rej", Action.REJECT))
 
@@ -44,7 +46,8 @@ def case_keyboard(report: Report) -> InlineKeyboardMarkup | None:
     rows = [[button("rcv", report.id), button("asg", report.id)],
             [button("ask", report.id), button("cls", report.id)]]
     optional = [button(code, report.id) for code, action in OPTIONAL if MACHINE.allowed(report.status, action)]
-    return InlineKeyboardMarkup(rows + ([optional] if optional else []))
+    above = [InlineKeyboardButton(_(label), callback_data=f"a:{code}:{report.id}") for code, label in ADOPTION_BUTTONS.items()]
+    return InlineKeyboardMarkup(rows + ([optional] if optional else []) + [above])
 
 
 def receipt_keyboard(report_id: int) -> InlineKeyboardMarkup:
