@@ -14,13 +14,16 @@ from datetime import timedelta
 from functools import cache
 
 import cvttf_NotoSansCJK_Regular
+from fontTools.ttLib import TTFont
 from matplotlib import font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+from matplotlib.text import Text
 
 from bot.daily.summary import Org, category_name, level_name
 from bot.i18n import _
-from bot.stats.figures import LEVELS, Stats, chart_buckets, top_units
+from bot.stats.figures import LEVELS, Stats, bucket_of, chart_buckets, top_units
 
 LEVEL_COLOURS = {1: "#C00000", 2: "#F79646", 3: "#FFD966", 4: "#5B9BD5"}
 COMPLIANCE_COLOURS = ("#70AD47", "#FFC000", "#C00000")
@@ -48,27 +51,44 @@ def font_path() -> str:
     return cvttf_NotoSansCJK_Regular.get_TTF_path()
 
 
+@cache
+def _covered() -> frozenset[int]:
+    return frozenset(TTFont(font_path(), fontNumber=0, lazy=True).getBestCmap())
+
+
+def drawable(text: str) -> str:
+    """`text` without what the font cannot draw (emoji in headings): no empty boxes."""
+    covered = _covered()
+    return "".join(ch for ch in text if ch.isspace() or ord(ch) in covered).strip()
+
+
 def render_chart(stats: Stats, org: Org, deadlines: Deadlines, title: str) -> bytes:
     """The PNG of `stats`; `title` names the scope and the period."""
+    buffer = io.BytesIO()
+    chart_figure(stats, org, deadlines, title).savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def figure_texts(figure: Figure) -> list[str]:
+    """Every text the figure draws (titles, ticks, legends, notes): what the font must cover."""
+    return [t.get_text() for t in figure.findobj(Text) if t.get_text() and t.get_visible()]
+
+
+def chart_figure(stats: Stats, org: Org, deadlines: Deadlines, title: str) -> Figure:
     figure = Figure(figsize=(7.2, 15), dpi=110, layout="constrained")
     FigureCanvasAgg(figure)
     family = font_family()
-    figure.suptitle(title, fontsize=14, fontfamily=family)
+    figure.suptitle(drawable(title), fontsize=14, fontfamily=family)
     axes = figure.subplots(5, 1, gridspec_kw={"height_ratios": [3, 2.2, 2.6, 2.4, 3]})
     _per_day(axes[0], stats)
     _by_category(axes[1], stats)
     _top_units(axes[2], stats, org)
     _times(axes[3], stats, deadlines)
     _compliance(axes[4], stats, org)
-    for ax in axes:
-        for text in [ax.title, ax.xaxis.label, ax.yaxis.label, *ax.get_xticklabels(), *ax.get_yticklabels()]:
-            text.set_fontfamily(family)
-        if (legend := ax.get_legend()) is not None:
-            for text in legend.get_texts():
-                text.set_fontfamily(family)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
+    for text in figure.findobj(Text):   # titles, ticks, legends, value labels: one font
+        text.set_fontfamily(family)
+        text.set_text(drawable(text.get_text()))
+    return figure
 
 
 def _empty(ax, title: str) -> None:
@@ -84,8 +104,8 @@ def _per_day(ax, stats: Stats) -> None:
         _empty(ax, title)
         return
     step = timedelta(days=1 if buckets == "day" else 7)
-    first = min(stats.by_day_level)
-    keys = [first + step * n for n in range((max(stats.by_day_level) - first) // step + 1)]
+    first, last = bucket_of(stats.period.first, buckets), bucket_of(stats.period.last, buckets)
+    keys = [first + step * n for n in range((last - first) // step + 1)]
     bottom = [0] * len(keys)
     for level in reversed(LEVELS):
         values = [stats.by_day_level.get(k, {}).get(level, 0) for k in keys]
@@ -94,11 +114,14 @@ def _per_day(ax, stats: Stats) -> None:
     every = max(1, len(keys) // 10)
     ax.set_xticks(range(0, len(keys), every), [k.strftime("%m-%d") for k in keys[::every]], rotation=45)
     ax.set_title(title, loc="left")
-    ax.legend(ncols=4, fontsize=8)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles[::-1], labels[::-1], ncols=4, fontsize=8)
 
 
 def _barh(ax, labels: list[str], values: list[int], title: str, colour: str = "#5B9BD5") -> None:
     ax.barh(range(len(labels)), values, color=colour)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_yticks(range(len(labels)), labels)
     ax.invert_yaxis()
     for y, value in enumerate(values):
