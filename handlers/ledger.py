@@ -233,12 +233,12 @@ async def send_ledger(update: Update, context: Context, fmt: str) -> None:
         return
     caption = _("Ledger {first} – {last}: {count} reports.").format(
         first=day_text(period.first), last=day_text(period.last), count=written.cases)
-    await context.bot.send_document(update.effective_chat.id, InputFile(content, filename=service.file_name("ledger", period, fmt)),
-                                    caption=caption, protect_content=True)
     async with context.db.session() as session:
         await context.fsm(session, update).clear()
         await audit(session, update.effective_user.id, "ledger.export", period.key(), format=fmt, cases=written.cases,
                     units=len(units))
+    await context.bot.send_document(update.effective_chat.id, InputFile(content, filename=service.file_name("ledger", period, fmt)),
+                                    caption=caption, protect_content=True)
 
 
 def _filters(data: dict) -> dict:

@@ -14,7 +14,6 @@ from matplotlib import image as mpimage
 from matplotlib.text import Text
 
 from bot.daily.store import Outcome, UnitDay
-from bot.daily.summary import load_org
 from bot.i18n import use_locale
 from bot.ledger import service
 from bot.ledger.period import Period

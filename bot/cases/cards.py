@@ -19,7 +19,7 @@ from bot.cases import store, views
 from bot.cases.machine import FINAL, MACHINE, Action
 from bot.config import Settings
 from bot.i18n import N_, _
-from bot.reporting.cards import CardView, render_card
+from bot.reporting.cards import CardView, adoption_row, render_card
 from storage.models import CaseFile, Member, OutboxMessage, OutboxStatus, Priority, Report
 from storage.outbox import enqueue
 from storage.types import utcnow
@@ -29,8 +29,6 @@ BUTTONS = {
     "cls": N_("🏁 Close"), "scn": N_("📍 On scene"), "res": N_("✔️ Resolved"), "rej": N_("✖️ Reject"),
     "acc": N_("👍 Accept"), "fup": N_("📝 Follow-up"),
 }
-# Adoption and instructions by the office above (bot.cases.adoption; handlers/adoption.py).
-ADOPTION_BUTTONS = {"adp": N_("📌 Adopt"), "ins": N_("✍️ Instruction")}
 # The third row appears when its steps are possible in the case's status.
 OPTIONAL = (("scn", Action.ARRIVE), ("res", Action.RESOLVE), ("rej", Action.REJECT))
 
@@ -46,8 +44,7 @@ def case_keyboard(report: Report) -> InlineKeyboardMarkup | None:
     rows = [[button("rcv", report.id), button("asg", report.id)],
             [button("ask", report.id), button("cls", report.id)]]
     optional = [button(code, report.id) for code, action in OPTIONAL if MACHINE.allowed(report.status, action)]
-    above = [InlineKeyboardButton(_(label), callback_data=f"a:{code}:{report.id}") for code, label in ADOPTION_BUTTONS.items()]
-    return InlineKeyboardMarkup(rows + ([optional] if optional else []) + [above])
+    return InlineKeyboardMarkup(rows + ([optional] if optional else []) + [adoption_row(report.id)])
 
 
 def receipt_keyboard(report_id: int) -> InlineKeyboardMarkup:

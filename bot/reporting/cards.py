@@ -49,6 +49,8 @@ CARD_BUTTONS = (
     (N_("⏰ Ask for update"), "ask"),
     (N_("🏁 Close"), "cls"),
 )
+# For leaders of a unit above the reporting unit (bot.cases.adoption; handlers/adoption.py).
+ADOPTION_BUTTONS = ((N_("📌 Adopt"), "adp"), (N_("✍️ Instruction"), "ins"))
 
 
 @dataclass
@@ -175,7 +177,11 @@ def card_keyboard(report: Report) -> InlineKeyboardMarkup:
     """Received, Assign, Ask for update, Close; the case life cycle handles the presses."""
     buttons = [InlineKeyboardButton(_(label), callback_data=f"c:{action}:{report.id}")
                for label, action in CARD_BUTTONS]
-    return InlineKeyboardMarkup([buttons[:2], buttons[2:]])
+    return InlineKeyboardMarkup([buttons[:2], buttons[2:], adoption_row(report.id)])
+
+
+def adoption_row(report_id: int) -> list[InlineKeyboardButton]:
+    return [InlineKeyboardButton(_(label), callback_data=f"a:{code}:{report_id}") for label, code in ADOPTION_BUTTONS]
 
 
 def render_receipt(report: Report, plan: Plan) -> str:

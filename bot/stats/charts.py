@@ -18,8 +18,8 @@ from fontTools.ttLib import TTFont
 from matplotlib import font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 from matplotlib.text import Text
+from matplotlib.ticker import MaxNLocator
 
 from bot.daily.summary import Org, category_name, level_name
 from bot.i18n import _
