@@ -121,7 +121,7 @@ class Paths(dict):
 
 
 def level_changes(row: CaseRow) -> str:
-    return "、".join(f"{level_name(e.details.get('old', 0))}→{level_name(e.details.get('new', 0))}"
+    return "、".join(f"{level_name((e.details or {}).get('old', 0))}→{level_name((e.details or {}).get('new', 0))}"
                     for e in row.of_kind("regrade"))
 
 
@@ -131,15 +131,15 @@ def instructions(row: CaseRow) -> str:
 
 def case_values(row: CaseRow, org: Org, paths: Paths, tz: ZoneInfo) -> list:
     report, case = row.report, row.case
-    adopters = "、".join(dict.fromkeys(e.details.get("unit", "") or e.actor_name for e in row.of_kind(ADOPT)))
+    adopters = "、".join(dict.fromkeys((e.details or {}).get("unit", "") or e.actor_name for e in row.of_kind(ADOPT)))
     return [
         report.reference, org.units[report.unit_id].name, paths[report.unit_id], category_name(report.category),
         report.level, report.level_rule, level_changes(row), local(report.occurred_at, tz),
         local(report.created_at, tz), report.place, report.people, report.title, report.description,
         report.measures, report.needs, row.reporter, row.phone, str((report.extra or {}).get("approver", "")),
         _(STATUS_WORDS.get(report.status, N_("reported"))), "、".join(name for name, _at in row.receipts),
-        local(row.acknowledged_at, tz), row.assignee, local(case.due_at if case else None, tz),
-        row.ack_minutes, row.scene_minutes, row.close_minutes, row.followups, (case.outcome if case else "") or "",
+        local(row.acknowledged_at, tz), row.assignee, local(case.due_at, tz),
+        row.ack_minutes, row.scene_minutes, row.close_minutes, row.followups, case.outcome or "",
         flag(row.adopted), adopters, instructions(row), flag(row.deadline_missed), flag(row.escalated),
         flag(row.merged), flag(report.status == CaseStatus.REJECTED),
     ]
