@@ -1,5 +1,5 @@
 """Command line: `python -m bot run | sandbox | db upgrade | db backup [FILE] |
-webhook set|delete|info | org import FILE | org export | diagrams [--check]`."""
+webhook set|delete|info | org import FILE | org export | ledger export | diagrams [--check]`."""
 
 from __future__ import annotations
 
@@ -53,7 +53,22 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
     diagrams = sub.add_parser("diagrams", help="draw the state machines into docs/state-machines.md")
     diagrams.add_argument("--check", action="store_true", help="fail when the file is out of date")
+    add_ledger_parser(sub)
     return parser
+
+
+def add_ledger_parser(sub) -> None:
+    ledger = sub.add_parser("ledger", help="the ledger (台账)").add_subparsers(dest="ledger_command", required=True)
+    export = ledger.add_parser("export", help="write the ledger of a period as XLSX or CSV")
+    export.add_argument("--from", dest="first", required=True, help="first day, YYYY-MM-DD (in BOT_TIMEZONE)")
+    export.add_argument("--to", dest="last", required=True, help="last day, YYYY-MM-DD (included)")
+    export.add_argument("--unit", help="a unit's code: that unit and every unit below it (default: all)")
+    export.add_argument("--level", action="append", default=[], help="I, II, III or IV; repeat for several")
+    export.add_argument("--category", action="append", default=[], help="e.g. petition, dispute; repeat for several")
+    export.add_argument("--status", action="append", default=[], help="e.g. closed, rejected; repeat for several")
+    export.add_argument("--format", choices=("xlsx", "csv"), default="xlsx")
+    export.add_argument("--locale", help="language of the headers (default: DEFAULT_LOCALE)")
+    export.add_argument("-o", "--output", type=Path, required=True, help="file to write")
 
 
 def add_webhook_parser(sub) -> None:
@@ -76,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.log_format, secrets=settings.secrets())
     i18n.configure(settings.default_locale, settings.tz)
     handler = {"run": cmd_run, "sandbox": cmd_sandbox, "db": cmd_db, "org": cmd_org,
-               "webhook": cmd_webhook, "diagrams": cmd_diagrams}[args.command]
+               "webhook": cmd_webhook, "ledger": cmd_ledger, "diagrams": cmd_diagrams}[args.command]
     return handler(settings, args) or 0
 
 
@@ -196,6 +211,13 @@ async def _org(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     finally:
         await db.dispose()
+
+
+def cmd_ledger(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.ledger.cli import export_command
+
+    upgrade(settings.database_url)
+    return asyncio.run(export_command(settings, args))
 
 
 DIAGRAMS_FILE = Path(__file__).resolve().parent.parent / "docs" / "state-machines.md"

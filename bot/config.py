@@ -116,6 +116,10 @@ class Settings(BaseSettings):
     weekly_quota_default: int = Field(default=0, ge=0)
     weekly_quota_by_kind: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)
     scheduler_enabled: bool = True
+    # The monthly statistics (月度统计) of the previous month, to every bound group.
+    monthly_stats_day: int = Field(default=15, ge=1, le=28)
+    monthly_stats_time: str = "09:00"
+    monthly_ledger_kinds: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["district", "street"])
     # Telegram's message limits, which the one rate limiter keeps to (bot/delivery/limiter.py).
     telegram_global_rate: float = Field(30.0, gt=0)
     telegram_group_rate_per_min: int = Field(20, gt=0)
@@ -180,7 +184,15 @@ class Settings(BaseSettings):
             raise ValueError("minutes cannot be negative (0 means no deadline)")
         return value
 
-    @field_validator("daily_reminder_time", "daily_deadline_time")
+    @field_validator("monthly_ledger_kinds", mode="before")
+    @classmethod
+    def _kinds(cls, value: object) -> object:
+        # "district, street": unit kinds whose groups get the month's ledger file.
+        if isinstance(value, str):
+            return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+        return value
+
+    @field_validator("daily_reminder_time", "daily_deadline_time", "monthly_stats_time")
     @classmethod
     def _clock_time(cls, value: str) -> str:
         return parse_clock_time(value).strftime("%H:%M")
@@ -304,6 +316,10 @@ class Settings(BaseSettings):
     @property
     def deadline_time(self) -> time:
         return parse_clock_time(self.daily_deadline_time)
+
+    @property
+    def monthly_time(self) -> time:
+        return parse_clock_time(self.monthly_stats_time)
 
     @property
     def weekly_summary(self) -> tuple[int, time]:

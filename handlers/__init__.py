@@ -6,12 +6,27 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot.runtime import Context
-from handlers import admin, case, common, daily, duty, members, report, sensitive, task_new, tasks
+from handlers import (
+    admin,
+    adoption,
+    case,
+    common,
+    daily,
+    duty,
+    ledger,
+    members,
+    report,
+    sensitive,
+    stats,
+    task_new,
+    tasks,
+)
 from handlers.base import Command, refuse_foreign_press
 
 # Commands first, flows after: a /command typed in the middle of a form must reach its
 # command handler rather than be taken as the form's answer.
-FLOWS = (common, admin, members, sensitive, duty, case, report, daily, task_new, tasks)
+FLOWS = (common, admin, members, sensitive, duty, case, adoption, ledger, stats, report, daily,
+         task_new, tasks)
 
 
 def register_all(application: Application) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from storage.models import OutboxMessage, OutboxStatus, Priority, SenderLease
+from storage.models import OutboxFile, OutboxMessage, OutboxStatus, Priority, SenderLease
 from storage.types import utcnow
 
 # Called when something was queued in this process, so a sender need not wait for its poll.
@@ -78,6 +78,23 @@ def dialect_insert(session: AsyncSession):
 def after_commit(session: AsyncSession, callback) -> None:
     """Run `callback` once the session's transaction commits (see Database.session)."""
     session.info.setdefault("after_commit", []).append(callback)
+
+
+FILE_REF = "outbox-file:"
+
+
+async def store_file(session: AsyncSession, key: str, filename: str, data: bytes) -> str:
+    """Keep a file for rows to upload; returns the reference to put in their payload."""
+    statement = dialect_insert(session)(OutboxFile).values(key=key, filename=filename, data=data, created_at=utcnow())
+    await session.execute(statement.on_conflict_do_nothing(index_elements=["key"]))
+    return FILE_REF + key
+
+
+async def load_files(session: AsyncSession, refs: list[str]) -> dict[str, tuple[str, bytes]]:
+    """Reference → (file name, bytes) of the files that `refs` name."""
+    keys = [ref.removeprefix(FILE_REF) for ref in refs]
+    rows = await session.execute(select(OutboxFile.key, OutboxFile.filename, OutboxFile.data).where(OutboxFile.key.in_(keys)))
+    return {FILE_REF + key: (filename, data) for key, filename, data in rows}
 
 
 # ---------------------------------------------------------------------------------------

@@ -10,12 +10,14 @@ from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import aiohttp
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from telegram import (
     Bot,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     InputMediaPhoto,
     ReplyKeyboardMarkup,
     Update,
@@ -147,6 +149,23 @@ class TestPtbBotCalls:
             assert emu.last_message(USER_ID).reply_markup["keyboard"][0][0] == {"text": "A"}
             await self._edits_and_deletes(emu, bot, with_keyboard.message_id)
         emu.assert_no_violations()
+
+    @pytest.mark.parametrize(("method", "field", "data", "problem"), [
+        ("send_document", "document", b"", "file must be non-empty"),
+        ("send_photo", "photo", b"%PDF-1.4 not a picture", "IMAGE_PROCESS_FAILED"),
+        ("send_photo", "photo", b"\x89PNG\r\n\x1a\n" + bytes(10 * 1024 * 1024), "over the"),
+    ])
+    async def test_uploads_telegram_would_refuse(self, method, field, data, problem):
+        async with running_emulator() as emu, Bot(emu.token, base_url=emu.base_url,
+                                                  base_file_url=emu.base_file_url) as bot:
+            await started_user(emu)
+            with pytest.raises(BadRequest):
+                await getattr(bot, method)(USER_ID, **{field: InputFile(data, filename="f.bin")}, protect_content=True)
+            assert any(problem in violation for violation in emu.violations)
+            sent = await bot.send_document(USER_ID, InputFile(b"PK\x03\x04 xlsx", filename="ledger.xlsx"),
+                                           protect_content=True)
+            assert sent.document.file_name == "ledger.xlsx"
+            assert emu.last_message(USER_ID).params["document"].data == b"PK\x03\x04 xlsx"
 
     async def _edits_and_deletes(self, emu: BotAPIEmulator, bot: Bot, message_id: int) -> None:
         await bot.edit_message_text("picked", chat_id=USER_ID, message_id=message_id)

@@ -67,7 +67,7 @@ class TestCardsReachGroups:
                      for chat in (-1003, -1002, -1001)}
             for chat, card in cards.items():
                 assert card.text.startswith("⚡ 快报\n🔴 I级 · 特别重大（红色）") and "十余名居民" in card.text
-                assert [b["callback_data"].split(":")[1] for b in card.buttons()] == ["rcv", "asg", "ask", "cls"]
+                assert [b["callback_data"].split(":")[1] for b in card.buttons()] == ["rcv", "asg", "ask", "cls", "adp", "ins"]
                 album = await emulator.wait_for_message(chat, predicate=lambda m: m.method == "sendMediaGroup")
                 document = await emulator.wait_for_message(chat, predicate=lambda m: m.method == "sendDocument")
                 assert album.reply_to_message_id == card.message_id == document.reply_to_message_id

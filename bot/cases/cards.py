@@ -20,7 +20,7 @@ from bot.cases import store, views
 from bot.cases.machine import FINAL, MACHINE, Action
 from bot.config import Settings
 from bot.i18n import N_, _
-from bot.reporting.cards import CardView, details_button, render_brief, render_card
+from bot.reporting.cards import CardView, adoption_row, details_button, render_brief, render_card
 from storage.models import CaseFile, Member, OutboxMessage, OutboxStatus, Priority, Report
 from storage.outbox import enqueue
 from storage.types import utcnow
@@ -47,7 +47,7 @@ def case_keyboard(report: Report, *, brief: bool = False) -> InlineKeyboardMarku
     rows = [[button("rcv", report.id), button("asg", report.id)],
             [button("ask", report.id), button("cls", report.id)]]
     optional = [button(code, report.id) for code, action in OPTIONAL if MACHINE.allowed(report.status, action)]
-    return InlineKeyboardMarkup(rows + ([optional] if optional else []) + details)
+    return InlineKeyboardMarkup(rows + ([optional] if optional else []) + [adoption_row(report.id)] + details)
 
 
 def brief_in(chat_id: int, settings: Settings) -> bool:

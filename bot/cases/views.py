@@ -45,6 +45,8 @@ EVENT_TEXTS = {
     "followup": N_("Follow-up {number} from {actor}: {reason}"),
     "regrade": N_("Level changed from {old} to {new}"),
     "ask": N_("{actor} asked for an update"),
+    "adopt": N_("Adopted by {unit} ({actor})"),
+    "instruct": N_("Instruction from {actor}: {reason}"),
 }
 
 MISSED = {

@@ -63,12 +63,15 @@ class Schedule:
     weekly_time: time
     mode: str = "every_day"
     periods: tuple[Period, ...] = ()
+    monthly_day: int = 15          # the monthly statistics: day of the month and time
+    monthly_time: time = time(9, 0)
 
     @classmethod
     def from_settings(cls, settings: Settings, periods: Iterable[Period] = ()) -> Schedule:
         weekly_day, weekly_time = settings.weekly_summary
         return cls(settings.tz, settings.reminder_time, settings.deadline_time, weekly_day,
-                   weekly_time, settings.reporting_days, tuple(periods))
+                   weekly_time, settings.reporting_days, tuple(periods), settings.monthly_stats_day,
+                   settings.monthly_time)
 
     def period_on(self, day: date) -> Period | None:
         return next((p for p in self.periods if p.covers(day)), None)
@@ -115,6 +118,12 @@ class Schedule:
 
     def weekly_at(self, day: date) -> datetime:
         return self.at(day, self.weekly_time)
+
+    def is_monthly_day(self, day: date) -> bool:
+        return day.day == self.monthly_day
+
+    def monthly_at(self, day: date) -> datetime:
+        return self.at(day, self.monthly_time)
 
 
 def covered_week(summary_day: date) -> tuple[date, date]:

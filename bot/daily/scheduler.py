@@ -26,6 +26,7 @@ from bot.clock import Clock, clock_of
 from bot.config import Settings
 from bot.daily import runs
 from bot.daily.schedule import LOOKBACK_DAYS, Schedule, load_schedule
+from bot.stats import monthly
 from storage import jobs
 from storage.db import Database
 from storage.jobs import RunKey
@@ -35,6 +36,8 @@ from storage.types import utcnow
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 30
+# The monthly run draws a chart per group and may write ledgers: more time before a takeover.
+MONTHLY_LEASE = timedelta(minutes=30)
 JOB_NAME = "daily-cycle"
 
 
@@ -42,7 +45,7 @@ JOB_NAME = "daily-cycle"
 class Slot:
     """One scheduled run: due at `due_at`, of no use from `stale_at` on."""
 
-    job: str          # checkin | reminder | deadline | weekly
+    job: str          # checkin | reminder | deadline | weekly | monthly
     day: date         # the local day it belongs to
     due_at: datetime
     stale_at: datetime
@@ -65,6 +68,9 @@ def slots_of_day(schedule: Schedule, day: date) -> list[Slot]:
     if schedule.is_weekly_day(day):
         weekly = schedule.weekly_at(day)
         slots.append(Slot("weekly", day, weekly, weekly + timedelta(days=1)))
+    if schedule.is_monthly_day(day):
+        # Late is better than never for the month's figures: useful as long as catch-up looks back.
+        slots.append(Slot("monthly", day, schedule.monthly_at(day), schedule.day_end(day + timedelta(days=LOOKBACK_DAYS))))
     return sorted(slots, key=lambda s: s.due_at)
 
 
@@ -108,8 +114,9 @@ class DailyScheduler:
         """Claim and do one run; False when another process has it."""
         if now >= slot.stale_at:
             return await self._skip(slot, schedule, now)
+        lease = MONTHLY_LEASE if slot.job == "monthly" else jobs.DEFAULT_LEASE
         async with self.db.session() as session:
-            claimed = await jobs.claim(session, slot.key, owner=self.owner, now=now, due_at=slot.due_at)
+            claimed = await jobs.claim(session, slot.key, owner=self.owner, now=now, due_at=slot.due_at, lease=lease)
         if not claimed:
             return False
         async with self.db.session() as session:
@@ -134,6 +141,8 @@ class DailyScheduler:
             return await runs.run_reminders(session, self.settings, schedule, slot.day, now, job=slot.job)
         if slot.job == "deadline":
             return await runs.run_deadline(session, self.settings, schedule, slot.day, now)
+        if slot.job == "monthly":
+            return await monthly.run_monthly(session, self.settings, schedule, slot.day, now)
         return await runs.run_weekly(session, self.settings, schedule, slot.day, now)
 
 

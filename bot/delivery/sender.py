@@ -38,6 +38,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import (
     Bot,
+    InputFile,
     InputMedia,
     InputMediaAudio,
     InputMediaDocument,
@@ -55,12 +56,14 @@ from storage.db import Database
 from storage.models import Priority
 from storage.outbox import (
     BULK_LEASE,
+    FILE_REF,
     PRESENCE_PREFIX,
     Job,
     claim_due,
     drop_lease,
     hold_lease,
     live_replicas,
+    load_files,
     mark_failed,
     mark_retry,
     mark_sent,
@@ -330,12 +333,21 @@ class OutboxSender:
             return
 
     async def _call(self, job: Job, chat_id: int) -> object:
-        params = request_params(job, chat_id)
+        params = await self._with_files(request_params(job, chat_id))
         if self.bot.rate_limiter is None:
             self._committed.add(job.chat_id)
             return await self.bot.do_api_request(job.method, api_kwargs=params)
         marks = {"priority": job.priority, "on_phase": lambda sending: self._phase(job.chat_id, sending)}
         return await self.bot.do_api_request(job.method, api_kwargs=params, rate_limit_args=marks)
+
+    async def _with_files(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Files kept in the database (`outbox-file:<key>`) become uploads."""
+        refs = [v for v in params.values() if isinstance(v, str) and v.startswith(FILE_REF)]
+        if not refs:
+            return params
+        async with self.db.read_session() as session:
+            files = await load_files(session, refs)
+        return {k: InputFile(files[v][1], filename=files[v][0]) if v in files else v for k, v in params.items()}
 
     def _phase(self, chat_id: int, sending: bool) -> None:
         """Called by the limiter: from now on the request may reach Telegram (or not again)."""

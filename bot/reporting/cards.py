@@ -49,6 +49,8 @@ CARD_BUTTONS = (
     (N_("⏰ Ask for update"), "ask"),
     (N_("🏁 Close"), "cls"),
 )
+# For leaders of a unit above the reporting unit (bot.cases.adoption; handlers/adoption.py).
+ADOPTION_BUTTONS = ((N_("📌 Adopt"), "adp"), (N_("✍️ Instruction"), "ins"))
 
 
 # Characters of a card given to the names of those who pressed Received.
@@ -195,7 +197,12 @@ def card_keyboard(report: Report, *, brief: bool = False) -> InlineKeyboardMarku
     cycle handles the presses."""
     buttons = [InlineKeyboardButton(_(label), callback_data=f"c:{action}:{report.id}")
                for label, action in CARD_BUTTONS]
-    return InlineKeyboardMarkup([buttons[:2], buttons[2:], *([[details_button(report.id)]] if brief else [])])
+    return InlineKeyboardMarkup([buttons[:2], buttons[2:], adoption_row(report.id),
+                                 *([[details_button(report.id)]] if brief else [])])
+
+
+def adoption_row(report_id: int) -> list[InlineKeyboardButton]:
+    return [InlineKeyboardButton(_(label), callback_data=f"a:{code}:{report_id}") for label, code in ADOPTION_BUTTONS]
 
 
 def details_button(report_id: int) -> InlineKeyboardButton:

@@ -342,7 +342,23 @@ def attachment_errors(params: dict, files: dict[str, UploadedFile]) -> list[str]
     errors = [f"attach://{name}: no uploaded file part has that name" for name in refs - set(files)]
     errors += [f"{name}: uploaded file part is neither a parameter nor attached"
                for name in files if name not in params and name not in refs]
-    return errors
+    return errors + [error for name, upload in files.items() for error in _upload_errors(name, upload)]
+
+
+# Bots may upload photos up to 10 MB and other files up to 50 MB; a photo must be an image.
+_UPLOAD_LIMITS = {"photo": 10 * 1024 * 1024}
+_IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"RIFF")
+
+
+def _upload_errors(name: str, upload: UploadedFile) -> list[str]:
+    limit = _UPLOAD_LIMITS.get(name, 50 * 1024 * 1024)
+    if not upload.data:
+        return [f"{name}: file must be non-empty"]
+    if len(upload.data) > limit:
+        return [f"{name}: {len(upload.data)} bytes is over the {limit} bytes bots may upload"]
+    if name == "photo" and not upload.data.startswith(_IMAGE_MAGIC):
+        return [f"{name}: IMAGE_PROCESS_FAILED (the upload is not a JPEG, PNG, GIF or WebP image)"]
+    return []
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from storage.models.duty import DutyShift
 from storage.models.fsm import FSMState
 from storage.models.jobs import JobRun, JobStatus
 from storage.models.org import AuditLog, GroupChat, Invite, Member, Membership, Role, Unit
-from storage.models.outbox import OutboxMessage, OutboxStatus, Priority, SenderLease
+from storage.models.outbox import OutboxFile, OutboxMessage, OutboxStatus, Priority, SenderLease
 from storage.models.report import Attachment, CaseStatus, Category, ReferenceCounter, Report
 from storage.models.task import PeriodStatus, Task, TaskFiling, TaskPeriod
 from storage.models.updates import ProcessedUpdate, UpdateStatus
@@ -45,6 +45,7 @@ __all__ = [
     "JobStatus",
     "Member",
     "Membership",
+    "OutboxFile",
     "OutboxMessage",
     "OutboxStatus",
     "Priority",

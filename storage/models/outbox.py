@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Enum, Index, Integer, SmallInteger, String, Text
+from sqlalchemy import BigInteger, Enum, Index, Integer, LargeBinary, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base
@@ -78,3 +78,16 @@ class SenderLease(Base):
     name: Mapped[str] = mapped_column(String(96), primary_key=True)
     owner: Mapped[str] = mapped_column(String(64))
     until: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OutboxFile(Base):
+    """A file an outbox row uploads (the monthly chart and ledger): rows name it in their
+    payload as `outbox-file:<key>`, and the sender reads it at sending time, so a restart or a
+    retry uploads the same bytes."""
+
+    __tablename__ = "outbox_files"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    filename: Mapped[str] = mapped_column(String(128))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
