@@ -1,7 +1,7 @@
 """case views: who had a brief card's report shown privately (GROUP_CARD_DETAIL=brief)
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-01 22:05:00
 """
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ import storage.types
 
 
 revision: str = '0008'
-down_revision: str | None = '0006'
+down_revision: str | None = '0007'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

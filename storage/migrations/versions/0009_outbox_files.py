@@ -1,7 +1,7 @@
 """files uploaded by outbox rows (monthly statistics: chart and ledger)
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0008
 Create Date: 2026-12-01 21:30:00
 """
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ import storage.types
 
 
 revision: str = '0009'
-down_revision: str | None = '0006'
+down_revision: str | None = '0008'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
