@@ -31,10 +31,11 @@ from bot.delivery.sender import start_sender, stop_sender
 from bot.runtime import (
     ChatOrderedProcessor,
     Context,
-    claim_update,
     prepare_update,
     request_redelivery,
+    request_rerun,
 )
+from storage.updates import AlreadyHandled
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ def build_application(settings: Settings, db: Database | None = None) -> Applica
     """The whole bot, ready to initialize; `db` is shared when tests or the CLI pass one."""
     i18n.configure(settings.default_locale, settings.tz)
     base = settings.telegram_api_base_url
+    processor = ChatOrderedProcessor(settings.concurrent_updates)
     application = (
         ApplicationBuilder()
         .token(settings.token())
@@ -64,7 +66,7 @@ def build_application(settings: Settings, db: Database | None = None) -> Applica
         .base_file_url(f"{base}/file/bot")
         .context_types(ContextTypes(context=Context))
         .defaults(Defaults(tzinfo=settings.tz, parse_mode=ParseMode.HTML))
-        .concurrent_updates(ChatOrderedProcessor(settings.concurrent_updates))
+        .concurrent_updates(processor)
         .connection_pool_size(settings.telegram_pool_size)
         .rate_limiter(PriorityRateLimiter.from_settings(settings))
         .post_init(on_startup)
@@ -72,14 +74,13 @@ def build_application(settings: Settings, db: Database | None = None) -> Applica
         .post_shutdown(on_shutdown)
         .build()
     )
+    processor.application = application
     application.bot_data["settings"] = settings
     application.bot_data["db"] = db or Database(settings.database_url)
     # Before everything else (group -200): drop a flooding user's updates without a query.
     flood.install(application, settings.flood_rate_per_minute, settings.flood_burst)
-    # Then (polling mode) the update is claimed by its id, so a redelivery after a crash is
-    # not applied twice; webhook mode claims in the endpoint.
-    application.add_handler(TypeHandler(Update, claim_update), group=-190)
-    # Runs before every flow: it loads the member, their step and their language.
+    # Runs before every flow: it loads the member, their step and their language, and (polling
+    # mode) skips an update a process that died had handled; webhook mode claims in the endpoint.
     application.add_handler(TypeHandler(Update, prepare_update), group=-100)
     handlers.register_all(application)
     application.add_error_handler(on_error)
@@ -128,6 +129,11 @@ async def register_commands(application: Application) -> None:
 
 async def on_error(update: object, context: Context) -> None:
     """Log it; tell the person in private that nothing they typed was lost."""
+    if isinstance(context.error, AlreadyHandled):
+        log.info("update was handled before a restart; its repeat was rolled back")
+        raise ApplicationHandlerStop
+    if request_rerun(context.error):
+        raise ApplicationHandlerStop  # the processor runs the update again from the start
     if request_redelivery(context.error):
         log.warning("database connection lost while handling an update; asking Telegram to redeliver it")
         raise ApplicationHandlerStop  # the later groups would run without what this one failed to do

@@ -141,8 +141,7 @@ class Turn:
         await self.save()
 
     async def save(self) -> None:
-        await self.fsm.set_state(f"ReportForm:{self.step}")
-        await self.fsm.set_data(self.draft.dump())
+        await self.fsm.set(f"ReportForm:{self.step}", self.draft.dump())
 
 
 @dataclass

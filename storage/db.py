@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from storage import updates
+from storage import orgcache, updates
 
 
 def _prepare_sqlite(engine: AsyncEngine, begin: str) -> None:
@@ -61,6 +61,7 @@ class Database:
         separate = self.is_sqlite and make_url(url).database not in (None, "", ":memory:")
         self.read_engine = make_engine(url, echo=echo, read_only=True) if separate else self.engine
         self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        self.org_cache = orgcache.OrgCache()
 
     @property
     def is_sqlite(self) -> bool:
@@ -74,6 +75,7 @@ class Database:
     async def session(self) -> AsyncIterator[AsyncSession]:
         async with self.sessionmaker() as session:
             session.info["claim"] = updates.current.get()
+            session.info["org_caches"] = [self.org_cache]
             try:
                 yield session
                 await session.commit()

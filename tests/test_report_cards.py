@@ -98,13 +98,12 @@ class TestCard:
             assert "199 " in text and "\n…" in text      # the newest entries are kept
             parse_text(text, "HTML")                      # Telegram would accept the markup
 
-    def test_keyboard_has_the_four_case_buttons_and_adoption(self):
+    def test_keyboard_has_exactly_the_four_case_buttons(self):
         with i18n.use_locale("en"):
             markup = cards.card_keyboard(make_report())
         buttons = [(b.text, b.callback_data) for row in markup.inline_keyboard for b in row]
         assert buttons == [("✅ Received", "c:rcv:42"), ("👤 Assign", "c:asg:42"),
-                           ("⏰ Ask for update", "c:ask:42"), ("🏁 Close", "c:cls:42"),
-                           ("📌 Adopt", "a:adp:42"), ("✍️ Instruction", "a:ins:42")]
+                           ("⏰ Ask for update", "c:ask:42"), ("🏁 Close", "c:cls:42")]
 
 
 class TestReceipt:

@@ -11,6 +11,7 @@ from storage.models.org import AuditLog, GroupChat, Invite, Member, Membership, 
 from storage.models.outbox import OutboxMessage, OutboxStatus, Priority, SenderLease
 from storage.models.report import Attachment, CaseStatus, Category, ReferenceCounter, Report
 from storage.models.updates import ProcessedUpdate, UpdateStatus
+from storage.models.version import OrgVersion
 
 __all__ = [
     "Attachment",
@@ -35,6 +36,7 @@ __all__ = [
     "JobStatus",
     "Member",
     "Membership",
+    "OrgVersion",
     "OutboxMessage",
     "OutboxStatus",
     "Priority",
