@@ -35,8 +35,8 @@ from bot.runtime import (
     request_redelivery,
     request_rerun,
 )
-from storage.updates import AlreadyHandled
 from storage.db import Database
+from storage.updates import AlreadyHandled
 
 log = logging.getLogger(__name__)
 
