@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 async def file_one(emu: BotAPIEmulator, user_id: int, latencies: list[float]) -> None:
     """The wizard's twelve steps, each timed."""
-    r = ReporterDriver(emu, user_id, poll=0.005, timeout=120)
+    r = ReporterDriver(emu, user_id, poll=0.02, timeout=180)
     steps = [lambda: r.send("/report"), lambda: r.press("cat", "dispute"), lambda: r.press("now"),
              lambda: r.send("和平路12号"), lambda: r.send("3"), lambda: r.send("邻里纠纷"),
              lambda: r.send("两户邻居因漏水发生争执，社区已介入。"), lambda: r.press("skip"),
