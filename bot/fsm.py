@@ -128,9 +128,17 @@ class FSMContext:
         if self._row is None:
             query = select(FSMState.state, FSMState.data, FSMState.version).where(
                 FSMState.chat_id == self.chat_id, FSMState.user_id == self.user_id)
-            if self.session.bind.dialect.name == "postgresql":
+            postgres = self.session.bind.dialect.name == "postgresql"
+            if postgres:
                 query = query.with_for_update()
             row = (await self.session.execute(query)).first()
+            if row is None and postgres:
+                # No row to lock yet: two first answers would both insert and one would have
+                # to run again. Insert-or-nothing waits for a racing insert; then lock the row.
+                await self.session.execute(dialect_insert(self.session)(FSMState.__table__).values(
+                    chat_id=self.chat_id, user_id=self.user_id, state=None, data={}, version=0,
+                    updated_at=utcnow()).on_conflict_do_nothing())
+                row = (await self.session.execute(query)).first()
             self._row = Stored(row[0], row[1] or {}, row[2] or 0) if row else Stored()
         return self._row
 
