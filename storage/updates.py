@@ -131,11 +131,13 @@ def _done_statement(session: Session, ref: ClaimRef):
                 .where(_TABLE.c.update_id == ref.update_id, _TABLE.c.claimed_by == ref.owner)
                 .values(status=UpdateStatus.DONE.value, done_at=now))
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    # A duplicate is the check: a marker already there means the work is done already.
-    return insert(_TABLE).values(
-        update_id=ref.update_id, claimed_until=now, received_at=now, status=UpdateStatus.DONE.value,
-        claimed_by=ref.owner, done_at=now,
-    ).on_conflict_do_nothing(index_elements=["update_id"]).returning(_TABLE.c.update_id)
+    # The conflict is the check: a marker already done means the work is done already (no
+    # row comes back); a claim left `processing` by a dead worker is taken over.
+    done = dict(status=UpdateStatus.DONE.value, claimed_by=ref.owner, done_at=now)
+    return insert(_TABLE).values(update_id=ref.update_id, claimed_until=now, received_at=now, **done) \
+        .on_conflict_do_update(index_elements=["update_id"], set_=done,
+                               where=_TABLE.c.status != UpdateStatus.DONE.value) \
+        .returning(_TABLE.c.update_id)
 
 
 @dataclass
