@@ -33,11 +33,12 @@ from bot.protect import ProtectingBot
 from bot.runtime import (
     ChatOrderedProcessor,
     Context,
-    claim_update,
     prepare_update,
     request_redelivery,
+    request_rerun,
 )
 from storage.db import Database
+from storage.updates import AlreadyHandled
 
 log = logging.getLogger(__name__)
 
@@ -62,27 +63,28 @@ def build_application(settings: Settings, db: Database | None = None) -> Applica
     bot = ProtectingBot(
         settings.token(), base_url=f"{base}/bot", base_file_url=f"{base}/file/bot",
         defaults=Defaults(tzinfo=settings.tz, parse_mode=ParseMode.HTML),
-        # The pools ApplicationBuilder would make: many requests at once, one long poll.
-        request=HTTPXRequest(connection_pool_size=256), get_updates_request=HTTPXRequest(connection_pool_size=1),
+        # Many requests at once (the pool measured in BENCHMARKS.md), one long poll.
+        request=HTTPXRequest(connection_pool_size=settings.telegram_pool_size),
+        get_updates_request=HTTPXRequest(connection_pool_size=1),
         rate_limiter=PriorityRateLimiter.from_settings(settings), protect=settings.protect_content)
+    processor = ChatOrderedProcessor(settings.concurrent_updates)
     application = (
         ApplicationBuilder()
         .bot(bot)
         .context_types(ContextTypes(context=Context))
-        .concurrent_updates(ChatOrderedProcessor())
+        .concurrent_updates(processor)
         .post_init(on_startup)
         .post_stop(on_stop)
         .post_shutdown(on_shutdown)
         .build()
     )
+    processor.application = application
     application.bot_data["settings"] = settings
     application.bot_data["db"] = db or Database(settings.database_url)
     # Before everything else (group -200): drop a flooding user's updates without a query.
     flood.install(application, settings.flood_rate_per_minute, settings.flood_burst)
-    # Then (polling mode) the update is claimed by its id, so a redelivery after a crash is
-    # not applied twice; webhook mode claims in the endpoint.
-    application.add_handler(TypeHandler(Update, claim_update), group=-190)
-    # Runs before every flow: it loads the member, their step and their language.
+    # Runs before every flow: it loads the member, their step and their language, and (polling
+    # mode) skips an update a process that died had handled; webhook mode claims in the endpoint.
     application.add_handler(TypeHandler(Update, prepare_update), group=-100)
     handlers.register_all(application)
     application.add_error_handler(on_error)
@@ -131,6 +133,11 @@ async def register_commands(application: Application) -> None:
 
 async def on_error(update: object, context: Context) -> None:
     """Log it; tell the person in private that nothing they typed was lost."""
+    if isinstance(context.error, AlreadyHandled):
+        log.info("update was handled before a restart; its repeat was rolled back")
+        raise ApplicationHandlerStop
+    if request_rerun(context.error):
+        raise ApplicationHandlerStop  # the processor runs the update again from the start
     if request_redelivery(context.error):
         log.warning("database connection lost while handling an update; asking Telegram to redeliver it")
         raise ApplicationHandlerStop  # the later groups would run without what this one failed to do

@@ -135,6 +135,13 @@ class Settings(BaseSettings):
     task_reminder_hours: float = Field(default=24, ge=0)
     task_street_kinds: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["street"])
     task_bulletin_kinds: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["district"])
+    # Stay this much under Telegram's figures: paces are stretched by it and the global
+    # sliding window spans this many seconds (network jitter bunches arrivals).
+    telegram_limit_margin: float = Field(1.05, ge=1, le=2)
+    # Updates handled at once (different chats), and the Bot API connection pool. More than
+    # a few costs CPU in task switching on a small machine (BENCHMARKS.md, wizard side by side).
+    concurrent_updates: int = Field(16, ge=1, le=512)
+    telegram_pool_size: int = Field(16, ge=1, le=512)
 
     @field_validator("admin_telegram_ids", mode="before")
     @classmethod

@@ -8,14 +8,16 @@ of allowed moves: a step that is not in it raises instead of silently jumping.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from transitions import Machine, MachineError
 
 from storage.models import FSMState
+from storage.outbox import dialect_insert
 from storage.types import utcnow
 
 # The data key under which a step started on top of another keeps that one (FSMContext.park).
@@ -81,66 +83,99 @@ def _state_name(state: State | str | None) -> str | None:
     return state.state if isinstance(state, State) else state
 
 
-async def stored_state(session: AsyncSession, chat_id: int, user_id: int) -> str | None:
-    """The step someone is at, read without a lock (to route an update, not to change it)."""
-    query = select(FSMState.state).where(FSMState.chat_id == chat_id, FSMState.user_id == user_id)
-    return (await session.execute(query)).scalar_one_or_none()
+class StaleState(Exception):
+    """The conversation's row changed since it was read (another replica or another chat's
+    handler wrote it): the update is run again from the start (bot/runtime.py)."""
+
+
+@dataclass
+class Stored:
+    """A conversation row as read: `version` None when there is no row yet."""
+
+    state: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    version: int | None = None
+
+
+# The row of the update's own (chat, user), read once with the rest of the update's scope
+# (bot/runtime.py) so that the step's transaction need not read it again. A write drops it:
+# a later transaction of the same update reads the row afresh.
+_preloaded: ContextVar[tuple[int, int, Stored] | None] = ContextVar("shangbao_fsm_row", default=None)
+
+
+def preload(chat_id: int, user_id: int, stored: Stored | None) -> None:
+    _preloaded.set(None if stored is None else (chat_id, user_id, stored))
+
+
+def _take_preloaded(chat_id: int, user_id: int) -> Stored | None:
+    item = _preloaded.get()
+    return item[2] if item is not None and item[0] == chat_id and item[1] == user_id else None
 
 
 class FSMContext:
     """State and data of one user in one chat, read and written in the caller's session.
 
-    On PostgreSQL the row is locked (SELECT … FOR UPDATE) so that two answers racing on two
-    replicas cannot both read the old data and lose one of the writes.
+    Each write is one statement, an upsert that applies only if the row is still the one
+    read (its version), so two answers racing on two replicas cannot both build on the old
+    data: the loser raises StaleState and its update runs again. On PostgreSQL a row read
+    here is also locked (SELECT … FOR UPDATE), which makes that rare.
     """
 
     def __init__(self, session: AsyncSession, chat_id: int, user_id: int):
         self.session = session
         self.chat_id = chat_id
         self.user_id = user_id
-        self._row: FSMState | None = None
+        self._row: Stored | None = _take_preloaded(chat_id, user_id)
 
-    async def _load(self) -> FSMState:
+    async def _load(self) -> Stored:
         if self._row is None:
-            query = select(FSMState).where(
-                FSMState.chat_id == self.chat_id, FSMState.user_id == self.user_id
-            )
+            query = select(FSMState.state, FSMState.data, FSMState.version).where(
+                FSMState.chat_id == self.chat_id, FSMState.user_id == self.user_id)
             postgres = self.session.bind.dialect.name == "postgresql"
             if postgres:
                 query = query.with_for_update()
-            row = (await self.session.execute(query)).scalar_one_or_none()
+            row = (await self.session.execute(query)).first()
             if row is None and postgres:
-                # No row to lock yet: two first answers would both insert and one would
-                # fail. Insert-or-nothing waits for a racing insert; then lock the row.
-                await self.session.execute(pg_insert(FSMState).values(
+                # No row to lock yet: two first answers would both insert and one would have
+                # to run again. Insert-or-nothing waits for a racing insert; then lock the row.
+                await self.session.execute(dialect_insert(self.session)(FSMState.__table__).values(
                     chat_id=self.chat_id, user_id=self.user_id, state=None, data={}, version=0,
                     updated_at=utcnow()).on_conflict_do_nothing())
-                row = (await self.session.execute(query)).scalar_one()
-            if row is None:
-                row = FSMState(chat_id=self.chat_id, user_id=self.user_id, state=None, data={}, version=0)
-                self.session.add(row)
-            self._row = row
+                row = (await self.session.execute(query)).first()
+            self._row = Stored(row[0], row[1] or {}, row[2] or 0) if row else Stored()
         return self._row
 
-    def _touch(self, row: FSMState) -> None:
-        row.version = (row.version or 0) + 1
-        row.updated_at = utcnow()
+    async def _write(self, state: str | None, data: dict[str, Any]) -> None:
+        read = await self._load()
+        version = (read.version or 0) + 1
+        values = dict(state=state, data=data, version=version, updated_at=utcnow())
+        insert = dialect_insert(self.session)(FSMState.__table__).values(
+            chat_id=self.chat_id, user_id=self.user_id, **values)
+        table = FSMState.__table__
+        unchanged = table.c.version == read.version if read.version is not None else false()
+        statement = insert.on_conflict_do_update(
+            index_elements=[table.c.chat_id, table.c.user_id], set_=values, where=unchanged,
+        ).returning(table.c.version)
+        if (await self.session.execute(statement)).first() is None:
+            raise StaleState(f"conversation ({self.chat_id}, {self.user_id}) changed meanwhile")
+        self._row = Stored(state, data, version)
+        _preloaded.set(None)
 
     async def get_state(self) -> str | None:
         return (await self._load()).state
 
     async def set_state(self, state: State | str | None) -> None:
-        row = await self._load()
-        row.state = _state_name(state)
-        self._touch(row)
+        await self._write(_state_name(state), (await self._load()).data)
 
     async def get_data(self) -> dict[str, Any]:
         return dict((await self._load()).data or {})
 
     async def set_data(self, data: dict[str, Any]) -> None:
-        row = await self._load()
-        row.data = dict(data)  # a new object, so SQLAlchemy sees the change
-        self._touch(row)
+        await self._write((await self._load()).state, dict(data))
+
+    async def set(self, state: State | str | None, data: dict[str, Any]) -> None:
+        """State and data together, in one statement."""
+        await self._write(_state_name(state), dict(data))
 
     async def update_data(self, **changes: Any) -> dict[str, Any]:
         data = await self.get_data()
@@ -149,17 +184,13 @@ class FSMContext:
         return data
 
     async def clear(self) -> None:
-        row = await self._load()
-        row.state = None
-        row.data = {}
-        self._touch(row)
+        await self._write(None, {})
 
     async def park(self, state: State | str, data: dict[str, Any]) -> None:
         """Start a short step on top of the open one, which is kept whole under `PARKED`."""
         row = await self._load()
         parked = {"state": row.state, "data": dict(row.data or {})} if row.state else None
-        await self.set_state(state)
-        await self.set_data({**data, PARKED: parked} if parked else data)
+        await self.set(state, {**data, PARKED: parked} if parked else data)
 
     async def finish(self) -> bool:
         """End the current step; the step parked under it comes back. True when one did."""
@@ -167,23 +198,17 @@ class FSMContext:
         if not parked:
             await self.clear()
             return False
-        await self.set_state(parked["state"])
-        await self.set_data(parked["data"])
+        await self.set(parked["state"], parked["data"])
         return True
-
-
-class _Model:
-    """What transitions moves: a bare holder of the state name."""
-
-    def __init__(self) -> None:
-        self.state: str | None = None
 
 
 class FlowMachine:
     """The allowed moves of one flow, shared by every conversation of that flow.
 
-    Per move a throwaway model is attached with the stored state, triggered and detached in
-    `finally`: models left attached leak memory and slow add_model (transitions #475).
+    The `transitions` Machine is built once and is the table of allowed moves; a step
+    looks its move up in the table taken from it, instead of attaching a model to the
+    machine, triggering and detaching it on every step (that cost more than the rest of
+    the step's Python work; models left attached also leak, transitions #475).
     """
 
     def __init__(self, group: type[StatesGroup], transitions: list[dict[str, Any]]):
@@ -192,23 +217,22 @@ class FlowMachine:
             model=None, states=group.names(), transitions=transitions,
             initial=group.names()[0], auto_transitions=False, send_event=False,
         )
+        self._moves: dict[tuple[str, str], str] = {}
+        for trigger, event in self.machine.events.items():
+            for source, moves in event.transitions.items():
+                if moves:   # no conditions are used: the first move is the move
+                    self._moves[(source, trigger)] = moves[0].dest
 
     def fire(self, current: State | str, trigger: str) -> str:
         """The state that `trigger` leads to from `current`; raises MachineError if not allowed."""
-        model = _Model()
-        self.machine.add_model(model, initial=_state_name(current))
-        try:
-            model.trigger(trigger)
-            return model.state
-        finally:
-            self.machine.remove_model(model)
+        source = _state_name(current)
+        dest = self._moves.get((source, trigger))
+        if dest is None:
+            raise MachineError(f'"{trigger}" is not allowed from state {source}')
+        return dest
 
     def allowed(self, current: State | str, trigger: str) -> bool:
-        try:
-            self.fire(current, trigger)
-        except (MachineError, AttributeError):
-            return False
-        return True
+        return (_state_name(current), trigger) in self._moves
 
 
-__all__ = ["FSMContext", "FlowMachine", "MachineError", "State", "StatesGroup"]
+__all__ = ["FSMContext", "FlowMachine", "MachineError", "StaleState", "State", "StatesGroup", "Stored", "preload"]

@@ -154,8 +154,7 @@ class Turn:
     async def save(self) -> None:
         if self.closed:
             return
-        await self.fsm.set_state(f"ReportForm:{self.step}")
-        await self.fsm.set_data(self.draft.dump())
+        await self.fsm.set(f"ReportForm:{self.step}", self.draft.dump())
 
     async def close(self) -> None:
         """Forget the draft for good (discarded or submitted); later saves are ignored."""

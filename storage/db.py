@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
+from contextvars import ContextVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -14,7 +17,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from storage import updates
+from storage import orgcache, updates
 from storage.files import sqlite_file
 
 
@@ -47,6 +50,9 @@ def make_engine(url: str, *, echo: bool = False, read_only: bool = False) -> Asy
     return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
+_holding_writer: ContextVar[bool] = ContextVar("shangbao_holding_writer", default=False)
+
+
 class Database:
     """Owns the engine; hands out sessions that commit on success and roll back on error."""
 
@@ -60,6 +66,8 @@ class Database:
         separate = self.is_sqlite and make_url(url).database not in (None, "", ":memory:")
         self.read_engine = make_engine(url, echo=echo, read_only=True) if separate else self.engine
         self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        self.org_cache = orgcache.OrgCache()
+        self._writer_locks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     @property
     def is_sqlite(self) -> bool:
@@ -69,10 +77,35 @@ class Database:
     def is_postgres(self) -> bool:
         return self.engine.dialect.name == "postgresql"
 
+    def _writer_turn(self):
+        """SQLite has one writer at a time: writers of this process queue here, in order,
+        instead of retrying BEGIN IMMEDIATE in the driver's threads (busy_timeout backs off
+        in sleeps, so under load a waiter could miss every release for 30 s and fail with
+        "database is locked"). A session opened inside another of the same task does not
+        queue again."""
+        if not self.is_sqlite or _holding_writer.get():
+            return nullcontext()
+        loop = asyncio.get_running_loop()
+        lock = self._writer_locks.get(loop)
+        if lock is None:
+            lock = self._writer_locks[loop] = asyncio.Lock()
+        return lock
+
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
+        async with self._writer_turn():
+            token = _holding_writer.set(True)
+            try:
+                async with self._session() as session:
+                    yield session
+            finally:
+                _holding_writer.reset(token)
+
+    @asynccontextmanager
+    async def _session(self) -> AsyncIterator[AsyncSession]:
         async with self.sessionmaker() as session:
             session.info["claim"] = updates.current.get()
+            session.info["org_caches"] = [self.org_cache]
             try:
                 yield session
                 await session.commit()

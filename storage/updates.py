@@ -14,13 +14,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, event, select, update
+from sqlalchemy import and_, delete, event, false, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from storage.models import ProcessedUpdate, UpdateStatus
+from storage.models import FSMState, OrgVersion, ProcessedUpdate, UpdateStatus
 from storage.outbox import dialect_insert
 from storage.types import utcnow
 
@@ -116,23 +116,52 @@ class ClaimingSession(Session):
     """
 
 
+class AlreadyHandled(Exception):
+    """Polling: the update's done-marker is there already; a process that died before
+    confirming the update to Telegram committed its work. Its transaction is rolled back."""
+
+
+_TABLE = ProcessedUpdate.__table__
+
+
 def _done_statement(session: Session, ref: ClaimRef):
     now = utcnow()
     if ref.claimed:
-        return (update(ProcessedUpdate)
-                .where(ProcessedUpdate.update_id == ref.update_id, ProcessedUpdate.claimed_by == ref.owner)
+        return (update(_TABLE)
+                .where(_TABLE.c.update_id == ref.update_id, _TABLE.c.claimed_by == ref.owner)
                 .values(status=UpdateStatus.DONE.value, done_at=now))
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    # The conflict is the check: a marker already done means the work is done already (no
+    # row comes back); a claim left `processing` by a dead worker is taken over.
     done = dict(status=UpdateStatus.DONE.value, claimed_by=ref.owner, done_at=now)
-    return insert(ProcessedUpdate).values(update_id=ref.update_id, claimed_until=now, received_at=now, **done) \
-        .on_conflict_do_update(index_elements=["update_id"], set_=done)
+    return insert(_TABLE).values(update_id=ref.update_id, claimed_until=now, received_at=now, **done) \
+        .on_conflict_do_update(index_elements=["update_id"], set_=done,
+                               where=_TABLE.c.status != UpdateStatus.DONE.value) \
+        .returning(_TABLE.c.update_id)
 
 
-async def handled_before(session: AsyncSession, update_id: int) -> bool:
-    """Polling: was this update's work committed by a process that then died?"""
-    status = (await session.execute(
-        select(ProcessedUpdate.status).where(ProcessedUpdate.update_id == update_id))).scalar_one_or_none()
-    return status == UpdateStatus.DONE.value
+@dataclass
+class Glance:
+    """What an update needs before its handlers run, read in one statement."""
+
+    org_version: int | None
+    conversation: tuple[str | None, dict, int] | None   # state, data, version; None: no row
+    handled: bool                                        # done before (see AlreadyHandled)
+
+
+async def glance(session: AsyncSession, chat_id: int | None, user_id: int | None,
+                 update_id: int | None) -> Glance:
+    """The organisation's version, the (chat, user) conversation row and whether this
+    update is recorded as done, in one statement (a one-row select outer-joined to each)."""
+    one = select(literal_column("1").label("one")).subquery("one")
+    fsm = and_(FSMState.chat_id == chat_id, FSMState.user_id == user_id) if chat_id and user_id else false()
+    done = ProcessedUpdate.update_id == update_id if update_id is not None else false()
+    query = (select(OrgVersion.version, FSMState.state, FSMState.data, FSMState.version, ProcessedUpdate.status)
+             .select_from(one).outerjoin(OrgVersion, OrgVersion.id == 1).outerjoin(FSMState, fsm)
+             .outerjoin(ProcessedUpdate, done))
+    org, state, data, version, status = (await session.execute(query)).one()
+    conversation = (state, data or {}, version or 0) if version is not None else None
+    return Glance(org, conversation, status == UpdateStatus.DONE.value)
 
 
 @event.listens_for(ClaimingSession, "after_flush")
@@ -154,7 +183,9 @@ def _mark_done(session: Session) -> None:
     writes = session.info.get("wrote") or session.new or session.dirty or session.deleted
     if ref is None or ref.done or not writes:
         return
-    session.execute(_done_statement(session, ref))
+    result = session.execute(_done_statement(session, ref))
+    if not ref.claimed and result.first() is None:
+        raise AlreadyHandled(ref.update_id)
     session.info["marks"] = ref
 
 

@@ -269,3 +269,106 @@ class TestLimiterOnTheLoop:
         with pytest.raises(RetryAfter):
             await recorder.call(limiter, "sendMessage", 5, "x", max_retries=1)
         assert limiter.scheduler.waiting == 0
+
+
+def most_in_any_window(times: list[float], span: float) -> int:
+    """The largest number of sends in any window [t, t + span) (windows start at a send)."""
+    times = sorted(times)
+    return max((sum(1 for u in times[i:] if u < t + span) for i, t in enumerate(times)), default=0)
+
+
+class LateClock(Clock):
+    """The dispatcher wakes up late by `lateness[i]` each time it sleeps, and each granted
+    request starts `start_delay` after its grant (a busy event loop)."""
+
+    def run_late(self, until: float, lateness: list[float], start_delay: float = 0.0) -> list[float]:
+        starts: list[float] = []
+        n = 0
+        while self.now <= until:
+            ticket, look_again = self.scheduler.pick(self.now)
+            if ticket is not None:
+                start = self.now + start_delay
+                self.scheduler.started(ticket, start)
+                self.scheduler.done(ticket, start)
+                starts.append(start)
+                continue
+            if look_again is None:
+                break
+            self.now = max(look_again, self.now) + lateness[n % len(lateness)]
+            n += 1
+        return starts
+
+
+class TestGlobalWindow:
+    """No second ever holds more than the global limit, whatever the timer does."""
+
+    LIMIT = 30
+
+    @pytest.mark.parametrize("lateness", [
+        [0.0], [0.001], [0.02], [0.0, 0.0, 0.033], [0.3, 0.0, 0.0, 0.0], [0.05, 0.001, 0.0, 0.2],
+    ])
+    @pytest.mark.parametrize("start_delay", [0.0, 0.01])
+    def test_late_wake_ups_never_put_more_than_the_limit_in_a_second(self, lateness, start_delay):
+        clock = LateClock(global_rate=self.LIMIT, chat_rate=1, margin=1.0)
+        for chat in range(1, 301):
+            clock.queue(chat)
+        starts = clock.run_late(60, lateness, start_delay)
+        assert len(starts) == 300
+        assert most_in_any_window(starts, 1.0) <= self.LIMIT
+
+    def test_after_a_late_wake_up_the_next_send_waits_a_full_pace_from_now(self):
+        clock = LateClock(global_rate=10, chat_rate=100, margin=1.0)
+        clock.queue(1), clock.queue(2), clock.queue(3)
+        starts = clock.run_late(10, [0.09, 0.0])
+        # 0.0; due 0.1 but woke at 0.19; then a full pace later, not at the missed 0.2.
+        assert starts == pytest.approx([0.0, 0.19, 0.29])
+
+    def test_requests_that_start_late_count_from_their_start(self):
+        scheduler = Scheduler(Limits(global_rate=2, chat_rate=100, margin=1.0))
+        first, second, third = (Ticket(chat_id=n, priority=0, seq=n) for n in range(3))
+        for ticket in (first, second, third):
+            scheduler.add(ticket)
+        assert scheduler.pick(0.0)[0] is first
+        assert scheduler.pick(0.5)[0] is second
+        scheduler.started(first, 0.9)   # the loop was busy: it only went out at 0.9
+        # Stamped at its grant (0.0) it would have left the window at 1.0; it left at 0.9,
+        # so the window holds 0.5 and 0.9 until 0.5 drops out.
+        ticket, look_again = scheduler.pick(1.2)
+        assert ticket is None and look_again == pytest.approx(1.5)
+
+    def test_the_margin_widens_the_window(self):
+        clock = Clock(global_rate=2, chat_rate=100, margin=1.5)
+        for chat in range(1, 6):
+            clock.queue(chat)
+        times = [at for at, _ in clock.run(10)]
+        assert most_in_any_window(times, 1.5) <= 2
+
+    def test_a_replicas_share_keeps_its_own_window(self):
+        clock = LateClock(global_rate=30, chat_rate=1, margin=1.0)
+        clock.scheduler.rate = 6.0
+        for chat in range(1, 61):
+            clock.queue(chat)
+        starts = clock.run_late(30, [0.2, 0.0, 0.0])
+        assert most_in_any_window(starts, 1.0) <= 6
+
+    def test_retries_after_429_count_again(self):
+        scheduler = Scheduler(Limits(global_rate=2, chat_rate=100, margin=1.0, many_chats_429=99))
+        tickets = [Ticket(chat_id=n, priority=0, seq=n) for n in range(3)]
+        for ticket in tickets:
+            scheduler.add(ticket)
+        now, starts = 0.0, []
+        for _ in range(20):
+            ticket, look_again = scheduler.pick(now)
+            if ticket is None:
+                if look_again is None:
+                    break
+                now = look_again
+                continue
+            starts.append(now)
+            if ticket is tickets[0] and len(starts) == 1:
+                scheduler.retry_after(ticket, 0.0, now)   # told 429: it goes again
+                scheduler.add(ticket, front=True)
+            else:
+                scheduler.done(ticket, now)
+        assert len(starts) == 4
+        assert most_in_any_window(starts, 1.0) <= 2

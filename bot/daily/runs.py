@@ -35,8 +35,8 @@ from bot.i18n import _, format_date
 from bot.tasks.overview import load_task_overview, task_section
 from bot.textutil import esc, split_message
 from storage import outbox
-from storage.models import Member, Membership, OutboxMessage, OutboxStatus, Priority
-from storage.outbox import after_commit, dialect_insert
+from storage.models import Member, Membership, OutboxStatus, Priority
+from storage.outbox import after_commit
 from storage.types import utcnow
 
 
@@ -72,9 +72,7 @@ async def enqueue_all(session: AsyncSession, messages: list[Outgoing], now: date
     rows = [dict(key=m.key, chat_id=m.chat_id, method="sendMessage", payload=m.payload(),
                  priority=int(m.priority), status=OutboxStatus.PENDING.value, attempts=0,
                  next_attempt_at=utcnow(), created_at=now) for m in messages]
-    # The table, not the ORM class: thousands of summaries need no ORM bookkeeping.
-    statement = dialect_insert(session)(OutboxMessage.__table__).on_conflict_do_nothing(index_elements=["key"])
-    await session.execute(statement, rows)
+    await outbox.insert_many(session, rows)
     after_commit(session, outbox._notify)  # wake a sender in this process, as enqueue() does
 
 

@@ -57,7 +57,7 @@ class Limits:
     global_rate: float = 30.0        # messages a second, all chats together
     group_per_minute: int = 20       # messages a minute in one group
     chat_rate: float = 1.0           # messages a second in one chat
-    margin: float = 1.02             # stay this much under Telegram's figures (latency jitter)
+    margin: float = 1.05             # stay this much under Telegram's figures (latency jitter)
     many_chats_429: int = 3          # this many chats told 429 within a second: pause everyone
     # Of a group's 20 a minute, reminders and bulk leave this many to cards and replies, so a
     # level I card does not wait a minute behind a long summary.
@@ -75,6 +75,7 @@ class Ticket:
     weight: int = 1          # an album counts as one message per item
     granted: bool = False
     waiter: asyncio.Future | None = None
+    stamp: list | None = None  # its entry in the scheduler's global window
 
 
 @dataclass
@@ -94,6 +95,9 @@ class Scheduler:
         self._classes: dict[int, OrderedDict[object, deque[Ticket]]] = {}
         self._chats: dict[object, _Chat] = {}
         self._next_global = 0.0
+        # [time, weight] of recent sends, all chats together: the hard global window. A send
+        # is stamped when granted and again when its request really starts (see started()).
+        self._sent: list[list] = []
         self.paused_until = 0.0
         self._recent_429: deque[tuple[float, object]] = deque()
         self._grants = 0
@@ -122,7 +126,7 @@ class Scheduler:
 
     def pick(self, now: float) -> tuple[Ticket | None, float | None]:
         """The ticket that may go at `now`, or None and when to look again (None: on news)."""
-        blocked_until = max(self.paused_until, self._next_global)
+        blocked_until = max(self.paused_until, self._next_global, self._window_ready(now))
         if now < blocked_until:
             return None, (blocked_until if self.waiting else None)
         earliest = math.inf
@@ -168,14 +172,46 @@ class Scheduler:
             state.next_at = now + self.limits.margin / self.limits.chat_rate
             if is_group(ticket.chat_id):
                 state.window.extend([now] * ticket.weight)
-        # From the slot's due time, not from when the loop got round to it: a late wake-up
-        # must not push every later slot back (over a 1,000-message fan-out that adds up).
-        interval = self.limits.margin / self.rate
-        base = self._next_global if now - self._next_global < interval else now
-        self._next_global = base + ticket.weight * interval
+        # The pace counts from now, never from a missed slot: after a late wake-up a slot
+        # "owed" from the past would put two sends closer than the pace allows.
+        self._next_global = now + ticket.weight * self.limits.margin / self.rate
+        stamp = [now, ticket.weight]
+        self._sent.append(stamp)
+        ticket.stamp = stamp
         self._grants += 1
         if self._grants % 500 == 0:
             self._forget_idle(now)
+
+    # -- the global window ----------------------------------------------------------------
+
+    @property
+    def window_limit(self) -> int:
+        """Sends allowed in any global window: the rate's whole messages, at least one."""
+        return max(1, math.floor(self.rate + 1e-9))
+
+    @property
+    def window_span(self) -> float:
+        return self.limits.margin * max(1.0, self.window_limit / self.rate)
+
+    def _window_ready(self, now: float) -> float:
+        """When one more send fits the sliding window over the actual send times: whatever
+        the timer did (late wake-ups, a busy loop), no window holds more than the limit."""
+        span = self.window_span
+        if self._sent and self._sent[0][0] <= now - span:
+            self._sent = [s for s in self._sent if s[0] > now - span]
+        excess = sum(weight for _, weight in self._sent) + 1 - self.window_limit
+        if excess <= 0:
+            return 0.0
+        times = sorted(t for t, weight in self._sent for _ in range(weight))
+        return times[min(excess, len(times)) - 1] + span
+
+    def started(self, ticket: Ticket, now: float) -> None:
+        """The granted request really starts now (the waiting task ran later than the grant
+        when the loop was busy): its sends count in the window from now on."""
+        stamp = ticket.stamp
+        if stamp is not None and now > stamp[0]:
+            stamp[0] = now
+            self._sent.sort(key=lambda s: s[0])
 
     # -- outcomes ------------------------------------------------------------------------
 
@@ -228,7 +264,8 @@ class PriorityRateLimiter(BaseRateLimiter[dict[str, Any]]):
     def from_settings(cls, settings) -> PriorityRateLimiter:
         return cls(Limits(global_rate=settings.telegram_global_rate,
                           group_per_minute=settings.telegram_group_rate_per_min,
-                          chat_rate=settings.telegram_chat_rate))
+                          chat_rate=settings.telegram_chat_rate,
+                          margin=settings.telegram_limit_margin))
 
     def set_global_rate(self, rate: float) -> None:
         """This process's share of the global budget (see the sender's replica accounting)."""
@@ -281,6 +318,7 @@ class PriorityRateLimiter(BaseRateLimiter[dict[str, Any]]):
         self.stats["requests"] += 1
         for retries in itertools.count():
             await self._turn(ticket, front=retries > 0)
+            self.scheduler.started(ticket, self._now())
             phase(True)
             try:
                 result = await callback(*args, **kwargs)

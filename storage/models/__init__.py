@@ -20,6 +20,7 @@ from storage.models.outbox import OutboxFile, OutboxMessage, OutboxStatus, Prior
 from storage.models.report import Attachment, CaseStatus, Category, ReferenceCounter, Report
 from storage.models.task import PeriodStatus, Task, TaskFiling, TaskPeriod
 from storage.models.updates import ProcessedUpdate, UpdateStatus
+from storage.models.version import OrgVersion
 
 __all__ = [
     "Attachment",
@@ -45,6 +46,7 @@ __all__ = [
     "JobStatus",
     "Member",
     "Membership",
+    "OrgVersion",
     "OutboxFile",
     "OutboxMessage",
     "OutboxStatus",
