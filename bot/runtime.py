@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 from telegram import Update
 from telegram.ext import (
+    Application,
     ApplicationHandlerStop,
     BaseUpdateProcessor,
     CallbackContext,

@@ -33,12 +33,12 @@ def split_message(text: str, limit: int = TELEGRAM_TEXT_LIMIT, measure=len) -> l
     dropped and the pieces joined with newlines give back the text (less the newlines at
     the cuts).
     """
-    if len(text) <= limit and text.strip("\n"):
+    if measure(text) <= limit and text.strip("\n"):
         return [text]   # the usual case, 10,000 times in a 17:00 run
-    return _split_lines(text, limit)
+    return _split_lines(text, limit, measure)
 
 
-def _split_lines(text: str, limit: int) -> list[str]:
+def _split_lines(text: str, limit: int, measure=len) -> list[str]:
     pieces: list[str] = []
     current: list[str] = []
     size = 0

@@ -25,7 +25,7 @@ REPORTER = 4242
 BUDGET = {
     "/report": (6, 2),
     "category": (3, 2),
-    "now": (3, 2),
+    "now": (4, 2),              # the place question offers the place of the last report
     "place": (3, 2),
     "people": (3, 2),
     "title": (3, 2),
@@ -34,7 +34,9 @@ BUDGET = {
     "skip needs": (4, 2),       # the attachments question also records its message
     "photo": (3, 2),
     "done": (5, 2),             # the review grades the draft (rules need the unit tree)
-    "submit": (24, 2),          # the report, its cards, receipt and case rows
+    # The report, its cards, receipt and case rows, and (issue 18) the unit each card copy is
+    # sent for and the access facts of the leaders who get private copies.
+    "submit": (27, 2),
 }
 
 
