@@ -57,6 +57,14 @@ class Action(StrEnum):
     DUTY_VIEW = "duty_view"
     # The whole organisation: operators only.
     SENSITIVE = "sensitive"
+    # A unit's subtree, for its leaders and admins (and operators): the ledger and statistics
+    # (台账), and reporting tasks (填报任务) set for it or a stage declared ended.
+    LEDGER = "ledger"
+    TASK_CREATE = "task_create"
+    # Adoption (采用) and instructions (批示): leaders and admins of a unit above the case's unit.
+    ADOPT = "adopt"
+    # Filing a unit's reporting task: its members.
+    TASK_FILE = "task_file"
 
 
 CASE_ACTIONS = frozenset({Action.RECEIVE, Action.ASSIGN, Action.ACCEPT, Action.ARRIVE, Action.RESOLVE,
@@ -64,7 +72,8 @@ CASE_ACTIONS = frozenset({Action.RECEIVE, Action.ASSIGN, Action.ACCEPT, Action.A
 LEADER_STEPS = frozenset({Action.RECEIVE, Action.ASSIGN, Action.CLOSE, Action.REJECT, Action.MERGE, Action.ASK})
 LEADER_OR_ASSIGNEE = frozenset({Action.ARRIVE, Action.RESOLVE})
 UNIT_ADMIN_ACTIONS = frozenset({Action.INVITE, Action.BIND_GROUP, Action.DUTY_SET, Action.MEMBERS})
-PRIVATE_ONLY = frozenset({Action.VIEW, Action.LIST_OPEN, Action.LIST_MINE, Action.WHOAMI, Action.UNITS,
+SUBTREE_ACTIONS = frozenset({Action.LEDGER, Action.TASK_CREATE})
+PRIVATE_ONLY = frozenset({Action.LEDGER, Action.VIEW, Action.LIST_OPEN, Action.LIST_MINE, Action.WHOAMI, Action.UNITS,
                           Action.INVITE, Action.MEMBERS, Action.DUTY_SET, Action.SENSITIVE})
 
 
@@ -135,6 +144,15 @@ class Who:
     def units_with(self, *roles: Role) -> set[int]:
         return {unit for unit, role in self.roles if role in roles}
 
+    @classmethod
+    def of_member(cls, member: Member | None, telegram_id: int, operator: bool) -> Who:
+        """From a member loaded with their memberships (the update's scope, which follows the
+        organisation's version), without another query."""
+        if member is None:
+            return cls(telegram_id, operator)
+        roles = frozenset((m.unit_id, m.role) for m in member.memberships) if member.active else frozenset()
+        return cls(telegram_id, operator, member.id, bool(member.active), roles)
+
 
 @dataclass(frozen=True)
 class Where:
@@ -200,7 +218,23 @@ def decide(who: Who, action: Action, where: Where, *, org: Org | None = None, ca
         return None if who.operator or who.units_with(Role.ADMIN) else Refusal.NOT_UNIT_ADMIN
     if action in UNIT_ADMIN_ACTIONS:
         return _administration(who, action, where, org or Org(), unit_id)
+    if action in SUBTREE_ACTIONS | {Action.ADOPT, Action.TASK_FILE}:
+        return _unit_work(who, action, org or Org(), unit_id)
     return None   # LIST_OPEN, LIST_MINE, DUTY_VIEW: what is shown is filtered per item
+
+
+def _unit_work(who: Who, action: Action, org: Org, unit_id: int | None) -> Refusal | None:
+    if action == Action.TASK_FILE:   # a duty of the unit's own people, operators included
+        return None if unit_id in {unit for unit, _role in who.roles} else Refusal.NOT_ALLOWED
+    chain = org.up(unit_id) if unit_id is not None else []
+    if action == Action.ADOPT:       # only from above: a unit does not adopt its own items
+        chain = chain[1:]
+        if who.operator and chain:
+            return None
+    elif who.operator:               # unit None: the whole organisation
+        return None
+    heads = who.units_with(Role.LEADER, Role.ADMIN)
+    return None if heads & set(chain) else Refusal.NOT_ALLOWED
 
 
 def _administration(who: Who, action: Action, where: Where, org: Org, unit_id: int | None) -> Refusal | None:

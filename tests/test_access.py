@@ -73,6 +73,12 @@ ALLOWED: dict[Action, dict[str, tuple[str, ...]]] = {
                         "admin_in": ("case_group", "unbound_group")},
     Action.DUTY_VIEW: dict.fromkeys(WITH_ACCESS, EVERYWHERE),
     Action.SENSITIVE: {"operator": ("private",)},
+    # Ledger, statistics and tasks of C01: its leaders and admins and those above it.
+    Action.LEDGER: dict.fromkeys(("operator", "admin_in", "leader_on", "leader_off"), ("private",)),
+    Action.TASK_CREATE: dict.fromkeys(("operator", "admin_in", "leader_on", "leader_off"), EVERYWHERE),
+    # Adopting C01's case: from S01 or D01 (not from C01 itself, nor from beside).
+    Action.ADOPT: dict.fromkeys(("operator", "admin_in", "leader_on", "leader_off"), EVERYWHERE),
+    Action.TASK_FILE: dict.fromkeys(("reporter", "other_reporter", "assignee"), EVERYWHERE),
 }
 
 MATRIX = [(action, actor, place, place in ALLOWED[action].get(actor, ()))
@@ -101,6 +107,25 @@ class TestMatrix:
     def test_lists_and_details_are_private_only(self, place):
         for action in (Action.VIEW, Action.LIST_OPEN, Action.LIST_MINE, Action.WHOAMI):
             assert decide(ACTORS["leader_on"], action, PLACES[place], org=ORG, case=CASE) == Refusal.PRIVATE_ONLY
+
+
+class TestUnitWork:
+    @pytest.mark.parametrize("roles, action, unit, allowed", [
+        ({(C01, Role.LEADER)}, Action.ADOPT, C01, False),        # a unit does not adopt its own
+        ({(C01, Role.LEADER)}, Action.LEDGER, C01, True),
+        ({(C01, Role.LEADER)}, Action.LEDGER, S01, False),       # nothing above
+        ({(C01, Role.REPORTER)}, Action.LEDGER, C01, False),     # reporters keep no ledger
+        ({(S01, Role.LEADER)}, Action.TASK_CREATE, None, False),  # the whole organisation: operators
+        ({(C02, Role.LEADER)}, Action.TASK_FILE, C01, False),
+    ])
+    def test_rules(self, roles, action, unit, allowed):
+        who = Who(50, member_id=50, active=True, roles=frozenset(roles))
+        assert (decide(who, action, PRIVATE, org=ORG, unit_id=unit) is None) == allowed
+
+    def test_operators_set_tasks_for_everyone_but_file_none(self):
+        operator = ACTORS["operator"]
+        assert decide(operator, Action.TASK_CREATE, PRIVATE, org=ORG, unit_id=None) is None
+        assert decide(operator, Action.TASK_FILE, PRIVATE, org=ORG, unit_id=C01) == Refusal.NOT_ALLOWED
 
 
 class TestScopes:

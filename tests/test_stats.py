@@ -122,9 +122,9 @@ class TestFunctions:
         assert bucket_of(date.fromisoformat(day), buckets) == date.fromisoformat(bucket)
 
 
-async def month_stats(db, org, telegram_id=1002, unit=None) -> tuple[Stats, object]:
+async def month_stats(db, org, telegram_id=1002, unit=None, **settings) -> tuple[Stats, object]:
     month = await november(db, org)
-    settings = daily_settings(admin_telegram_ids=[ADMIN_ID])
+    settings = daily_settings(admin_telegram_ids=[ADMIN_ID], **settings)
     async with db.read_session() as session:
         view = await service.viewer(session, settings, telegram_id)
         stats = await service.stats_for(session, settings, view.org, view.scope, NOVEMBER, local("2026-12-01", "09:00"))
@@ -153,8 +153,12 @@ class TestLoadStats:
         assert stats.totals().due == 90
 
     async def test_quotas_per_unit_week(self, db, org):
-        stats, (_month, _org) = await month_stats(db, org)
+        stats, (_month, _org) = await month_stats(db, org, weekly_quota_default=5)
         assert stats.quota_met() == (0, 3 * 4)       # quota 5 a week, nobody near it
+
+    async def test_no_quota_where_the_organisation_set_none(self, db, org):
+        stats, (_month, _org) = await month_stats(db, org)   # WEEKLY_QUOTA_DEFAULT is 0
+        assert stats.quota_met() == (0, 0)
 
     async def test_out_of_scope_units_are_not_counted(self, db, org):
         stats, (month, _org) = await month_stats(db, org, telegram_id=5001)

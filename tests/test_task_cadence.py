@@ -199,7 +199,8 @@ class TestAccess:
         from bot.tasks.access import TaskAction, task_allowed
         from storage.models import Member, Membership, Role
 
-        member = Member(memberships=[Membership(unit_id=role_on[0], role=Role(role_on[1]))]) if role_on else None
+        member = (Member(id=1, telegram_id=1001, active=True,
+                         memberships=[Membership(unit_id=role_on[0], role=Role(role_on[1]))]) if role_on else None)
         assert task_allowed(member, operator, TaskAction(action), unit, self.org()) is allowed
 
 

@@ -1,30 +1,31 @@
-"""Whose ledger and statistics a person may see: the one place that decides it.
+"""Whose ledger and statistics a person may see, asked of the one permission model.
 
-Operators (ADMIN_TELEGRAM_IDS) see every unit. Everyone else sees the units where they
-are a leader or an admin, with every unit below them; a reporter's role gives no ledger.
-The `admin` role counts for its own unit's subtree only, never for the whole organisation.
+Operators (ADMIN_TELEGRAM_IDS) see every unit. Everyone else sees the units where they are
+a leader or an admin, with every unit below them; a reporter's role gives no ledger. The
+rule itself is `bot.access.decide` (Action.LEDGER, Action.ADOPT); this module turns the
+daily cycle's unit tree into the sets the exports and statistics need.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from bot import access
 from bot.daily.summary import Org
 from storage.models import Member, Role
 
-LEDGER_ROLES = (Role.LEADER, Role.ADMIN)
+
+def _facts(org: Org, member: Member | None, telegram_id: int,
+           operator_ids: Iterable[int]) -> tuple[access.Who, access.Org]:
+    who = access.Who.of_member(member, telegram_id, telegram_id in set(operator_ids))
+    return who, access.Org({unit_id: unit.parent_id for unit_id, unit in org.units.items()})
 
 
 def ledger_scope(org: Org, member: Member | None, telegram_id: int, operator_ids: Iterable[int]) -> list[int]:
     """Unit ids this person may export or count, parents before children; empty: none."""
-    if telegram_id in set(operator_ids):
-        return list(org.order)
-    roots = {m.unit_id for m in (member.memberships if member else []) if m.role in LEDGER_ROLES}
-    seen: dict[int, None] = {}
-    for unit_id in org.order:  # pre-order: a root's subtree is one slice of it
-        if unit_id in roots and unit_id not in seen:
-            seen.update(dict.fromkeys(org.subtree(unit_id)))
-    return list(seen)
+    who, tree = _facts(org, member, telegram_id, operator_ids)
+    return [unit_id for unit_id in org.order
+            if access.decide(who, access.Action.LEDGER, access.PRIVATE, org=tree, unit_id=unit_id) is None]
 
 
 def narrow(org: Org, scope: list[int], unit_id: int | None) -> list[int] | None:
@@ -40,13 +41,11 @@ def narrow(org: Org, scope: list[int], unit_id: int | None) -> list[int] | None:
 def adopting_unit(org: Org, member: Member | None, telegram_id: int, operator_ids: Iterable[int],
                   unit_id: int) -> int | None:
     """The unit above `unit_id` in whose name this person adopts or instructs: the nearest
-    ancestor where they are a leader or an admin (operators: the parent); None if none."""
-    ancestors, seen, current = [], {unit_id}, org.units[unit_id].parent_id if unit_id in org.units else None
-    while current is not None and current in org.units and current not in seen:
-        ancestors.append(current)
-        seen.add(current)
-        current = org.units[current].parent_id
-    if telegram_id in set(operator_ids):
-        return ancestors[0] if ancestors else None
-    mine = {m.unit_id for m in (member.memberships if member else []) if m.role in LEDGER_ROLES}
-    return next((u for u in ancestors if u in mine), None)
+    ancestor where they are a leader or an admin (operators: the parent); None if they may not."""
+    who, tree = _facts(org, member, telegram_id, operator_ids)
+    if unit_id not in org.units or access.decide(who, access.Action.ADOPT, access.PRIVATE, org=tree,
+                                                 unit_id=unit_id) is not None:
+        return None
+    above = tree.up(unit_id)[1:]
+    heads = who.units_with(Role.LEADER, Role.ADMIN)
+    return next((u for u in above if u in heads), above[0] if who.operator and above else None)

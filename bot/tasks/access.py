@@ -1,10 +1,10 @@
-"""Who may do what with reporting tasks: the one place these decisions are made, so that it can
-be routed to the organisation-wide permission model in one edit."""
+"""Who may do what with reporting tasks, asked of the one permission model (`bot.access`)."""
 
 from __future__ import annotations
 
 import enum
 
+from bot import access
 from bot.daily.summary import Org
 from storage.models import Member, Role
 
@@ -15,25 +15,17 @@ class TaskAction(enum.StrEnum):
     FILE = "file"          # file or amend a unit's task (unit_id = the filing unit)
 
 
+_RULES = {TaskAction.CREATE: access.Action.TASK_CREATE, TaskAction.STAGE: access.Action.TASK_CREATE,
+          TaskAction.FILE: access.Action.TASK_FILE}
+
+
 def task_allowed(member: Member | None, is_operator: bool, action: TaskAction, unit_id: int | None,
                  org: Org) -> bool:
     """Operators create tasks and declare stages anywhere (unit_id None: the whole organisation);
-    leaders and admins of a unit do so for its subtree (their unit or any below it); only members
-    of a unit file its tasks."""
-    roles = {m.unit_id: m.role for m in member.memberships} if member is not None else {}
-    if action == TaskAction.FILE:
-        return unit_id in roles
-    if is_operator:
-        return True
-    if unit_id is None:
-        return False
-    current, seen = unit_id, set()
-    while current is not None and current in org.units and current not in seen:
-        if roles.get(current) in (Role.LEADER, Role.ADMIN):
-            return True
-        seen.add(current)
-        current = org.units[current].parent_id
-    return False
+    leaders and admins of a unit do so for its subtree; only members of a unit file its tasks."""
+    who = access.Who.of_member(member, member.telegram_id if member else 0, is_operator)
+    tree = access.Org({uid: unit.parent_id for uid, unit in org.units.items()})
+    return access.decide(who, _RULES[action], access.PRIVATE, org=tree, unit_id=unit_id) is None
 
 
 def leading_units(member: Member | None) -> list[int]:
