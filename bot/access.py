@@ -42,6 +42,7 @@ class Action(StrEnum):
     ASK = "ask"              # 催报
     FOLLOWUP = "followup"    # 续报
     VIEW = "view"            # /case: the case with its timeline
+    DETAILS = "details"      # a brief card's Details: the report, sent to the presser privately
     PUSH = "push"            # to be sent a private copy of the card, or news of the case
     # Lists: private chats only.
     LIST_OPEN = "list_open"
@@ -68,7 +69,9 @@ class Action(StrEnum):
 
 
 CASE_ACTIONS = frozenset({Action.RECEIVE, Action.ASSIGN, Action.ACCEPT, Action.ARRIVE, Action.RESOLVE,
-                          Action.CLOSE, Action.REJECT, Action.MERGE, Action.ASK, Action.FOLLOWUP, Action.VIEW})
+                          Action.CLOSE, Action.REJECT, Action.MERGE, Action.ASK, Action.FOLLOWUP, Action.VIEW,
+                          Action.DETAILS})
+READING = frozenset({Action.VIEW, Action.DETAILS})
 LEADER_STEPS = frozenset({Action.RECEIVE, Action.ASSIGN, Action.CLOSE, Action.REJECT, Action.MERGE, Action.ASK})
 LEADER_OR_ASSIGNEE = frozenset({Action.ARRIVE, Action.RESOLVE})
 UNIT_ADMIN_ACTIONS = frozenset({Action.INVITE, Action.BIND_GROUP, Action.DUTY_SET, Action.MEMBERS})
@@ -254,12 +257,12 @@ def _case(who: Who, action: Action, where: Where, org: Org, case: CaseFacts | No
         return Refusal.UNKNOWN_CASE
     if where.place in (Place.OTHER_GROUP, Place.UNBOUND_GROUP):
         return Refusal.NOT_HERE
-    if case.status in FINAL and action != Action.VIEW:
+    if case.status in FINAL and action not in READING:
         return Refusal.FINISHED
     refusal = _case_role(who, action, where, org, case)
     if refusal is not None:
         return refusal
-    if action not in (Action.RECEIVE, Action.ASK, Action.FOLLOWUP, Action.VIEW) \
+    if action not in (Action.RECEIVE, Action.ASK, Action.FOLLOWUP, *READING) \
             and not MACHINE.allowed(case.status, action):
         return Refusal.WRONG_STATE
     return None
@@ -306,7 +309,7 @@ def _case_role(who: Who, action: Action, where: Where, org: Org, case: CaseFacts
         return None if is_assignee(who, case) else Refusal.NOT_ASSIGNEE
     elif action == Action.FOLLOWUP:
         return None if is_reporter(who, case) or is_assignee(who, case) else Refusal.NOT_AUTHOR
-    else:   # VIEW
+    else:   # VIEW, DETAILS
         allowed = leader or is_reporter(who, case) or is_assignee(who, case)
     return None if allowed else Refusal.NOT_ALLOWED
 

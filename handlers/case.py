@@ -524,7 +524,7 @@ async def press_details(update: Update, context: Context, report_id: int, args: 
     async with context.db.session() as session:
         report = await store.load_report(session, report_id)
         case = await store.existing_case(session, report_id) if report else None
-        refusal = await access.check(session, report, case, actor, "view", chat_id=pressed_in(update))
+        refusal = await access.check(session, report, case, actor, "details", chat_id=pressed_in(update))
         texts = None if refusal else await details.detail_texts(session, report, case)
     if refusal:
         await refuse(update, context, refusal, update.callback_query.data)

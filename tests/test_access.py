@@ -61,6 +61,8 @@ ALLOWED: dict[Action, dict[str, tuple[str, ...]]] = {
     Action.FOLLOWUP: {"reporter": HERE, "assignee": HERE},
     Action.VIEW: {"operator": ("private",), "leader_on": ("private",), "reporter": ("private",),
                   "assignee": ("private",)},
+    # Pressed under the card (or in private), the report goes to the presser's private chat.
+    Action.DETAILS: {"operator": HERE, "leader_on": HERE, "reporter": HERE, "assignee": HERE},
     Action.LIST_OPEN: dict.fromkeys(WITH_ACCESS, ("private",)),
     Action.LIST_MINE: dict.fromkeys(WITH_ACCESS, ("private",)),
     Action.WHOAMI: dict.fromkeys(ACTORS, ("private",)),

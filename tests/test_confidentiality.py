@@ -119,7 +119,7 @@ class TestBriefCards:
         await emulator.wait_idle()
         assert answer["show_alert"] is True and emulator.messages_to(3004) == []
         async with db.session() as session:
-            refused = (await session.execute(select(AuditLog).where(AuditLog.action == "case.refused"))).scalar_one()
+            refused = (await session.execute(select(AuditLog).where(AuditLog.action == "access.refused"))).scalar_one()
             assert refused.actor_telegram_id == 3004
             assert (await session.execute(select(CaseView))).scalars().all() == []
 
