@@ -15,9 +15,10 @@ from bot.logs import configure_logging
 from storage.db import Database
 from storage.migrate import upgrade
 
-NO_TOKEN_HELP = """\
-Shangbao needs a Telegram bot token (TELEGRAM_BOT_TOKEN is not set).
 
+def botfather_steps() -> str:
+    return _("""\
+To connect a real bot:
   1. In Telegram, open a chat with @BotFather and send /newbot.
   2. Choose a name and a username ending in "bot"; BotFather replies with a token
      that looks like 123456789:AAE...
@@ -26,9 +27,11 @@ Shangbao needs a Telegram bot token (TELEGRAM_BOT_TOKEN is not set).
      and add your own Telegram id so you are an administrator:
          ADMIN_TELEGRAM_IDS=your numeric id (ask @userinfobot)
   4. Run `make run` again.
+Keep the token secret: never commit .env.""")
 
-Keep the token secret: never commit .env.
-"""
+
+def no_token_help() -> str:
+    return _("Shangbao needs a Telegram bot token (TELEGRAM_BOT_TOKEN is not set).") + "\n\n" + botfather_steps()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,7 +105,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         if args.sandbox_if_no_token:
             print(_("TELEGRAM_BOT_TOKEN is not set: starting the sandbox instead."), flush=True)
             return cmd_sandbox(settings, argparse.Namespace(org=None, port=None))
-        print(NO_TOKEN_HELP, file=sys.stderr)
+        print(no_token_help(), file=sys.stderr)
         return 2
     if settings.bot_mode == "webhook":
         try:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from bot.cli import botfather_steps
 from bot.config import ROOT, Settings
 from bot.i18n import _
 from bot.sandbox.web import sandbox_app
@@ -22,20 +23,6 @@ log = logging.getLogger(__name__)
 
 DATABASE = ROOT / "var" / "sandbox.sqlite3"
 LISTEN = "127.0.0.1"
-
-
-def botfather_steps() -> str:
-    return _("""\
-To connect a real bot:
-  1. In Telegram, open a chat with @BotFather and send /newbot.
-  2. Choose a name and a username ending in "bot"; BotFather replies with a token
-     that looks like 123456789:AAE...
-  3. Put it in a file named .env next to the Makefile (copy .env.example):
-         TELEGRAM_BOT_TOKEN=123456789:AAE...
-     and add your own Telegram id so you are an administrator:
-         ADMIN_TELEGRAM_IDS=your numeric id (ask @userinfobot)
-  4. Run `make run` again.
-Keep the token secret: never commit .env.""")
 
 
 def banner(url: str, database: Path) -> str:
