@@ -93,8 +93,10 @@ class TestWizardSteps:
         await set_step(db, reporter, step, draft.dump())
         user = emulator.users[reporter]
         await user.send("/report")
+        # The question: inline buttons of this draft, or (the place) a reply keyboard.
         prompt = await emulator.wait_for_message(reporter, predicate=lambda m: any(
-            b.get("callback_data", "").startswith(f"r:{draft.id}:") for b in m.buttons()))
+            b.get("callback_data", "").startswith(f"r:{draft.id}:") for b in m.buttons())
+            or "keyboard" in (m.reply_markup or {}))
 
         presses = st.builds(lambda seq, action, value: f"r:{draft.id}:{seq}:{action}" + (f":{value}" if value else ""),
                             st.sampled_from([draft.seq, draft.seq + 1, 0]), st.sampled_from(ACTIONS),
