@@ -12,8 +12,8 @@ from bot.reporting import routing
 from bot.sandbox.emulator import parse_text
 from storage.models import FSMState, OutboxMessage, Report, Role, SensitivePeriod
 from storage.types import utcnow
-from tests.report_factories import TZ
-from tests.wizard_driver import ReporterDriver, is_question
+from tests.support.report_factories import TZ
+from tests.support.wizard_driver import ReporterDriver, is_question
 
 
 @pytest.fixture
