@@ -11,8 +11,11 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import date
+
+from pydantic import ConfigDict
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from bot.i18n import _
 from storage.models import Role
@@ -33,8 +36,13 @@ DUTY_KEYS = ("date", "leader", "officer")
 
 # --- The spec: what a file says, independent of YAML and of the database -----------------
 
+# The shapes are pydantic dataclasses, strict: whoever builds a spec (the parser, export, the
+# sandbox, tests) gets a type error at once, not a wrong row in the database later. The
+# parser's own checks come first and give the administrator translated, line-numbered errors.
+dataclass = pydantic_dataclass(frozen=True, config=ConfigDict(strict=True))
 
-@dataclass(frozen=True)
+
+@dataclass
 class MemberSpec:
     telegram_id: int
     name: str
@@ -44,7 +52,7 @@ class MemberSpec:
     line: int | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True)
+@dataclass
 class DutySpec:
     day: date
     leader: int
@@ -52,7 +60,7 @@ class DutySpec:
     line: int | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True)
+@dataclass
 class UnitSpec:
     code: str
     name: str
@@ -76,7 +84,7 @@ class UnitSpec:
         )
 
 
-@dataclass(frozen=True)
+@dataclass
 class PeriodSpec:
     name: str
     starts_on: date
@@ -85,7 +93,7 @@ class PeriodSpec:
     line: int | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True)
+@dataclass
 class OrgSpec:
     units: tuple[UnitSpec, ...] = ()
     sensitive_periods: tuple[PeriodSpec, ...] = ()
