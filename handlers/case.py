@@ -9,7 +9,6 @@ for in the private chat, one step at a time, kept in the FSM table.
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -18,7 +17,9 @@ from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot import access as bot_access
-from bot.cases import access, cards, deadlines, details, service, store, views
+from bot.callbacks import CasePress, CaseStep
+from bot.card import keyboards
+from bot.cases import access, deadlines, details, service, store, views
 from bot.cases.access import Refusal
 from bot.cases.followups import FollowUpInput, add_followup
 from bot.cases.machine import Action
@@ -55,11 +56,10 @@ HELP_LINES = [
     N_("/merge &lt;reference&gt; &lt;into reference&gt; — merge a duplicate, leaders"),
 ]
 
-DATA = re.compile(r"c:([a-z]{3}):(\d{1,12})(?::(\d{1,12}))?(?::(\d{1,6}))?")
 PICKER_MAX = 24
 # Presses that rewrite the message they were pressed under (the picker's further steps too):
 # honoured only under their own message, never under a card.
-EDITS_PRESSED = frozenset({"stp", "acc", "prk", "kep"})
+EDITS_PRESSED = frozenset({CaseStep.STOP, CaseStep.ACCEPT, CaseStep.PARK, CaseStep.KEEP_DRAFT})
 DEADLINE_CHOICES = (30, 60, 120, 240, 1440)
 LIST_MAX = 30
 # A final report or a reason must fit, with its heading, in the message that tells the reporter.
@@ -124,16 +124,15 @@ async def answer(update: Update, text: str) -> None:
 async def press_case(update: Update, context: Context) -> None:
     """Any `c:` button: parsed strictly, then handed to the step it names."""
     query = update.callback_query
-    match = DATA.fullmatch(query.data or "")
-    step = PRESSES.get(match.group(1)) if match else None
-    if step is None:
+    press = CasePress.parse(query.data)
+    if press is None:
         await refuse(update, context, Refusal.UNKNOWN_CASE, query.data or "")
         return
-    args = [int(a) for a in match.groups()[2:] if a is not None]
-    if (match.group(1) in EDITS_PRESSED or args and match.group(1) == "asg") and not button_on_message(query):
+    args = [a for a in (press.item, press.minutes) if a is not None]
+    if (press.step in EDITS_PRESSED or args and press.step is CaseStep.ASSIGN) and not button_on_message(query):
         await refuse_foreign_press(update, context, "case")
         return
-    await step(update, context, int(match.group(2)), args)
+    await PRESSES[press.step](update, context, press.report_id, args)
 
 
 async def press_receive(update: Update, context: Context, report_id: int, args: list[int]) -> None:
@@ -187,8 +186,9 @@ async def press_accept(update: Update, context: Context, report_id: int, args: l
         await refuse(update, context, result.refusal, update.callback_query.data)
         return
     await update.callback_query.answer()
-    keyboard = InlineKeyboardMarkup([[cards.button("scn", report_id), cards.button("res", report_id)],
-                                     [cards.button("fup", report_id)]])
+    keyboard = InlineKeyboardMarkup([[keyboards.button(CaseStep.ON_SCENE, report_id),
+                                      keyboards.button(CaseStep.RESOLVE, report_id)],
+                                     [keyboards.button(CaseStep.FOLLOW_UP, report_id)]])
     await update.callback_query.edit_message_text(
         _("You accepted case {reference}. Report from the scene with the buttons below.").format(
             reference=esc(result.report.reference)), reply_markup=keyboard)
@@ -244,7 +244,7 @@ def assign_choices(report: Report, context: Context) -> list[int]:
 
 
 async def show_members(update: Update, report: Report, people: list[Member]) -> None:
-    buttons = [InlineKeyboardButton(person.name[:30], callback_data=f"c:asg:{report.id}:{person.id}")
+    buttons = [InlineKeyboardButton(person.name[:30], callback_data=CasePress(CaseStep.ASSIGN, report.id, person.id).pack())
                for person in people[:PICKER_MAX]]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     await update.effective_message.reply_text(
@@ -253,7 +253,7 @@ async def show_members(update: Update, report: Report, people: list[Member]) -> 
 
 
 async def show_deadlines(update: Update, report: Report, person: Member, choices: list[int]) -> None:
-    buttons = [InlineKeyboardButton(views.duration(m), callback_data=f"c:asg:{report.id}:{person.id}:{m}")
+    buttons = [InlineKeyboardButton(views.duration(m), callback_data=CasePress(CaseStep.ASSIGN, report.id, person.id, m).pack())
                for m in choices]
     await update.callback_query.edit_message_text(
         _("Case {reference} to {name}: by when?").format(reference=esc(report.reference), name=esc(person.name)),
@@ -265,11 +265,11 @@ async def show_deadlines(update: Update, report: Report, person: Member, choices
 
 # The texts asked for in private, by the button that asks: the step checked, the state, the question.
 ASKS = {
-    "cls": (Action.CLOSE, CaseText.outcome,
+    CaseStep.CLOSE: (Action.CLOSE, CaseText.outcome,
             N_("Final report for case {reference} ({title}): what was the outcome? Send it as one message.")),
-    "rej": (Action.REJECT, CaseText.reason,
+    CaseStep.REJECT: (Action.REJECT, CaseText.reason,
             N_("Why is case {reference} ({title}) not an incident? Send the reason as one message.")),
-    "fup": ("followup", FollowUpForm.text,
+    CaseStep.FOLLOW_UP: ("followup", FollowUpForm.text,
             N_("Follow-up to case {reference} ({title}): what is new? Send a text, or photos with a caption.")),
 }
 ASK_CODES = list(ASKS)   # c:prk / c:kep carry the index
@@ -290,7 +290,7 @@ async def start_step(fsm: FSMContext, state: State, report_id: int) -> None:
         await fsm.park(state, {"report_id": report_id})
 
 
-async def ask_privately(update: Update, context: Context, report_id: int, code: str, *, park: bool = False) -> None:
+async def ask_privately(update: Update, context: Context, report_id: int, code: CaseStep, *, park: bool = False) -> None:
     """Check the rights, then ask the presser for a text in the private chat; with another
     flow open (a report draft) they first choose which to continue, unless `park` says so."""
     step, state, question = ASKS[code]
@@ -311,17 +311,17 @@ async def ask_privately(update: Update, context: Context, report_id: int, code: 
     text = (_("You have a report in progress (not sent yet). What do you want to do first? Nothing is lost.")
             if busy else _(question).format(reference=esc(result.report.reference), title=esc(result.report.title)))
     keyboard = choice_keyboard(report_id, code) if busy else InlineKeyboardMarkup(
-        [[cards.button("stp", report_id, _("✖️ Cancel"))]])
+        [[keyboards.button(CaseStep.STOP, report_id, _("✖️ Cancel"))]])
     await send_privately(update, context, text, keyboard, undo=not busy)
 
 
-def choice_keyboard(report_id: int, code: str) -> InlineKeyboardMarkup:
+def choice_keyboard(report_id: int, code: CaseStep) -> InlineKeyboardMarkup:
     index = ASK_CODES.index(code)
-    first = {"cls": N_("🏁 The final report first"), "rej": N_("✖️ The rejection first"),
-             "fup": N_("📝 The follow-up first")}[code]
+    first = {CaseStep.CLOSE: N_("🏁 The final report first"), CaseStep.REJECT: N_("✖️ The rejection first"),
+             CaseStep.FOLLOW_UP: N_("📝 The follow-up first")}[code]
     return InlineKeyboardMarkup([
-        [InlineKeyboardButton(_("📝 Continue the report"), callback_data=f"c:kep:{report_id}:{index}")],
-        [InlineKeyboardButton(_(first), callback_data=f"c:prk:{report_id}:{index}")]])
+        [InlineKeyboardButton(_("📝 Continue the report"), callback_data=CasePress(CaseStep.KEEP_DRAFT, report_id, index).pack())],
+        [InlineKeyboardButton(_(first), callback_data=CasePress(CaseStep.PARK, report_id, index).pack())]])
 
 
 async def send_privately(update: Update, context: Context, text: str, keyboard: InlineKeyboardMarkup, *,
@@ -370,17 +370,17 @@ async def answer_alert(update: Update, text: str) -> None:
 
 async def press_close(update: Update, context: Context, report_id: int, args: list[int]) -> None:
     """Close: a leader is asked privately for the final report's outcome."""
-    await ask_privately(update, context, report_id, "cls")
+    await ask_privately(update, context, report_id, CaseStep.CLOSE)
 
 
 async def press_reject(update: Update, context: Context, report_id: int, args: list[int]) -> None:
     """Reject: a leader is asked privately why this is not an incident."""
-    await ask_privately(update, context, report_id, "rej")
+    await ask_privately(update, context, report_id, CaseStep.REJECT)
 
 
 async def press_followup(update: Update, context: Context, report_id: int, args: list[int]) -> None:
     """Follow-up: the reporter or the assignee is asked privately for the news."""
-    await ask_privately(update, context, report_id, "fup")
+    await ask_privately(update, context, report_id, CaseStep.FOLLOW_UP)
 
 
 async def press_stop(update: Update, context: Context, report_id: int, args: list[int]) -> None:
@@ -454,7 +454,7 @@ async def take_followup_text(update: Update, context: Context) -> None:
         await fsm.update_data(text=text.strip(), photos=photos)
         await fsm.set_state(FollowUpForm.people)
         report = await store.load_report(session, data["report_id"])
-    keep = InlineKeyboardMarkup([[cards.button("fpk", report.id, _("Unchanged ({n})").format(n=report.people))]])
+    keep = InlineKeyboardMarkup([[keyboards.button(CaseStep.KEEP_PEOPLE, report.id, _("Unchanged ({n})").format(n=report.people))]])
     await message.reply_text(
         _("How many people are involved now? Send a number, or press Unchanged. You can still add photos."),
         reply_markup=keep)
@@ -541,10 +541,11 @@ async def press_details(update: Update, context: Context, report_id: int, args: 
 
 
 PRESSES = {
-    "rcv": press_receive, "asg": press_assign, "ask": press_ask, "cls": press_close, "scn": press_on_scene,
-    "res": press_resolved, "rej": press_reject, "acc": press_accept, "fup": press_followup,
-    "fpk": press_keep_people, "stp": press_stop, "prk": press_park, "kep": press_keep_draft,
-    "dtl": press_details,
+    CaseStep.RECEIVE: press_receive, CaseStep.ASSIGN: press_assign, CaseStep.ASK: press_ask,
+    CaseStep.CLOSE: press_close, CaseStep.ON_SCENE: press_on_scene, CaseStep.RESOLVE: press_resolved,
+    CaseStep.REJECT: press_reject, CaseStep.ACCEPT: press_accept, CaseStep.FOLLOW_UP: press_followup,
+    CaseStep.KEEP_PEOPLE: press_keep_people, CaseStep.STOP: press_stop, CaseStep.PARK: press_park,
+    CaseStep.KEEP_DRAFT: press_keep_draft, CaseStep.DETAILS: press_details,
 }
 
 
@@ -700,7 +701,7 @@ def register(application: Application) -> None:
     application.add_handler(CommandHandler("close", close_command))
     application.add_handler(CommandHandler("reject", reject_command))
     application.add_handler(CommandHandler("merge", merge_command))
-    application.add_handler(CallbackQueryHandler(press_case, pattern=r"^c:"))
+    application.add_handler(CallbackQueryHandler(press_case, pattern=CasePress.family()))
     text = private & filters.TEXT & ~filters.COMMAND
     application.add_handler(MessageHandler(text & InState(CaseText.outcome), take_outcome))
     application.add_handler(MessageHandler(text & InState(CaseText.reason), take_reason))

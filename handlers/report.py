@@ -29,13 +29,14 @@ from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot import i18n, logs
+from bot.callbacks import ReportPress
+from bot.card.render import reason_text
 from bot.cases.hooks import case_filed
 from bot.clock import now as clock_now
 from bot.fsm import FlowMachine, FSMContext, State, StatesGroup
 from bot.i18n import N_, _
 from bot.keyboards import MENU_LABELS, MenuButton, label_in_all_languages, main_menu
 from bot.reporting import validation
-from bot.reporting.cards import reason_text
 from bot.reporting.choices import CATEGORIES, CATEGORY_EMOJI, OPINION_CLASSES, PLATFORMS, REACHES
 from bot.reporting.draft import OPINION_FIELDS, PETITION_FIELDS, Draft
 from bot.reporting.drafts import expire_drafts
@@ -190,8 +191,8 @@ async def load_turn(session: AsyncSession, update: Update, context: Context) -> 
 
 
 def button(label: str, draft: Draft, action: str, value: object = None) -> InlineKeyboardButton:
-    data = f"r:{draft.id}:{draft.seq}:{action}" + ("" if value is None else f":{value}")
-    return InlineKeyboardButton(label, callback_data=data)
+    data = ReportPress(draft.id, draft.seq, action, None if value is None else str(value))
+    return InlineKeyboardButton(label, callback_data=data.pack())
 
 
 def rows_of(buttons: list[InlineKeyboardButton], width: int) -> list[list[InlineKeyboardButton]]:
@@ -745,8 +746,8 @@ def confirm_cancel(turn: Turn) -> Prompt:
 async def on_press(update: Update, context: Context) -> None:
     """A button under a report question: checked against the live draft and question, then applied."""
     query = update.callback_query
-    _prefix, draft_id, seq, action, value = (query.data.split(":", 4) + [""])[:5]
-    if not draft_id or not button_on_message(query, f"r:{draft_id}:"):   # a question of this draft
+    press = ReportPress.parse(query.data)
+    if press is None or not button_on_message(query, press.draft_prefix()):   # a question of this draft
         await refuse_foreign_press(update, context, "report")
         return
     outcome: Prompt | Invalid | None = None
@@ -754,13 +755,13 @@ async def on_press(update: Update, context: Context) -> None:
     try:
         async with context.db.session() as session:
             turn = await load_turn(session, update, context)
-            closed = turn is None or turn.draft.id != draft_id
+            closed = turn is None or turn.draft.id != press.draft
             if closed:
                 outcome = Invalid(N_("This form is closed."))
-            elif seq != str(turn.draft.seq):
+            elif press.seq != turn.draft.seq:
                 outcome = Invalid(STALE)
             else:
-                outcome = await press_action(turn, action, value)
+                outcome = await press_action(turn, press.action, press.value or "")
                 if turn.step == "attachments" and not turn.closed:     # this message now asks for the files
                     turn.draft.prompt = query.message.message_id
                     await turn.save()
@@ -949,7 +950,7 @@ def register(application: Application) -> None:
     application.add_handler(CommandHandler("report", start_report))
     application.add_handler(MessageHandler(MenuButton("report") & filters.UpdateType.MESSAGE, start_report))
     application.add_handler(CommandHandler("cancel", cancel, filters=private & InState(ReportForm)))
-    application.add_handler(CallbackQueryHandler(on_press, pattern=r"^r:"))
+    application.add_handler(CallbackQueryHandler(on_press, pattern=ReportPress.family()))
     application.add_handler(MessageHandler(
         private & filters.UpdateType.MESSAGE & InState(ReportForm) & ~filters.COMMAND & not_menu, on_message))
     if application.job_queue is not None:
