@@ -15,7 +15,7 @@ from bot.i18n import N_, _
 from bot.runtime import Context, InState
 from bot.textutil import esc
 from handlers.base import Command
-from handlers.case import actor_of, now_of
+from handlers.case.common import actor_of, now_of
 from handlers.common import HELP_SECTIONS
 from storage.queries import audit
 

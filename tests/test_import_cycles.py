@@ -49,8 +49,9 @@ def imported(path: Path, name: str, known: set[str]) -> set[str]:
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join(anchor + ([node.module] if node.module else []))
-            found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names)
+            submodules = {f"{base}.{alias.name}" for alias in node.names} & known
+            # `from package import module` needs the module; the package only for its own names.
+            found.update(submodules if len(submodules) == len(node.names) else {base, *submodules})
     return {module for module in found if module in known and module != name}
 
 
