@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bot import i18n
-from bot.reporting import cards
-from bot.reporting.routing import Plan, Target
+from bot.card import keyboards
+from bot.card import render as cards
+from bot.reporting.routing import Plan, Target, render_receipt
 from bot.reporting.validation import DESCRIPTION_MAX, PLACE_MAX, TEXT_MAX, TITLE_MAX
 from bot.sandbox.emulator import parse_text
 from bot.textutil import TELEGRAM_TEXT_LIMIT
@@ -94,7 +95,7 @@ class TestCard:
 
     def test_keyboard_has_the_four_case_buttons_and_adoption(self):
         with i18n.use_locale("en"):
-            markup = cards.card_keyboard(make_report())
+            markup = keyboards.card_keyboard(make_report(), first=True)
         buttons = [(b.text, b.callback_data) for row in markup.inline_keyboard for b in row]
         assert buttons == [("✅ Acknowledge", "c:rcv:42"), ("👤 Assign", "c:asg:42"),
                            ("⏰ Ask for update", "c:ask:42"), ("🏁 Close", "c:cls:42"),
@@ -106,11 +107,11 @@ class TestReceipt:
         plan = Plan([Target(-1003, "group", "和平社区群"), Target(-1002, "group", "和平街道群"),
                      Target(1003, "person", "王主任")])
         with i18n.use_locale("zh_Hans"):
-            text = cards.render_receipt(make_report(), plan)
+            text = render_receipt(make_report(), plan)
         assert "20261121-0007" in text and "II级 · 重大（橙色）" in text
         assert "已报送：和平社区群、和平街道群" in text and "同时私信报送：王主任" in text
 
     def test_without_any_group(self):
         with i18n.use_locale("en"):
-            text = cards.render_receipt(make_report(), Plan())
+            text = render_receipt(make_report(), Plan())
         assert "the administrators have been told" in text

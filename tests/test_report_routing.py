@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from bot.card import send as card_send
 from bot.reporting import routing
 from bot.reporting.rules import load_rules, parse_rules
 from bot.reporting.severity import Facts, Level
@@ -129,7 +130,7 @@ class TestAtomicity:
         async def broken(*args, **kwargs):
             raise RuntimeError("routing failed half way")
 
-        monkeypatch.setattr(routing, "enqueue_attachments", broken)
+        monkeypatch.setattr(card_send, "enqueue_attachments", broken)
         with pytest.raises(RuntimeError):
             await file_report(db, tree.reporters["C01"], **LEVEL_ANSWERS[2])
         async with db.session() as session:

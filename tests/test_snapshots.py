@@ -19,12 +19,12 @@ import pytest
 from sqlalchemy import select, update
 
 from bot import i18n
+from bot.card import render as cards
+from bot.card.render import CardView
 from bot.cases import views
 from bot.daily import runs
 from bot.daily.overdue import OverdueItem, register_overdue_provider, unregister_overdue_provider
 from bot.daily.schedule import Schedule
-from bot.reporting import cards
-from bot.reporting.cards import CardView
 from storage.models import (
     CaseEvent,
     CaseStatus,
