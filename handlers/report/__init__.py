@@ -19,10 +19,10 @@ from __future__ import annotations
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.callbacks import ReportPress
+from bot.context import InState
 from bot.i18n import N_
 from bot.keyboards import MENU_LABELS, MenuButton
 from bot.reporting.rules import activate, load_rules
-from bot.runtime import InState
 from handlers.base import Command
 from handlers.common import HELP_SECTIONS
 from handlers.report.buttons import PRESS_ACTIONS, on_press

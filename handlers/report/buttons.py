@@ -12,12 +12,12 @@ from bot import logs
 from bot.callbacks import ReportPress
 from bot.cases.hooks import case_filed
 from bot.clock import now as clock_now
+from bot.context import Context
 from bot.i18n import N_, _
 from bot.reporting.review import FIELDS
 from bot.reporting.rules import active_rules
 from bot.reporting.store import submit_draft
 from bot.reporting.validation import Invalid
-from bot.runtime import Context
 from handlers.base import button_on_message, refuse_foreign_press
 from handlers.report.form import STALE, Prompt, Turn, back_trigger, button, can_go_back, load_turn
 from handlers.report.questions import ATTACHMENTS, QUESTIONS, advance, ask

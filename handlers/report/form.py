@@ -19,12 +19,12 @@ from telegram import (
 )
 
 from bot.callbacks import ReportPress
+from bot.context import Context, current_scope
 from bot.fsm import FlowMachine, FSMContext, State, StatesGroup
 from bot.i18n import N_, _
 from bot.reporting.draft import OPINION_FIELDS, PETITION_FIELDS, Draft
 from bot.reporting.review import FIELDS, answer_text
 from bot.reporting.validation import Invalid
-from bot.runtime import Context, current_scope
 from storage.models import Member
 
 

@@ -6,13 +6,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Message, Update
 
 from bot import i18n
+from bot.context import Context, current_scope
 from bot.fsm import FSMContext
 from bot.i18n import _
 from bot.keyboards import label_in_all_languages
 from bot.reporting.draft import Draft
 from bot.reporting.drafts import expire_drafts
 from bot.reporting.review import summary_lines
-from bot.runtime import Context, current_scope
 from handlers.base import is_private
 from handlers.common import refuse_stranger
 from handlers.report.buttons import confirm_cancel, press_back

@@ -21,13 +21,13 @@ from telegram import (
 )
 
 from bot.clock import now as clock_now
+from bot.context import current_scope
 from bot.i18n import N_, _
 from bot.reporting import validation
 from bot.reporting.choices import CATEGORIES, CATEGORY_EMOJI, OPINION_CLASSES, PLATFORMS, REACHES
 from bot.reporting.draft import Draft
 from bot.reporting.store import last_place
 from bot.reporting.validation import Invalid
-from bot.runtime import current_scope
 from bot.textutil import parse_digits
 from handlers.report.form import (
     CHOOSE_HINT,

@@ -7,12 +7,12 @@ import contextlib
 from telegram import LinkPreviewOptions, Message, Update
 from telegram.error import BadRequest
 
+from bot.context import Context
 from bot.fsm import FSMContext
 from bot.i18n import _
 from bot.keyboards import main_menu
 from bot.reporting.draft import Draft
 from bot.reporting.review import answer_text
-from bot.runtime import Context
 from handlers.report.form import Prompt, Turn
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
