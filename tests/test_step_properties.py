@@ -17,8 +17,8 @@ from bot.cases.machine import MACHINE, Action
 from bot.reporting.draft import Draft
 from handlers.report import ANSWER_ACTIONS, FLOW, PRESS_ACTIONS, ReportForm
 from storage.models import FSMState
-from tests.case_helpers import T0, file_report, reload, started_tree
-from tests.test_cases_e2e import card
+from tests.support.case_helpers import T0, file_report, reload, started_tree
+from tests.support.cases import card
 
 # Modest: every example is a real update through the emulator, and there are many steps.
 EXAMPLES = hsettings(max_examples=6, deadline=None, derandomize=True,

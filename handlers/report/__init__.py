@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot.callbacks import ReportPress
 from bot.i18n import N_
 from bot.keyboards import MENU_LABELS, MenuButton
 from bot.reporting.rules import activate, load_rules
@@ -57,7 +58,7 @@ def register(application: Application) -> None:
     application.add_handler(CommandHandler("report", start_report))
     application.add_handler(MessageHandler(MenuButton("report") & filters.UpdateType.MESSAGE, start_report))
     application.add_handler(CommandHandler("cancel", cancel, filters=private & InState(ReportForm)))
-    application.add_handler(CallbackQueryHandler(on_press, pattern=r"^r:"))
+    application.add_handler(CallbackQueryHandler(on_press, pattern=ReportPress.family()))
     application.add_handler(MessageHandler(
         private & filters.UpdateType.MESSAGE & InState(ReportForm) & ~filters.COMMAND & not_menu, on_message))
     if application.job_queue is not None:

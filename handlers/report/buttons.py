@@ -9,6 +9,7 @@ import logging
 from telegram import InlineKeyboardMarkup, Update
 
 from bot import logs
+from bot.callbacks import ReportPress
 from bot.cases.hooks import case_filed
 from bot.clock import now as clock_now
 from bot.i18n import N_, _
@@ -30,8 +31,8 @@ log = logging.getLogger(__name__)
 async def on_press(update: Update, context: Context) -> None:
     """A button under a report question: checked against the live draft and question, then applied."""
     query = update.callback_query
-    _prefix, draft_id, seq, action, value = (query.data.split(":", 4) + [""])[:5]
-    if not draft_id or not button_on_message(query, f"r:{draft_id}:"):   # a question of this draft
+    press = ReportPress.parse(query.data)
+    if press is None or not button_on_message(query, press.draft_prefix()):   # a question of this draft
         await refuse_foreign_press(update, context, "report")
         return
     outcome: Prompt | Invalid | None = None
@@ -39,13 +40,13 @@ async def on_press(update: Update, context: Context) -> None:
     try:
         async with context.db.session() as session:
             turn = await load_turn(session, update, context)
-            closed = turn is None or turn.draft.id != draft_id
+            closed = turn is None or turn.draft.id != press.draft
             if closed:
                 outcome = Invalid(N_("This form is closed."))
-            elif seq != str(turn.draft.seq):
+            elif press.seq != turn.draft.seq:
                 outcome = Invalid(STALE)
             else:
-                outcome = await press_action(turn, action, value)
+                outcome = await press_action(turn, press.action, press.value or "")
                 if turn.step == "attachments" and not turn.closed:     # this message now asks for the files
                     turn.draft.prompt = query.message.message_id
                     await turn.save()

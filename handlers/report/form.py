@@ -18,6 +18,7 @@ from telegram import (
     Update,
 )
 
+from bot.callbacks import ReportPress
 from bot.fsm import FlowMachine, FSMContext, State, StatesGroup
 from bot.i18n import N_, _
 from bot.reporting.draft import OPINION_FIELDS, PETITION_FIELDS, Draft
@@ -182,8 +183,8 @@ def can_go_back(turn: Turn) -> bool:
 
 
 def button(label: str, draft: Draft, action: str, value: object = None) -> InlineKeyboardButton:
-    data = f"r:{draft.id}:{draft.seq}:{action}" + ("" if value is None else f":{value}")
-    return InlineKeyboardButton(label, callback_data=data)
+    data = ReportPress(draft.id, draft.seq, action, None if value is None else str(value))
+    return InlineKeyboardButton(label, callback_data=data.pack())
 
 
 def rows_of(buttons: list[InlineKeyboardButton], width: int) -> list[list[InlineKeyboardButton]]:

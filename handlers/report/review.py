@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardMarkup
 
+from bot.card.render import reason_text
 from bot.clock import now as clock_now
 from bot.i18n import N_, _
-from bot.reporting.cards import reason_text
 from bot.reporting.review import FIELDS, fields_for, summary_lines
 from bot.reporting.rules import active_rules
 from bot.reporting.severity import Level
