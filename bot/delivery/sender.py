@@ -20,50 +20,46 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
-import inspect
 import logging
 import math
 import os
 import random
 import socket
 import uuid
-import warnings
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import (
     Bot,
-    InputFile,
-    InputMedia,
-    InputMediaAudio,
-    InputMediaDocument,
-    InputMediaPhoto,
-    InputMediaVideo,
 )
 from telegram.ext import Application
-from telegram.warnings import PTBUserWarning
 
 from bot.config import Settings
 from bot.delivery.errors import Outcome, Verdict, classify
 from bot.delivery.limiter import PriorityRateLimiter
 from bot.delivery.notices import chat_migrated, chat_refused, content_failed
+from bot.delivery.requests import (
+    EDIT_METHODS,
+    call_bot,
+    dependency_ids,
+    message_ids,
+    request_params,
+    with_files,
+)
 from storage.db import Database
 from storage.models import Priority
 from storage.outbox import (
     BULK_LEASE,
-    FILE_REF,
     PRESENCE_PREFIX,
     Job,
     claim_due,
     drop_lease,
     hold_lease,
     live_replicas,
-    load_files,
     mark_failed,
     mark_retry,
     mark_sent,
@@ -76,16 +72,6 @@ from storage.outbox import (
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
-# Rows name their Bot API method, so the sender calls do_api_request on purpose.
-warnings.filterwarnings("ignore", message=r"Please use 'Bot\.\w+' instead of 'Bot\.do_api_request", category=PTBUserWarning)
-
-EDIT_METHODS = frozenset({"editMessageText", "editMessageCaption", "editMessageReplyMarkup", "editMessageMedia"})
-# Methods whose text is HTML like the handlers' replies (PTB's Defaults do not reach raw calls).
-FORMATTED_FIELD = {"sendMessage": "text", "editMessageText": "text", "sendPhoto": "caption",
-                   "sendDocument": "caption", "sendVideo": "caption", "sendVoice": "caption",
-                   "sendAudio": "caption", "editMessageCaption": "caption"}
-
-
 @dataclass(frozen=True)
 class SenderTuning:
     poll_interval: float = 1.0     # seconds between cycles when nothing wakes the sender
@@ -104,52 +90,6 @@ Write = Callable[[AsyncSession], Awaitable[object]]
 
 def default_owner() -> str:
     return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def request_params(job: Job, chat_id: int) -> dict[str, Any]:
-    """The Bot API parameters of a row: its payload (less the sender's own `_` keys), its
-    chat, and its dependency's message."""
-    params = {name: value for name, value in job.payload.items() if not name.startswith("_")}
-    params["chat_id"] = chat_id
-    field = FORMATTED_FIELD.get(job.method)
-    if field and field in params and "parse_mode" not in params:
-        params["parse_mode"] = "HTML"
-    if job.method == "sendMediaGroup":
-        params["media"] = [_input_media(_html_caption(item)) for item in params.get("media", [])]
-    if job.depends_as == "reply" and job.dependency_message_id is not None:
-        params["reply_parameters"] = {"message_id": job.dependency_message_id,
-                                      "allow_sending_without_reply": True}
-    elif job.depends_as == "edit" and job.dependency_message_id is not None:
-        params["message_id"] = job.dependency_message_id
-    return params
-
-
-def _html_caption(item: dict[str, Any]) -> dict[str, Any]:
-    if "caption" in item and "parse_mode" not in item:
-        return {**item, "parse_mode": "HTML"}
-    return item
-
-
-_INPUT_MEDIA = {"photo": InputMediaPhoto, "video": InputMediaVideo, "document": InputMediaDocument,
-                "audio": InputMediaAudio}
-
-
-def _input_media(item: dict[str, Any]) -> InputMedia:
-    """PTB only inserts its defaults into InputMedia objects, and fails on plain dicts."""
-    kind = _INPUT_MEDIA[item["type"]]
-    accepted = inspect.signature(kind).parameters
-    known = {k: v for k, v in item.items() if k in accepted}
-    extra = {k: v for k, v in item.items() if k not in accepted and k != "type"}
-    return kind(**known, api_kwargs=extra or None)
-
-
-def message_ids(result: object) -> list[int]:
-    """Telegram's ids of what a call sent: a Message, an album's list, or True for inline edits."""
-    if isinstance(result, dict) and "message_id" in result:
-        return [int(result["message_id"])]
-    if isinstance(result, list):
-        return [int(m["message_id"]) for m in result if isinstance(m, dict) and "message_id" in m]
-    return []
 
 
 class OutboxSender:
@@ -333,21 +273,12 @@ class OutboxSender:
             return
 
     async def _call(self, job: Job, chat_id: int) -> object:
-        params = await self._with_files(request_params(job, chat_id))
+        params = await with_files(self.db, request_params(job, chat_id))
         if self.bot.rate_limiter is None:
             self._committed.add(job.chat_id)
-            return await self.bot.do_api_request(job.method, api_kwargs=params)
+            return await call_bot(self.bot, job.method, params)
         marks = {"priority": job.priority, "on_phase": lambda sending: self._phase(job.chat_id, sending)}
-        return await self.bot.do_api_request(job.method, api_kwargs=params, rate_limit_args=marks)
-
-    async def _with_files(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Files kept in the database (`outbox-file:<key>`) become uploads."""
-        refs = [v for v in params.values() if isinstance(v, str) and v.startswith(FILE_REF)]
-        if not refs:
-            return params
-        async with self.db.read_session() as session:
-            files = await load_files(session, refs)
-        return {k: InputFile(files[v][1], filename=files[v][0]) if v in files else v for k, v in params.items()}
+        return await call_bot(self.bot, job.method, params, rate_limit_args=marks)
 
     def _phase(self, chat_id: int, sending: bool) -> None:
         """Called by the limiter: from now on the request may reach Telegram (or not again)."""
@@ -369,7 +300,7 @@ class OutboxSender:
     async def _conclude(self, job: Job, chat_id: int, outcome: Outcome, exc: Exception) -> None:
         """An answer that ends the row: an edit that changed nothing, a refusal, a rejection."""
         if outcome.verdict is Verdict.DONE:
-            await self._record(partial(self._sent, job=job, ids=_dependency_ids(job)))
+            await self._record(partial(self._sent, job=job, ids=dependency_ids(job)))
             return
         self.stats[outcome.verdict.value] += 1
         log.warning("outbox row %s (%s) to chat %s failed: %s", job.id, job.key, chat_id, exc)
@@ -439,10 +370,6 @@ class OutboxSender:
                 log.exception("outbox sender: could not record an outcome; retrying")
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
-
-
-def _dependency_ids(job: Job) -> list[int]:
-    return [job.dependency_message_id] if job.dependency_message_id is not None else []
 
 
 # -- application hooks -------------------------------------------------------------------

@@ -8,6 +8,7 @@ from telegram import LinkPreviewOptions, Message, Update
 from telegram.error import BadRequest
 
 from bot.context import Context
+from bot.delivery.requests import call_bot
 from bot.fsm import FSMContext
 from bot.i18n import _
 from bot.keyboards import main_menu
@@ -71,7 +72,7 @@ async def strip_keyboard(query) -> None:
 
 
 async def strip_markup(bot, chat_id: int, message_id: int) -> None:
-    # A raw call: PTB's edit_message_reply_markup adds the default parse_mode, which this
-    # method does not take.
+    # Through call_bot: PTB's edit_message_reply_markup alone would add the default
+    # parse_mode, which this method does not take.
     with contextlib.suppress(BadRequest):
-        await bot.do_api_request("editMessageReplyMarkup", api_kwargs={"chat_id": chat_id, "message_id": message_id})
+        await call_bot(bot, "editMessageReplyMarkup", {"chat_id": chat_id, "message_id": message_id})
