@@ -157,7 +157,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from bot.config import SUPPORTED_LOCALES, parse_clock_time
 from bot.i18n import _, ngettext
-from bot.tasks.orgfile import apply_tasks, parse_tasks
+from bot.tasks.orgfile import apply_tasks, export_tasks, parse_tasks
 from bot.yamlsafe import NoAliasLoader
 from storage.db import Database
 from storage.models import (
@@ -1193,4 +1193,4 @@ def dump_org(spec: OrgSpec) -> str:
 
 async def export_org(session: AsyncSession) -> str:
     """The whole organisation as an organisation file; importing it back changes nothing."""
-    return dump_org(await _spec_from_db(session))
+    return dump_org(await _spec_from_db(session)) + await export_tasks(session)
