@@ -14,7 +14,7 @@ from docx.shared import Inches, Pt
 
 from bot import i18n
 from bot.analysis.load import Analysis
-from bot.analysis.trends import CATEGORY, UNIT, rises
+from bot.analysis.trends import CATEGORY, OPEN, UNIT, rises
 from bot.daily.summary import category_name, day_text, level_name, status_name
 from bot.i18n import N_, _
 from bot.stats.charts import Deadlines, compliance_units, render_chart
@@ -241,8 +241,11 @@ def _trends(document, a: Analysis) -> None:
         document.add_paragraph(line, style="List Number")
     if not a.trends:
         document.add_paragraph(_("No trend reached the thresholds."))
-    for trend in a.trends:
-        document.add_paragraph(trend_text(a, trend), style="List Bullet")
+    for kind in (CATEGORY, UNIT, OPEN):   # each rule's first MAX_ROWS: a draft stays readable
+        flagged = [t for t in a.trends if t.kind == kind]
+        for trend in flagged[:MAX_ROWS]:
+            document.add_paragraph(trend_text(a, trend), style="List Bullet")
+        _more(document, len(flagged) - MAX_ROWS)
 
 
 def _judgement(document, a: Analysis) -> None:

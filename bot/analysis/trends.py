@@ -75,12 +75,17 @@ def rises(current: Counter, previous: Counter, limit: int = 5) -> list[tuple[obj
 def find_trends(items: Sequence[Item], by_category: tuple[Counter, Counter], majors: tuple[Counter, Sequence[Counter]],
                 cases: Sequence[OpenCase], now: datetime, rules: Rules) -> list[Trend]:
     """Every trend of the period: categories, then units, then long-open cases."""
+    of_category: dict[str, list[str]] = {}
+    majors_of: dict[int, list[str]] = {}
+    for item in items:   # one pass: a large tree can flag thousands of units
+        of_category.setdefault(item.category, []).append(item.reference)
+        if item.level <= 2:
+            majors_of.setdefault(item.unit_id, []).append(item.reference)
     current, previous = by_category
-    trends = [Trend(CATEGORY, c, current[c], (previous.get(c, 0),),
-                    tuple(i.reference for i in items if i.category == c)) for c in category_rises(current, previous, rules)]
+    trends = [Trend(CATEGORY, c, current[c], (previous.get(c, 0),), tuple(of_category.get(c, ())))
+              for c in category_rises(current, previous, rules)]
     major_now, history = majors
-    trends += [Trend(UNIT, u, major_now[u], tuple(h.get(u, 0) for h in history[:HISTORY]),
-                     tuple(i.reference for i in items if i.unit_id == u and i.level <= 2))
+    trends += [Trend(UNIT, u, major_now[u], tuple(h.get(u, 0) for h in history[:HISTORY]), tuple(majors_of.get(u, ())))
                for u in unit_major_rises(major_now, history)]
     trends += [Trend(OPEN, c.reference, c.days_open(now), (), (c.reference,)) for c in long_open(cases, now, rules)]
     return trends
