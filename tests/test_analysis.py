@@ -41,8 +41,8 @@ from bot.stats.cases import Item, OpenCase, repeated_matters
 from handlers.analysis import parse_args
 from storage.db import Database
 from storage.models import CaseFile, Category, JobRun, OutboxFile, OutboxMessage
-from tests.daily_factories import Clock, ReportFactory, daily_settings, local
-from tests.ledger_factories import november
+from tests.support.daily_factories import Clock, ReportFactory, daily_settings, local
+from tests.support.ledger_factories import november
 
 D = date.fromisoformat
 NOW = local("2026-11-28", "09:00")

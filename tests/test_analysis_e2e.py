@@ -11,9 +11,9 @@ from docx import Document
 from sqlalchemy import select
 
 from storage.models import AuditLog
-from tests.case_helpers import Clock
-from tests.daily_factories import local
-from tests.ledger_factories import november
+from tests.support.case_helpers import Clock
+from tests.support.daily_factories import local
+from tests.support.ledger_factories import november
 
 
 @pytest.fixture

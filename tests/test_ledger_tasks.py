@@ -21,7 +21,7 @@ from bot.tasks.scheduler import TaskScheduler
 from bot.tasks.spec import Question, Scope
 from bot.tasks.store import create_task, file_period
 from storage.models import TaskPeriod
-from tests.daily_factories import Clock, backdate_units, daily_settings, local
+from tests.support.daily_factories import Clock, backdate_units, daily_settings, local
 
 OCTOBER = Period(datetime(2025, 10, 1).date(), datetime(2025, 10, 31).date())
 

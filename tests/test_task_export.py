@@ -18,7 +18,7 @@ from bot.tasks.spec import Question, Scope, parse_question
 from bot.tasks.store import create_task, stop_task
 from bot.tasks.templates import enable_templates
 from storage.models import Task
-from tests.daily_factories import local
+from tests.support.daily_factories import local
 
 NOW = local("2025-10-01", "09:00")
 
