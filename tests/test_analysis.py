@@ -27,6 +27,7 @@ from bot.analysis.trends import (
     OPEN,
     UNIT,
     Rules,
+    Trend,
     category_rises,
     find_trends,
     long_open,
@@ -274,6 +275,13 @@ class TestDocument:
         assert f"{old.reference}、{again.reference}" in text
         open_table = next(t for t in tables(document) if t[0][0] == "编号")
         assert old.reference in {row[0] for row in open_table}
+
+    async def test_each_rule_lists_its_first_fifty(self, db, month):
+        analysis, settings = await analysis_of(db, month)
+        analysis.trends = [Trend(OPEN, f"R{n:03d}", 40, (), (f"R{n:03d}",)) for n in range(60)]
+        document = Document(io.BytesIO(render_document(analysis, service.deadlines_of(settings))))
+        text = "\n".join(p.text for p in document.paragraphs)
+        assert "事项 R049 已在办 40 天。" in text and "R050" not in text and "……另有 10 项（见台账）" in text
 
     @pytest.mark.parametrize("locale", ["zh_Hant", "en"])
     async def test_other_languages(self, db, month, locale):
