@@ -27,7 +27,10 @@ log = logging.getLogger(__name__)
 
 TICK_SECONDS = 60
 LOOKBACK_DAYS = 7          # a report found later than this after its day is no longer drafted
-LEASE = timedelta(minutes=30)   # a document and a chart per group: time before a takeover
+# A document and a chart per group, in one transaction: a large organisation's run (a hundred
+# street groups) takes most of an hour on a small machine, and a takeover before it ends would
+# roll the first run back. A crashed run is retried after this; the reports are due days later.
+LEASE = timedelta(hours=3)
 JOB_NAME = "analysis-cycle"
 
 
