@@ -120,6 +120,19 @@ class Settings(BaseSettings):
     monthly_stats_day: int = Field(default=15, ge=1, le=28)
     monthly_stats_time: str = "09:00"
     monthly_ledger_kinds: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["district", "street"])
+    # Analysis reports (研判报告): which periods, when (bot_timezone), to the groups of which kinds.
+    analysis_periods: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["month", "quarter", "half"])
+    analysis_monthly_day: int = Field(default=28, ge=1, le=28)
+    analysis_quarter_days_left: int = Field(default=7, ge=1, le=28)
+    analysis_half_dates: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["06-10", "12-10"])
+    analysis_time: str = "09:00"
+    analysis_kinds: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["city", "county", "district", "street"])
+    # Trend rules: a category up by more than this share AND by at least this many items
+    # against the previous period; cases open longer than this many days.
+    analysis_rise_share: float = Field(default=0.5, ge=0)
+    analysis_rise_min: int = Field(default=3, ge=1)
+    analysis_open_days: int = Field(default=30, ge=1)
     # Telegram's message limits, which the one rate limiter keeps to (bot/delivery/limiter.py).
     telegram_global_rate: float = Field(30.0, gt=0)
     telegram_group_rate_per_min: int = Field(20, gt=0)
@@ -153,7 +166,25 @@ class Settings(BaseSettings):
             return [value]
         return value
 
-    @field_validator("task_templates", "task_street_kinds", "task_bulletin_kinds", mode="before")
+    @field_validator("analysis_periods")
+    @classmethod
+    def _analysis_periods(cls, value: list[str]) -> list[str]:
+        unknown = [name for name in value if name not in ("month", "quarter", "half")]
+        if unknown:
+            raise ValueError(f"unknown period {', '.join(unknown)} (known: month, quarter, half)")
+        return value
+
+    @field_validator("analysis_half_dates")
+    @classmethod
+    def _month_days(cls, value: list[str]) -> list[str]:
+        for text in value:
+            month, sep, day = text.partition("-")
+            if not (sep and month.isdigit() and day.isdigit() and 1 <= int(month) <= 12 and 1 <= int(day) <= 28):
+                raise ValueError(f"{text!r} is not a month and a day up to 28 (MM-DD, e.g. 06-10)")
+        return [f"{int(t.split('-')[0]):02d}-{int(t.split('-')[1]):02d}" for t in value]
+
+    @field_validator("task_templates", "task_street_kinds", "task_bulletin_kinds", "analysis_periods",
+                     "analysis_half_dates", mode="before")
     @classmethod
     def _split_words(cls, value: object) -> object:
         # "rollup, bulletin" in the environment.
@@ -191,7 +222,7 @@ class Settings(BaseSettings):
             raise ValueError("minutes cannot be negative (0 means no deadline)")
         return value
 
-    @field_validator("monthly_ledger_kinds", mode="before")
+    @field_validator("monthly_ledger_kinds", "analysis_kinds", mode="before")
     @classmethod
     def _kinds(cls, value: object) -> object:
         # "district, street": unit kinds whose groups get the month's ledger file.
@@ -199,7 +230,7 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
         return value
 
-    @field_validator("daily_reminder_time", "daily_deadline_time", "monthly_stats_time")
+    @field_validator("daily_reminder_time", "daily_deadline_time", "monthly_stats_time", "analysis_time")
     @classmethod
     def _clock_time(cls, value: str) -> str:
         return parse_clock_time(value).strftime("%H:%M")
@@ -327,6 +358,10 @@ class Settings(BaseSettings):
     @property
     def monthly_time(self) -> time:
         return parse_clock_time(self.monthly_stats_time)
+
+    @property
+    def analysis_clock(self) -> time:
+        return parse_clock_time(self.analysis_time)
 
     @property
     def weekly_summary(self) -> tuple[int, time]:

@@ -15,6 +15,7 @@ from bot.context import Context
 from handlers import (
     admin,
     adoption,
+    analysis,
     case,
     common,
     daily,
@@ -31,7 +32,7 @@ from handlers.base import Command, refuse_foreign_press
 
 # Commands first, flows after: a /command typed in the middle of a form must reach its
 # command handler rather than be taken as the form's answer.
-FLOWS = (common, admin, members, sensitive, duty, case, adoption, ledger, stats, report, daily,
+FLOWS = (common, admin, members, sensitive, duty, case, adoption, ledger, stats, analysis, report, daily,
          task_new, tasks)
 
 

@@ -34,6 +34,7 @@ HELP_SECTIONS.append(([
     N_("<b>Ledger and statistics</b>"),
     N_("/ledger [unit code] — the ledger (台账) of your units as XLSX or CSV"),
     N_("/stats [unit code] — the figures of a period as charts and text"),
+    N_("/analysis [month|quarter|half] [unit code] — the analysis report (研判报告) so far, as a Word document"),
 ], lambda roles, admin: "leader" in roles or "admin" in roles or admin))
 
 # Telegram accepts documents up to 50 MB from bots.

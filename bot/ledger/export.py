@@ -27,6 +27,7 @@ from bot.i18n import _
 from bot.ledger import sheets
 from bot.ledger.rows import LedgerFilter, case_rows, daily_rows
 from bot.ledger.sheets import CASE_COLUMNS, DAILY_COLUMNS, SHEETS, Column, Paths, Summary
+from bot.ledger.tasks import task_sheets
 
 FORMATS = ("xlsx", "csv")
 EXCEL_MAX_ROWS = 1_048_576
@@ -130,8 +131,19 @@ async def _write_xlsx(session: AsyncSession, job: LedgerJob, target: IO[bytes]) 
     for values in lines:
         totals.append(values)
     _filter(totals, columns, len(lines))
+    await _task_sheets(session, job, workbook, styles)
     workbook.save(target)
     return written
+
+
+async def _task_sheets(session: AsyncSession, job: LedgerJob, workbook: Workbook, styles: _Styles) -> None:
+    """A sheet per reporting task with occurrences due in the period (bot/ledger/tasks.py)."""
+    taken = {sheet.title.lower() for sheet in workbook.worksheets}
+    async for task in task_sheets(session, job.org, job.flt, job.tz, taken):
+        sheet = _sheet(workbook, task.title, task.columns, styles)
+        for values in task.rows:
+            sheet.append(_cells(sheet, task.columns, values, styles))
+        _filter(sheet, task.columns, len(task.rows))
 
 
 # --- CSV --------------------------------------------------------------------------------------

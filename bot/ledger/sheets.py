@@ -85,6 +85,8 @@ def header(columns: list[Column]) -> list[str]:
             titles.append(level_name(int(column.key[3:])))
         elif column.key.startswith("cat:"):
             titles.append(category_name(column.key[4:]))
+        elif column.key.startswith("q:"):      # a task's question: its label, as the task asks it
+            titles.append(column.title)
         else:
             titles.append(_(column.title))
     return titles

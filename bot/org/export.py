@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot.org.spec import DEFAULT_KIND, DutySpec, MemberSpec, OrgSpec, PeriodSpec, UnitSpec
+from bot.tasks.orgfile import export_tasks
 from storage.models import DutyShift, GroupChat, Membership, SensitivePeriod, Unit, UnitQuota
 
 
@@ -127,4 +128,4 @@ def dump_org(spec: OrgSpec) -> str:
 
 async def export_org(session: AsyncSession) -> str:
     """The whole organisation as an organisation file; importing it back changes nothing."""
-    return dump_org(await _spec_from_db(session))
+    return dump_org(await _spec_from_db(session)) + await export_tasks(session)

@@ -60,6 +60,8 @@ class Stats:
     by_category: Counter = field(default_factory=Counter)
     by_unit: Counter = field(default_factory=Counter)
     by_day_level: dict[date, Counter] = field(default_factory=dict)
+    by_category_level: Counter = field(default_factory=Counter)   # (category, level) → count
+    by_unit_level: Counter = field(default_factory=Counter)       # (unit id, level) → count
     adopted: int = 0
     adopted_by_unit: Counter = field(default_factory=Counter)
     instructions: int = 0
@@ -80,6 +82,14 @@ class Stats:
 
     def median_scene(self, level: int) -> float | None:
         return median(self.scene_minutes.get(level, []))
+
+    def major_by_unit(self) -> Counter:
+        """Level I–II items per unit (the unit's own, not its subtree's)."""
+        counts: Counter = Counter()
+        for (unit_id, level), count in self.by_unit_level.items():
+            if level <= 2:
+                counts[unit_id] += count
+        return counts
 
     def quota_met(self) -> tuple[int, int]:
         """(unit-weeks with the quota met, unit-weeks counted)."""
@@ -171,6 +181,14 @@ async def load_stats(session: AsyncSession, org: Org, units: list[int], period: 
     return stats
 
 
+async def load_counts(session: AsyncSession, org: Org, units: list[int], period: Period) -> Stats:
+    """Only the counts of `period` (level, category, unit, day): what a comparison with an
+    earlier period needs, without its times, adoptions and daily reports."""
+    stats = Stats(period, list(units))
+    await _count_reports(session, stats, set(units), org)
+    return stats
+
+
 def _in_period(period: Period):
     return Report.local_date.between(period.first, period.last)
 
@@ -189,6 +207,8 @@ async def _count_reports(session: AsyncSession, stats: Stats, scope: set[int], o
         stats.by_level[level] += count
         stats.by_category[str(category)] += count
         stats.by_unit[unit_id] += count
+        stats.by_category_level[(str(category), level)] += count
+        stats.by_unit_level[(unit_id, level)] += count
         stats.by_day_level.setdefault(bucket_of(day, buckets), Counter())[level] += count
         per_unit_day.setdefault(unit_id, Counter())[day] += count
     return per_unit_day

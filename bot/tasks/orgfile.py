@@ -5,15 +5,17 @@ nothing."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import yaml
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import load_settings, parse_clock_time
 from bot.i18n import _
-from bot.tasks.cadence import Cadence, CadenceError, parse_cadence
+from bot.tasks.cadence import Cadence, CadenceError, format_cadence, parse_cadence
 from bot.tasks.spec import Question, QuestionError, Scope, parse_question
 from bot.tasks.store import create_task
 from bot.tasks.templates import NAMES, enable_templates
@@ -126,6 +128,11 @@ async def apply_tasks(session: AsyncSession, entries: tuple[TaskEntry, ...], now
 
 async def _upsert(session: AsyncSession, entry: TaskEntry, scope: Scope, due_time: str, now: datetime) -> int:
     task = (await session.execute(select(Task).where(Task.code == f"org:{entry.code}"))).scalar_one_or_none()
+    if task is None and (chat := CHAT_CODE.fullmatch(entry.code)):
+        # A task created in chat, exported as `chat-<id>`: the file now keeps it (no copy made).
+        task = (await session.execute(select(Task).where(Task.id == int(chat.group(1)), Task.code.is_(None)))).scalar_one_or_none()
+        if task is not None:
+            task.code = f"org:{entry.code}"
     cadence = entry.cadence or Cadence("stage")
     if task is None:
         await create_task(session, title=entry.title, instructions=entry.instructions, cadence=cadence, scope=scope,
@@ -139,3 +146,47 @@ async def _upsert(session: AsyncSession, entry: TaskEntry, scope: Scope, due_tim
     for key, value in wanted.items():
         setattr(task, key, value)
     return 1
+
+
+# --- Export: the active tasks as the file's `tasks:` list ------------------------------------------
+
+CHAT_CODE = re.compile(r"chat-(\d+)")
+
+
+def question_text(question: Question) -> str:
+    """The line parse_question reads back."""
+    if question.kind == "choice":
+        return f"choice: {question.label} = {' / '.join(question.options)}"
+    return f"{question.kind}: {question.label}"
+
+
+def task_data(task: Task, codes: dict[int, str]) -> dict:
+    """One active task as a `tasks:` entry: built-ins by template, the others in full."""
+    scope = Scope.from_json(task.scope)
+    data: dict = {}
+    if task.code and task.code.startswith("builtin:"):
+        data["template"] = task.code.removeprefix("builtin:")
+    else:
+        data["code"] = task.code.removeprefix("org:") if task.code else f"chat-{task.id}"
+        data.update(title=task.title, **({"template": task.template} if task.template else {}))
+        data.update({"instructions": task.instructions} if task.instructions else {})
+    if scope.root is not None and scope.root in codes:
+        data["units"] = codes[scope.root]
+    if scope.kinds:
+        data["kinds"] = list(scope.kinds)
+    if scope.include_root:
+        data["include_units_own"] = True
+    if "code" in data:
+        data.update(cadence=format_cadence(Cadence.from_json(task.cadence)), due_time=task.due_time)
+        data.update({"questions": [question_text(Question.from_json(q)) for q in task.questions]} if task.questions else {})
+    return data
+
+
+async def export_tasks(session: AsyncSession) -> str:
+    """The `tasks:` list of the organisation file (empty when no task is active)."""
+    codes = dict((await session.execute(select(Unit.id, Unit.code))).all())
+    tasks = (await session.execute(select(Task).where(Task.active.is_(True)).order_by(Task.id))).scalars()
+    entries = [task_data(task, codes) for task in tasks]
+    if not entries:
+        return ""
+    return yaml.safe_dump({"tasks": entries}, allow_unicode=True, sort_keys=False, default_flow_style=False, width=4096)
