@@ -28,6 +28,8 @@ from bot.i18n import N_, _
 from bot.reporting import validation
 from bot.reporting.validation import Invalid
 from bot.runtime import Context, InState, current_scope
+from bot.signoff import store as signoff_store
+from bot.signoff.view import versions_lines
 from bot.textutil import esc, split_message
 from handlers.base import Command, button_on_message, display_name, is_private, refuse_foreign_press
 from handlers.common import DEEP_LINKS, HELP_SECTIONS, only_in_private
@@ -583,6 +585,8 @@ async def show_case(update: Update, context: Context) -> None:
         page = None if refusal else views.case_page(
             report, case, await store.events(session, report.id), await store.receipt_names(session, report.id),
             await details.viewers(session, report.id))
+        if page is not None:   # the versions, with what each correction changed (bot.signoff)
+            page = "\n".join([page, *versions_lines(await signoff_store.versions(session, report.id))])
     if refusal:
         shown = not_found(report.reference) if refusal != Refusal.NO_ACCESS else None
         await refuse(update, context, refusal, f"/case {report.reference}", shown)

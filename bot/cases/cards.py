@@ -21,6 +21,7 @@ from bot.cases.machine import FINAL, MACHINE, Action
 from bot.config import Settings
 from bot.i18n import N_, _
 from bot.reporting.cards import CardView, adoption_row, details_button, render_brief, render_card
+from bot.signoff.view import standing
 from storage.models import CaseFile, Member, OutboxMessage, OutboxStatus, Priority, Report
 from storage.outbox import enqueue
 from storage.types import utcnow
@@ -70,6 +71,7 @@ async def card_view(session: AsyncSession, report: Report, case: CaseFile | None
         received_by=await store.receipt_names(session, report.id),
         timeline=views.timeline_lines(await store.events(session, report.id, last=views.CARD_TIMELINE)),
         assignee=views.assignee_text(case),
+        standing=await standing(session, report.id),
     )
 
 

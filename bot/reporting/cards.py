@@ -30,6 +30,7 @@ from storage.models import CaseStatus, Report
 
 if TYPE_CHECKING:
     from bot.reporting.routing import Plan
+    from bot.signoff.view import Standing
 
 STATUS_LABELS = {
     CaseStatus.REPORTED: N_("reported, waiting for acknowledgement"),
@@ -65,6 +66,7 @@ class CardView:
     received_by: list[str] = field(default_factory=list)
     timeline: list[str] = field(default_factory=list)
     assignee: str | None = None
+    standing: Standing | None = None     # sign-off, version and marks (bot.signoff.view)
 
 
 def map_link(latitude: float, longitude: float) -> str:
@@ -142,6 +144,7 @@ def footer_lines(report: Report, view: CardView) -> list[str]:
     contact = f"{esc(reporter.name)} · {esc(reporter.phone)}" if reporter.phone else esc(reporter.name)
     status = view.status or _(STATUS_LABELS.get(report.status, report.status.value))
     lines = ["", _("👤 Reported by {reporter}").format(reporter=contact),
+             *(view.standing.lines() if view.standing else []),
              _("⚖️ Grounds for the level: {reason}").format(reason=level_reason(report)),
              _("🔖 Reference: <code>{reference}</code>").format(reference=esc(report.reference)),
              _("Status: {status}").format(status=esc(status))]
@@ -239,4 +242,6 @@ def render_receipt(report: Report, plan: Plan) -> str:
     people = [esc(target.name) for target in plan.people]
     if people:
         lines.append(_("Also sent in private to: {names}").format(names=_(", ").join(people)))
+    if plan.signoff is not None:
+        lines += plan.signoff.receipt_lines()
     return "\n".join(lines)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -60,6 +61,9 @@ class Target:
 class Plan:
     targets: list[Target] = field(default_factory=list)
     missing: list[UnitNode] = field(default_factory=list)   # units on the way without a group
+    # Set by the sign-off (bot.signoff.filing): what it asked for, and what the first cards show.
+    signoff: Any = None
+    card_view: Any = None
 
     @property
     def groups(self) -> list[Target]:
@@ -197,7 +201,7 @@ async def enqueue_pushes(session: AsyncSession, report: Report, plan: Plan, *, d
     for target in plan.targets:
         brief = brief_groups and target.kind != "person"
         with i18n.use_locale(target.locale or default_locale):
-            payload = {"text": cards.render_brief(report) if brief else cards.render_card(report),
+            payload = {"text": (cards.render_brief if brief else cards.render_card)(report, plan.card_view),
                        "reply_markup": cards.card_keyboard(report, brief=brief).to_dict(),
                        **content_notice(report.reporter.telegram_id, report.reference)}
         key = card_key(report, target.chat_id)
