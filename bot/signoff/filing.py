@@ -43,10 +43,10 @@ class Hold:
     minutes: int = 0
     self_signed: bool = False
 
-    def standing(self, reporter: str, now: datetime) -> Standing:
+    def standing(self, reporter: str, now: datetime, marks: tuple[str, ...]) -> Standing:
         state = "signed" if self.self_signed else "waiting"
         return Standing("flash" if self.mode == FLASH else "hold", state, tuple(self.approvers),
-                        reporter if self.self_signed else "", now if self.self_signed else None)
+                        reporter if self.self_signed else "", now if self.self_signed else None, marks=marks)
 
     def receipt_lines(self) -> list[str]:
         names = esc(_(", ").join(self.approvers))
@@ -72,7 +72,8 @@ def facts_for(report: Report) -> Facts:
 async def at_filing(session: AsyncSession, report: Report, plan: Plan, rules: Rules, *, now: datetime,
                     default_locale: str) -> Plan:
     """Record the sign-off the rules ask for and keep back what must wait; returns the plan to send now."""
-    await mark_late(session, report, rules, now)
+    marks = ("late",) if await mark_late(session, report, rules, now) else ()
+    plan.card_view = cards.CardView(standing=Standing(marks=marks))
     decision = rules.signoff.decide(facts_for(report))
     unit = await store.approver_unit(session, report.unit_id) if decision.mode != NONE else None
     if unit is None:
@@ -92,7 +93,7 @@ async def at_filing(session: AsyncSession, report: Report, plan: Plan, rules: Ru
         row.released_at = now
     session.add(row)
     plan.signoff = hold
-    plan.card_view = cards.CardView(standing=hold.standing(report.reporter.name, now))
+    plan.card_view = cards.CardView(standing=hold.standing(report.reporter.name, now, marks))
     if not hold.self_signed:
         await ask_approvers(session, report, leaders, row.rounds, default_locale)
     return plan
