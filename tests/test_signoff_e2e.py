@@ -6,19 +6,23 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from bot.cases.hooks import case_filed
+from bot.daily.schedule import Schedule
+from bot.daily.summary import load_org
+from bot.ledger.period import Period
 from bot.reporting.rules import load_rules
 from bot.reporting.store import submit_draft
 from bot.signoff import jobs
+from bot.signoff.ledger import records
+from bot.stats.figures import load_stats
 from storage.models import ReportMark, ReportSignoff, ReportVersion
 from storage.queries import member_by_telegram_id
 from tests.case_helpers import Clock, event_kinds, reload, started_tree
 from tests.report_factories import LEVEL_ANSWERS, complete_draft
 from tests.test_cases_e2e import edited, has_button, press
-
-import pytest
 
 APPROVER, REPORTER, STREET_LEADER = 1003, 3003, 1002
 COMMUNITY, STREET, DISTRICT = -1003, -1002, -1001
@@ -55,6 +59,16 @@ async def request(emulator, report, approver: int = APPROVER):
 
 async def card(emulator, chat_id: int, report):
     return await emulator.wait_for_message(chat_id, contains=report.reference, predicate=has_button("c:rcv:"))
+
+
+async def counted(db, settings, report, clock):
+    """The statistics' sign-off and mark counts of the report's day, and the ledger's record of it."""
+    async with db.session() as session:
+        org = await load_org(session)
+        day = report.local_date
+        stats = await load_stats(session, org, list(org.units), Period(day, day), Schedule.from_settings(settings),
+                                 clock.now, lambda _kind: 0)
+        return stats.records, (await records(session, report.id, report.id))[report.id]
 
 
 async def signoff_row(db, report_id: int) -> ReportSignoff:
@@ -97,6 +111,9 @@ class TestHeldUntilSignedOff:
         row = await signoff_row(db, report.id)
         assert (row.lapsed, row.wait_seconds, row.state) == (True, 31 * 60, "waiting")
         assert "lapsed" in await event_kinds(db, report.id)
+        stats, record = await counted(db, settings, report, clock)
+        assert (stats["held"], stats["signoff_wait"], stats["unsigned"]) == (1, 31, 1)
+        assert (record.unsigned, record.signoff_wait) == (True, 31.0)
         # The sign-off may still follow; the report does not go up a second time.
         await press(emulator, APPROVER, await request(emulator, report), f"s:ok:{report.id}")
         await edited(emulator, street, "审签人：和平社区领导")
@@ -170,6 +187,8 @@ class TestCorrections:
         await reporter.send(f"/case {report.reference}")
         page = await emulator.wait_for_message(REPORTER, contains="第2版", after=mark)
         assert "测试事件 → 拆迁补偿纠纷聚集" in page.text
+        stats, record = await counted(db, settings, report, clock)
+        assert stats["corrections"] == 1 and record.corrections == 1
 
     async def test_the_reporter_cannot_correct_after_signoff(self, bot, emulator, db, settings, tree, clock):
         report = await submit(db, settings, tree, clock, 3)
@@ -211,3 +230,5 @@ class TestMarks:
         assert set(marks) == {"late", "verify", "false"}
         assert marks["verify"].due_at - marks["verify"].at == timedelta(hours=48)
         assert marks["verify"].result == "核实属实" and marks["late"].reason == "300"
+        stats, record = await counted(db, settings, report, clock)
+        assert (stats["late"], stats["false"], stats["concealed"]) == (1, 1, 0) and record.marks >= {"late", "false"}
