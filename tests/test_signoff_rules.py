@@ -4,6 +4,7 @@ of a held report go at once (bot.signoff.filing.own_unit_chats)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -113,3 +114,11 @@ class TestOwnUnitChats:
     ])
     def test_where_the_unit_reads(self, chain, chats):
         assert own_unit_chats(chain) == chats
+
+
+class TestReadme:
+    def test_the_example_is_the_default(self):
+        readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+        section = readme.split("### Sign-off (审签), corrections and marks", 1)[1]
+        example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+        assert parse_rules(example).signoff == DEFAULTS
