@@ -88,6 +88,8 @@ class TestHeldUntilSignedOff:
         clock.advance(minutes=12)
         answer = await press(emulator, APPROVER, ask, f"s:ok:{report.id}")
         assert "已审签" in answer["text"]
+        await edited(emulator, ask, "已由和平社区领导审签")
+        assert ask.buttons() == []
         street = await card(emulator, STREET, report)
         assert "审签人：和平社区领导" in street.text
         await edited(emulator, community, "审签人：和平社区领导")

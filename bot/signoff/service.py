@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot import i18n
 from bot.cases import cards, deadlines, service, store
 from bot.cases.access import Refusal
 from bot.cases.service import Result
@@ -26,7 +27,8 @@ from bot.signoff import corrections
 from bot.signoff import store as signoff_store
 from bot.signoff.filing import ask_approvers
 from bot.textutil import esc
-from storage.models import Priority, Report, ReportSignoff
+from storage.models import OutboxMessage, Priority, Report, ReportSignoff
+from storage.outbox import enqueue
 
 
 async def _begin(session: AsyncSession, report_id: int, actor: Actor, step: str, settings: Settings,
@@ -52,6 +54,9 @@ async def sign(session: AsyncSession, report_id: int, actor: Actor, *, settings:
     row.state, row.signed_at = "signed", now
     row.signed_by_telegram_id, row.signed_by_name = actor.telegram_id, actor.name[:128]
     await store.record(session, result.report, "signoff", actor, now)
+    await close_requests(session, result.report, row, settings, lambda: _(
+        "✍️ Report {reference} was signed off by {approver}.").format(
+        reference=esc(result.report.reference), approver=esc(actor.name)))
     released = await release(session, result, row, settings, now, lapsed=False)
     await cards.refresh_cards(session, result.report, result.case, settings)
     await _tell_reporter(session, result.report, f"signed:{row.rounds}", settings, lambda: _(
@@ -72,6 +77,9 @@ async def send_back(session: AsyncSession, report_id: int, actor: Actor, note: s
         return result
     row.state, row.returned_note = "returned", note
     await store.record(session, result.report, "returned", actor, now, reason=note)
+    await close_requests(session, result.report, row, settings, lambda: _(
+        "↩️ Report {reference} was sent back to its reporter by {approver}.").format(
+        reference=esc(result.report.reference), approver=esc(actor.name)))
     await cards.refresh_cards(session, result.report, result.case, settings)
     report = result.report
     await _tell_reporter(session, report, f"returned:{row.rounds}", settings, lambda: _(
@@ -133,6 +141,22 @@ async def lapse(session: AsyncSession, report_id: int, settings: Settings, now: 
         "⏱ Report {reference} was not signed off in time; it went up its route marked not signed off.").format(
         reference=esc(report.reference)))
     return True
+
+
+async def close_requests(session: AsyncSession, report: Report, row: ReportSignoff, settings: Settings,
+                         compose) -> None:
+    """Every approver's request of this round is edited to say what happened; its buttons go."""
+    stem = f"report:{report.id}:signoff:{row.rounds}:to:"
+    sent = set((await session.execute(select(OutboxMessage.key).where(OutboxMessage.key.like(f"{stem}%")))).scalars())
+    leaders = await signoff_store.unit_leaders(session, row.approver_unit_id) if row.approver_unit_id else []
+    for member in leaders:
+        original = f"{stem}{member.telegram_id}"
+        if original not in sent:   # never asked (had not pressed Start): nothing to edit
+            continue
+        with i18n.use_locale(member.locale or settings.default_locale):
+            payload = {"text": compose(), "parse_mode": "HTML"}
+        await enqueue(session, f"{original}:done", member.telegram_id, payload, method="editMessageText",
+                      depends_on_key=original, depends_as="edit")
 
 
 async def _tell_reporter(session: AsyncSession, report: Report, step: str, settings: Settings, compose, *,
