@@ -192,6 +192,24 @@ class TestCorrections:
         stats, record = await counted(db, settings, report, clock)
         assert stats["corrections"] == 1 and record.corrections == 1
 
+    async def test_more_people_raise_the_level_and_reroute(self, bot, emulator, db, settings, tree, clock):
+        report = await submit(db, settings, tree, clock, 3)
+        community = await card(emulator, COMMUNITY, report)
+        reporter = emulator.users[REPORTER]
+        await reporter.send(f"/correct {report.reference}")
+        menu = await emulator.wait_for_message(REPORTER, predicate=has_button(f"e:done:{report.id}"))
+        await press(emulator, REPORTER, menu, f"e:f:{report.id}:3")
+        await emulator.wait_for_message(REPORTER, contains="请输入新的涉及人数")
+        await reporter.send("12人")
+        menu = await emulator.wait_for_message(REPORTER, contains="涉及人数：12", predicate=has_button("e:done:"))
+        await press(emulator, REPORTER, menu, f"e:done:{report.id}")
+        await emulator.wait_for_message(REPORTER, contains="更正的原因")
+        await reporter.send("人数统计有误")
+        district = await card(emulator, DISTRICT, report)
+        assert "I级" in district.text and "已更正（第2版）" in district.text
+        await edited(emulator, community, "🔴", "已更正（第2版）")
+        assert (await reload(db, report.id)).level == 1
+
     async def test_the_reporter_cannot_correct_after_signoff(self, bot, emulator, db, settings, tree, clock):
         report = await submit(db, settings, tree, clock, 3)
         await press(emulator, APPROVER, await request(emulator, report), f"s:ok:{report.id}")
