@@ -122,6 +122,26 @@ class TestHeldUntilSignedOff:
         assert len([m for m in emulator.messages_to(STREET) if report.reference in (m.text or "")]) == 1
 
 
+class TestEditThenSignOff:
+    async def test_the_approver_edits_a_field_then_signs_off(self, bot, emulator, db, settings, tree, clock):
+        report = await submit(db, settings, tree, clock, 3)
+        await press(emulator, APPROVER, await request(emulator, report), f"s:edt:{report.id}")
+        menu = await emulator.wait_for_message(APPROVER, predicate=has_button(f"e:done:{report.id}"))
+        await press(emulator, APPROVER, menu, f"e:f:{report.id}:0")
+        await emulator.wait_for_message(APPROVER, contains="请输入新的标题")
+        mark = len(emulator.sent)
+        await emulator.users[APPROVER].send("居民因噪音纠纷聚集")
+        menu = await emulator.wait_for_message(APPROVER, predicate=has_button(f"e:done:{report.id}"), after=mark)
+        assert "✍️ 审签" in [b["text"] for b in menu.buttons()]
+        await press(emulator, APPROVER, menu, f"e:done:{report.id}")
+        street = await card(emulator, STREET, report)
+        assert "居民因噪音纠纷聚集" in street.text and "已更正（第2版）" in street.text and "审签人：和平社区领导" in street.text
+        async with db.session() as session:
+            (version,) = (await session.execute(select(ReportVersion))).scalars()
+        assert (version.kind, version.author_name, version.changes["title"][1]) == ("signoff", "和平社区领导",
+                                                                                     "居民因噪音纠纷聚集")
+
+
 class TestFlashReport:
     async def test_level_one_goes_up_at_once_and_the_signoff_follows(self, bot, emulator, db, settings, tree, clock):
         report = await submit(db, settings, tree, clock, 1)
