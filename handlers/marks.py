@@ -17,7 +17,7 @@ from bot.signoff import corrections
 from bot.textutil import esc
 from handlers.base import Command
 from handlers.case import actor_of, by_reference, now_of, refuse
-from handlers.common import only_in_private
+from handlers.common import HELP_SECTIONS, only_in_private
 
 COMMANDS = [
     Command("lower", N_("Lower a case's level, with a reason (leaders)"), private=True),
@@ -111,3 +111,11 @@ def register(application: Application) -> None:
                            ("verified", verified_command), ("false", false_command),
                            ("concealed", concealed_command)):
         application.add_handler(CommandHandler(name, callback))
+
+
+HELP_SECTIONS.append(([
+    N_("<b>Sign-off, corrections and marks</b>"),
+    N_("/correct &lt;reference&gt; — correct a submitted report (a new version)"),
+    N_("/lower &lt;reference&gt; &lt;level&gt; &lt;reason&gt;, /lift &lt;reference&gt; &lt;reason&gt; — leaders"),
+    N_("/verify, /verified, /false, /concealed &lt;reference&gt; &lt;reason&gt; — leaders"),
+], lambda roles, admin: bool(roles) or admin))
