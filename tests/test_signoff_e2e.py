@@ -154,6 +154,20 @@ class TestFlashReport:
             await edited(emulator, message, "审签人：和平社区领导")
         assert (await signoff_row(db, report.id)).wait_seconds == 0
 
+    async def test_an_unsigned_flash_report_reminds_its_approver_once(self, bot, emulator, db, settings, tree,
+                                                                       clock):
+        report = await submit(db, settings, tree, clock, 2)
+        await request(emulator, report)
+        await jobs.run_check(db, settings, clock.advance(minutes=29))
+        await jobs.run_check(db, settings, clock.advance(minutes=2))
+        await jobs.run_check(db, settings, clock.advance(minutes=30))
+        reminder = await emulator.wait_for_message(APPROVER, contains="仍在等待您审签", predicate=has_button("s:ok:"))
+        assert report.reference in reminder.text
+        assert len([m for m in emulator.messages_to(APPROVER) if "仍在等待您审签" in (m.text or "")]) == 1
+        await press(emulator, APPROVER, reminder, f"s:ok:{report.id}")
+        await card(emulator, DISTRICT, report)
+        assert (await signoff_row(db, report.id)).state == "signed"
+
 
 class TestSentBack:
     async def test_sent_back_completed_and_signed(self, bot, emulator, db, settings, tree, clock):

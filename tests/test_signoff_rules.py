@@ -26,7 +26,7 @@ def facts(level: Level, kind: str = "community", category: str = "dispute") -> F
 
 class TestDefaults:
     @pytest.mark.parametrize("level, decision", [
-        (Level.I, Decision(FLASH, 0, "flash_i_ii")), (Level.II, Decision(FLASH, 0, "flash_i_ii")),
+        (Level.I, Decision(FLASH, 30, "flash_i_ii")), (Level.II, Decision(FLASH, 30, "flash_i_ii")),
         (Level.III, Decision(WAIT, 30, "wait_iii_iv")), (Level.IV, Decision(WAIT, 30, "wait_iii_iv")),
     ])
     def test_levels(self, level, decision):
@@ -64,8 +64,8 @@ marks:
     @pytest.mark.parametrize("kind, category, level, mode, minutes", [
         ("enterprise", "petition", Level.III, NONE, 0),     # the first matching rule wins
         ("community", "petition", Level.II, WAIT, 10),
-        ("community", "petition", Level.I, FLASH, 0),
-        ("community", "dispute", Level.III, FLASH, 0),
+        ("community", "petition", Level.I, FLASH, 30),     # flash: the approvers are reminded then
+        ("community", "dispute", Level.III, FLASH, 30),
     ])
     def test_first_matching_rule(self, kind, category, level, mode, minutes):
         decision = parse_rules(self.TEXT).signoff.decide(facts(level, kind, category))

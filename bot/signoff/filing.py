@@ -90,7 +90,7 @@ async def at_filing(session: AsyncSession, report: Report, plan: Plan, rules: Ru
     elif decision.mode != FLASH:
         plan = await _keep_back(session, report, plan, hold, row, decision, now)
     else:
-        row.released_at = now
+        row.released_at, row.due_at = now, now + timedelta(minutes=decision.minutes)   # the reminder
     session.add(row)
     plan.signoff = hold
     plan.card_view = cards.CardView(standing=hold.standing(report.reporter.name, now, marks))

@@ -1,5 +1,6 @@
-"""The periodic sign-off check: held reports whose wait is over go up marked 未审签, and
-the leader who marked a report 待核实 is reminded once when its deadline passes.
+"""The periodic sign-off check: held reports whose wait is over go up marked 未审签, the
+approvers of a report still not signed off then (held or flash) are reminded once, and the
+leader who marked a report 待核实 is reminded once when its deadline passes.
 
 The state is in the database (`report_signoffs.due_at`, `report_marks.due_at`), so a
 restart loses no wait; each row is claimed with a conditional UPDATE, so two processes or
@@ -18,6 +19,8 @@ from bot.cases import cards, store
 from bot.config import Settings
 from bot.duty import members_by_telegram_id
 from bot.i18n import _
+from bot.signoff import store as signoff_store
+from bot.signoff.filing import request_keyboard
 from bot.signoff.service import lapse
 from bot.textutil import esc
 from storage.db import Database
@@ -42,10 +45,33 @@ async def run_check(db: Database, settings: Settings, now: datetime) -> int:
                 lapsed += await lapse(session, report_id, settings, now)
         except Exception:  # one broken report must not keep the others waiting
             log.exception("releasing report %s after its sign-off wait failed", report_id)
+    async with db.session() as session:
+        unsigned = select(ReportSignoff.report_id).where(
+            ReportSignoff.state == "waiting", ReportSignoff.reminded_at.is_(None), ReportSignoff.due_at <= now,
+            ReportSignoff.released_at.is_not(None))
+        for report_id in list((await session.execute(unsigned)).scalars()):
+            await remind_approvers(session, report_id, settings, now)
     for mark_id in marks:
         async with db.session() as session:
             await remind_verification(session, mark_id, settings, now)
     return lapsed
+
+
+async def remind_approvers(session: AsyncSession, report_id: int, settings: Settings, now: datetime) -> bool:
+    """Once: the approvers hear the report still waits for them, with the three buttons again."""
+    claimed = await session.execute(update(ReportSignoff).where(
+        ReportSignoff.report_id == report_id, ReportSignoff.reminded_at.is_(None)).values(reminded_at=now))
+    if claimed.rowcount != 1:
+        return False
+    row = await session.get(ReportSignoff, report_id)
+    report = await store.load_report(session, report_id)
+    for member in await signoff_store.unit_leaders(session, row.approver_unit_id) if row.approver_unit_id else []:
+        if member.started_bot:
+            await cards.tell(session, f"report:{report_id}:signoff:{row.rounds}:remind:{member.telegram_id}", member,
+                             lambda: _("⏰ Report {reference} still waits for your sign-off: {title}").format(
+                                 reference=esc(report.reference), title=esc(report.title)),
+                             settings, keyboard=lambda: request_keyboard(report_id), priority=Priority.NORMAL)
+    return True
 
 
 async def remind_verification(session: AsyncSession, mark_id: int, settings: Settings, now: datetime) -> bool:

@@ -3,7 +3,7 @@
 `signoff.rules`: the first rule whose `when` holds (level, category, unit, unit_kind) says
 whether a report waits for its unit's sign-off before it goes beyond its unit (`wait`, for
 `minutes`, then goes up marked 未审签), goes up at once and is signed off afterwards
-(`flash`, marked 待审签), or needs none (`none`). `marks.late_after_minutes` per level: a
+(`flash`, marked 待审签; the approvers are reminded after `minutes`), or needs none (`none`). `marks.late_after_minutes` per level: a
 report filed more than that after the event is marked 迟报; `marks.verify_hours` is the
 default deadline of a 待核实 mark. `rules.py` reads the sections with its own reader, so a
 mistake is reported with its place like every other.
@@ -53,7 +53,7 @@ class SignoffRules:
         """The first matching rule's mode; none when no rule matches."""
         for rule in self.rules:
             if rule.when.matches(facts):
-                return Decision(rule.mode, rule.minutes if rule.mode == WAIT else 0, rule.key)
+                return Decision(rule.mode, rule.minutes if rule.mode != NONE else 0, rule.key)
         return Decision()
 
     def is_late(self, level: int, occurred_at: datetime, filed_at: datetime) -> bool:

@@ -40,6 +40,7 @@ class ReportSignoff(Base):
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)         # a held report goes up then
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)    # went beyond its unit
     lapsed: Mapped[bool] = mapped_column(Boolean, default=False)         # went up unsigned (未审签)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)   # approvers reminded once
     wait_seconds: Mapped[int] = mapped_column(Integer, default=0)        # held before going up
     signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     signed_by_telegram_id: Mapped[int | None] = mapped_column(BigInteger)

@@ -27,6 +27,7 @@ def upgrade() -> None:
     sa.Column('due_at', storage.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('released_at', storage.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('lapsed', sa.Boolean(), nullable=False),
+    sa.Column('reminded_at', storage.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('wait_seconds', sa.Integer(), nullable=False),
     sa.Column('signed_at', storage.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('signed_by_telegram_id', sa.BigInteger(), nullable=True),
