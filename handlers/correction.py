@@ -6,11 +6,10 @@ resumed where it was left; nothing reaches the report until the last button.
 
 from __future__ import annotations
 
-import re
-
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot.callbacks import EditPress, EditStep
 from bot.cases import service as case_service
 from bot.cases import store
 from bot.fsm import FSMContext, State, StatesGroup
@@ -22,10 +21,11 @@ from bot.signoff import service as signoff_service
 from bot.signoff.view import FIELD_NAMES
 from bot.textutil import esc
 from handlers.base import Command
-from handlers.case import actor_of, by_reference, draft_back, now_of, refuse
+from handlers.case.commands import by_reference
+from handlers.case.common import actor_of, now_of, refuse
+from handlers.case.texts import draft_back
 
 COMMANDS = [Command("correct", N_("Correct a submitted report (a new version)"), private=True)]
-DATA = re.compile(r"e:(f|done|x):(\d{1,12})(?::(\d{1,2}))?")
 STEPS = {"correct": "correct", "signoff": "signoff", "supplement": "correct"}
 DONE_LABELS = {"correct": N_("✅ Save the correction"), "signoff": N_("✍️ Sign off"),
                "supplement": N_("📤 Send for sign-off again")}
@@ -74,10 +74,12 @@ async def show_menu(update: Update, context: Context) -> None:
     lines += [_("{field}: {value}").format(field=_(FIELD_NAMES[name]), value=esc(str(value)))
               for name, value in changes.items()]
     rows = [[InlineKeyboardButton(("✔ " if name in changes else "") + _(FIELD_NAMES[name]),
-                                  callback_data=f"e:f:{report.id}:{index}") for index, name in pair]
+                                  callback_data=EditPress(EditStep.FIELD, report.id, index).pack())
+             for index, name in pair]
             for pair in _pairs(list(enumerate(corrections.FIELDS)))]
-    rows.append([InlineKeyboardButton(_(DONE_LABELS[data["mode"]]), callback_data=f"e:done:{report.id}")])
-    rows.append([InlineKeyboardButton(_("✖️ Cancel"), callback_data=f"e:x:{report.id}")])
+    rows.append([InlineKeyboardButton(_(DONE_LABELS[data["mode"]]),
+                                      callback_data=EditPress(EditStep.DONE, report.id).pack())])
+    rows.append([InlineKeyboardButton(_("✖️ Cancel"), callback_data=EditPress(EditStep.CANCEL, report.id).pack())])
     await context.bot.send_message(user.id, "\n".join(lines), reply_markup=InlineKeyboardMarkup(rows))
 
 
@@ -86,21 +88,23 @@ def _pairs(items: list) -> list[list]:
 
 
 async def press_edit(update: Update, context: Context) -> None:
-    """Any `e:` button: a field to change, finish, or cancel; only for the change in progress."""
+    """A field to change, finish, or cancel (`EditPress`); only for the change in progress."""
     query, user = update.callback_query, update.effective_user
-    match = DATA.fullmatch(query.data or "")
+    press = EditPress.parse(query.data)
     async with context.db.session() as session:
         fsm = FSMContext(session, user.id, user.id)
         data = await fsm.get_data() if await fsm.get_state() in CorrectionForm else {}
-    if match is None or data.get("report_id") != int(match.group(2)):
+    if press is None or data.get("report_id") != press.report_id:
         await query.answer(_("This change is no longer in progress."), show_alert=True)
         return
-    if match.group(1) == "x":
+    if press.step == EditStep.CANCEL:
         await cancel(update, context)
-    elif match.group(1) == "done":
+    elif press.step == EditStep.DONE:
         await finish(update, context, data)
-    elif match.group(3) is not None and int(match.group(3)) < len(corrections.FIELDS):
-        await ask_value(update, context, corrections.FIELDS[int(match.group(3))])
+    elif press.field is not None and int(press.field) < len(corrections.FIELDS):
+        await ask_value(update, context, corrections.FIELDS[int(press.field)])
+    else:
+        await query.answer(_("This change is no longer in progress."), show_alert=True)
 
 
 async def ask_value(update: Update, context: Context, name: str) -> None:
@@ -200,6 +204,6 @@ async def correct_command(update: Update, context: Context) -> None:
 def register(application: Application) -> None:
     text = filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND
     application.add_handler(CommandHandler("correct", correct_command))
-    application.add_handler(CallbackQueryHandler(press_edit, pattern=r"^e:"))
+    application.add_handler(CallbackQueryHandler(press_edit, pattern=EditPress.family()))
     application.add_handler(MessageHandler(text & InState(CorrectionForm.value), take_value))
     application.add_handler(MessageHandler(text & InState(CorrectionForm.reason), take_reason))

@@ -16,7 +16,8 @@ from bot.runtime import Context
 from bot.signoff import corrections
 from bot.textutil import esc
 from handlers.base import Command
-from handlers.case import actor_of, by_reference, now_of, refuse
+from handlers.case.commands import by_reference
+from handlers.case.common import actor_of, now_of, refuse
 from handlers.common import HELP_SECTIONS, only_in_private
 
 COMMANDS = [

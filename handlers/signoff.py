@@ -5,23 +5,21 @@ periodic check that sends held reports up when their wait is over.
 
 from __future__ import annotations
 
-import re
-
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
 
+from bot.callbacks import SignoffPress, SignoffStep
 from bot.cases import service as case_service
-from bot.cases.access import Refusal
 from bot.fsm import FSMContext, State, StatesGroup
 from bot.i18n import _
 from bot.runtime import Context, InState
 from bot.signoff import jobs
 from bot.signoff import service as signoff_service
 from bot.textutil import esc
-from handlers.case import actor_of, draft_back, now_of, refuse
+from handlers.case.common import actor_of, now_of, refuse
+from handlers.case.texts import draft_back
 from handlers.correction import start_editing
 
-DATA = re.compile(r"s:(ok|edt|ret|fix):(\d{1,12})")
 NOTE_MAX = 1000
 
 
@@ -32,20 +30,16 @@ class ReturnNote(StatesGroup):
 
 
 async def press_signoff(update: Update, context: Context) -> None:
-    """Any `s:` button, parsed strictly; the rights are checked by the step."""
-    match = DATA.fullmatch(update.callback_query.data or "")
-    if match is None:
-        await refuse(update, context, Refusal.UNKNOWN_CASE, update.callback_query.data or "")
-        return
-    code, report_id = match.group(1), int(match.group(2))
-    if code == "ok":
-        await sign_now(update, context, report_id)
-    elif code == "edt":
-        await start_editing(update, context, report_id, "signoff")
-    elif code == "fix":
-        await start_editing(update, context, report_id, "supplement")
+    """A sign-off button (well-formed `SignoffPress` only); the rights are checked by the step."""
+    press = SignoffPress.unpack(update.callback_query.data)
+    if press.step == SignoffStep.SIGN:
+        await sign_now(update, context, press.report_id)
+    elif press.step == SignoffStep.EDIT:
+        await start_editing(update, context, press.report_id, "signoff")
+    elif press.step == SignoffStep.COMPLETE:
+        await start_editing(update, context, press.report_id, "supplement")
     else:
-        await ask_note(update, context, report_id)
+        await ask_note(update, context, press.report_id)
 
 
 async def sign_now(update: Update, context: Context, report_id: int) -> None:
@@ -110,7 +104,7 @@ async def check_signoffs(context: Context) -> None:
 
 
 def register(application: Application) -> None:
-    application.add_handler(CallbackQueryHandler(press_signoff, pattern=r"^s:"))
+    application.add_handler(CallbackQueryHandler(press_signoff, pattern=SignoffPress.filter()))
     application.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND
                                            & InState(ReturnNote.note), take_note))
     settings = application.bot_data["settings"]

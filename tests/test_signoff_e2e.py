@@ -20,9 +20,9 @@ from bot.signoff.ledger import records
 from bot.stats.figures import load_stats
 from storage.models import ReportMark, ReportSignoff, ReportVersion
 from storage.queries import member_by_telegram_id
-from tests.case_helpers import Clock, event_kinds, reload, started_tree
-from tests.report_factories import LEVEL_ANSWERS, complete_draft
-from tests.test_cases_e2e import edited, has_button, press
+from tests.support.case_helpers import Clock, event_kinds, reload, started_tree
+from tests.support.cases import has_button, press
+from tests.support.report_factories import LEVEL_ANSWERS, complete_draft
 
 APPROVER, REPORTER, STREET_LEADER = 1003, 3003, 1002
 COMMUNITY, STREET, DISTRICT = -1003, -1002, -1001
@@ -51,6 +51,12 @@ async def submit(db, settings, tree, clock, level: int, **answers):
                                        default_locale=settings.default_locale, admin_ids=settings.admin_telegram_ids)
         await case_filed(session, submitted.report, settings, clock.now)
     return submitted.report
+
+
+async def edited(emulator, message, *words: str) -> str:
+    """The first edit of `message` that has all `words`."""
+    await emulator.wait_until(lambda: any(all(w in e for w in words) for e in message.edits))
+    return next(e for e in message.edits if all(w in e for w in words))
 
 
 async def request(emulator, report, approver: int = APPROVER):

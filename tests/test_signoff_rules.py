@@ -94,7 +94,7 @@ marks:
     def test_mistakes_name_their_place(self, text, where):
         with pytest.raises(RulesError) as caught:
             parse_rules(text)
-        assert any(problem.startswith(where) for problem in caught.value.problems), caught.value.problems
+        assert any(f"{where}:" in problem for problem in caught.value.problems), caught.value.problems
 
     @given(st.integers(min_value=0, max_value=1440))
     def test_any_wait_within_a_day_is_read(self, minutes):

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cases import cards, deadlines, regrade, service, store
+from bot.card import send
+from bot.cases import deadlines, regrade, service, store
 from bot.cases.access import Refusal
 from bot.cases.service import Result
 from bot.cases.store import Actor
@@ -69,7 +70,7 @@ async def correct(session: AsyncSession, report_id: int, actor: Actor, changes: 
     result.changed = await apply(session, result, actor, changes, reason, "correct",
                                  settings=settings, now=now) != before
     if result.changed:
-        await cards.refresh_cards(session, result.report, result.case, settings)
+        await send.refresh_cards(session, result.report, result.case, settings)
     return result
 
 
@@ -88,7 +89,7 @@ async def lower(session: AsyncSession, report_id: int, actor: Actor, level: int,
     session.add(ReportVersion(report_id=report.id, number=number, kind="level", author_telegram_id=actor.telegram_id,
                               author_name=actor.name[:128], at=now, reason=reason, changes={"level": [old, level]}))
     await store.record(session, report, "lower", actor, now, reason=reason, old=old, new=level)
-    await cards.refresh_cards(session, report, result.case, settings)
+    await send.refresh_cards(session, report, result.case, settings)
     return result
 
 
@@ -104,7 +105,7 @@ async def lift(session: AsyncSession, report_id: int, actor: Actor, reason: str,
     session.add(_mark(report_id, "lifted", actor, reason, now))
     await store.record(session, result.report, "lift", actor, now, reason=reason)
     await deadlines.settle(session, report_id, (deadlines.ON_SCENE, deadlines.FOLLOWUP), now)
-    await cards.refresh_cards(session, result.report, result.case, settings)
+    await send.refresh_cards(session, result.report, result.case, settings)
     return result
 
 
@@ -119,7 +120,7 @@ async def mark(session: AsyncSession, report_id: int, actor: Actor, kind: str, r
         row.due_at = now + timedelta(hours=hours or active_rules().signoff.verify_hours)
     session.add(row)
     await store.record(session, result.report, kind, actor, now, reason=reason)
-    await cards.refresh_cards(session, result.report, result.case, settings)
+    await send.refresh_cards(session, result.report, result.case, settings)
     return result
 
 
@@ -135,7 +136,7 @@ async def verified(session: AsyncSession, report_id: int, actor: Actor, outcome:
         return result
     row.result, row.resolved_at, row.resolved_by_name = outcome, now, actor.name[:128]
     await store.record(session, result.report, "verified", actor, now, reason=outcome)
-    await cards.refresh_cards(session, result.report, result.case, settings)
+    await send.refresh_cards(session, result.report, result.case, settings)
     return result
 
 

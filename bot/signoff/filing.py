@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import i18n
+from bot.callbacks import SignoffPress, SignoffStep
+from bot.card import render
 from bot.i18n import N_, _
-from bot.reporting import cards
 from bot.reporting.routing import Plan, Target, UnitNode, unit_chain
 from bot.reporting.rules import Rules
 from bot.reporting.severity import Facts, Level
@@ -29,8 +30,8 @@ from bot.textutil import TELEGRAM_TEXT_LIMIT, esc
 from storage.models import Member, Priority, Report, ReportMark, ReportSignoff
 from storage.outbox import content_notice, enqueue
 
-REQUEST_BUTTONS = ((N_("✍️ Sign off"), "ok"), (N_("✏️ Edit, then sign off"), "edt"),
-                   (N_("↩️ Send back"), "ret"))
+REQUEST_BUTTONS = ((N_("✍️ Sign off"), SignoffStep.SIGN), (N_("✏️ Edit, then sign off"), SignoffStep.EDIT),
+                   (N_("↩️ Send back"), SignoffStep.SEND_BACK))
 
 
 @dataclass
@@ -73,7 +74,7 @@ async def at_filing(session: AsyncSession, report: Report, plan: Plan, rules: Ru
                     default_locale: str) -> Plan:
     """Record the sign-off the rules ask for and keep back what must wait; returns the plan to send now."""
     marks = ("late",) if await mark_late(session, report, rules, now) else ()
-    plan.card_view = cards.CardView(standing=Standing(marks=marks))
+    plan.card_view = render.CardView(standing=Standing(marks=marks))
     decision = rules.signoff.decide(facts_for(report))
     unit = await store.approver_unit(session, report.unit_id) if decision.mode != NONE else None
     if unit is None:
@@ -93,7 +94,7 @@ async def at_filing(session: AsyncSession, report: Report, plan: Plan, rules: Ru
         row.released_at, row.due_at = now, now + timedelta(minutes=decision.minutes)   # the reminder
     session.add(row)
     plan.signoff = hold
-    plan.card_view = cards.CardView(standing=hold.standing(report.reporter.name, now, marks))
+    plan.card_view = render.CardView(standing=hold.standing(report.reporter.name, now, marks))
     if not hold.self_signed:
         await ask_approvers(session, report, leaders, row.rounds, default_locale)
     return plan
@@ -133,13 +134,13 @@ async def ask_approvers(session: AsyncSession, report: Report, leaders: list[Mem
 def request_text(report: Report) -> str:
     head = _("✍️ <b>Sign-off requested</b> for report {reference} from {reporter}.").format(
         reference=esc(report.reference), reporter=esc(report.reporter.name))
-    text = head + "\n\n" + cards.render_card(report)
-    return text if len(text) <= TELEGRAM_TEXT_LIMIT else head + "\n\n" + cards.render_brief(report)
+    text = head + "\n\n" + render.render_card(report)
+    return text if len(text) <= TELEGRAM_TEXT_LIMIT else head + "\n\n" + render.render_brief(report)
 
 
 def request_keyboard(report_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[InlineKeyboardButton(_(label), callback_data=f"s:{code}:{report_id}")]
-                                 for label, code in REQUEST_BUTTONS])
+    return InlineKeyboardMarkup([[InlineKeyboardButton(_(label), callback_data=SignoffPress(step, report_id).pack())]
+                                 for label, step in REQUEST_BUTTONS])
 
 
 async def mark_late(session: AsyncSession, report: Report, rules: Rules, now: datetime) -> bool:

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cases import cards, store
+from bot.cases import notes, store
 from bot.config import Settings
 from bot.duty import members_by_telegram_id
 from bot.i18n import _
@@ -67,7 +67,7 @@ async def remind_approvers(session: AsyncSession, report_id: int, settings: Sett
     report = await store.load_report(session, report_id)
     for member in await signoff_store.unit_leaders(session, row.approver_unit_id) if row.approver_unit_id else []:
         if member.started_bot:
-            await cards.tell(session, f"report:{report_id}:signoff:{row.rounds}:remind:{member.telegram_id}", member,
+            await notes.tell(session, f"report:{report_id}:signoff:{row.rounds}:remind:{member.telegram_id}", member,
                              lambda: _("⏰ Report {reference} still waits for your sign-off: {title}").format(
                                  reference=esc(report.reference), title=esc(report.title)),
                              settings, keyboard=lambda: request_keyboard(report_id), priority=Priority.NORMAL)
@@ -83,7 +83,7 @@ async def remind_verification(session: AsyncSession, mark_id: int, settings: Set
     report = await store.load_report(session, mark.report_id)
     found = await members_by_telegram_id(session, {mark.actor_telegram_id} if mark.actor_telegram_id else set())
     for member in found.values():
-        await cards.tell(session, f"report:{report.id}:verify:{mark.id}:overdue", member, lambda: _(
+        await notes.tell(session, f"report:{report.id}:verify:{mark.id}:overdue", member, lambda: _(
             "🔎 The verification of report {reference} is overdue: {title}\nRecord the result with "
             "/verified {reference} &lt;result&gt;.").format(reference=esc(report.reference), title=esc(report.title)),
             settings, priority=Priority.NORMAL)

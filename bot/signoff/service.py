@@ -1,7 +1,7 @@
 """The sign-off steps, each in the caller's transaction: sign off, send back, come back
 completed, and release a held report beyond its unit (signed, or lapsed unsigned).
 
-A release sends cards only to chats that have none (`cases.cards.send_cards`), and is
+A release sends cards only to chats that have none (`cases.send.send_cards`), and is
 claimed by setting `released_at` where it is still empty, so a press racing the deadline
 job, or two job runs, send nothing twice.
 """
@@ -15,7 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import i18n
-from bot.cases import cards, deadlines, service, store
+from bot.callbacks import SignoffPress, SignoffStep
+from bot.card import send
+from bot.cases import deadlines, notes, service, store
 from bot.cases.access import Refusal
 from bot.cases.service import Result
 from bot.cases.store import BOT, Actor
@@ -58,7 +60,7 @@ async def sign(session: AsyncSession, report_id: int, actor: Actor, *, settings:
         "✍️ Report {reference} was signed off by {approver}.").format(
         reference=esc(result.report.reference), approver=esc(actor.name)))
     released = await release(session, result, row, settings, now, lapsed=False)
-    await cards.refresh_cards(session, result.report, result.case, settings)
+    await send.refresh_cards(session, result.report, result.case, settings)
     await _tell_reporter(session, result.report, f"signed:{row.rounds}", settings, lambda: _(
         "✍️ Your report {reference} was signed off by {approver}.").format(
         reference=esc(result.report.reference), approver=esc(actor.name)) + (
@@ -80,14 +82,14 @@ async def send_back(session: AsyncSession, report_id: int, actor: Actor, note: s
     await close_requests(session, result.report, row, settings, lambda: _(
         "↩️ Report {reference} was sent back to its reporter by {approver}.").format(
         reference=esc(result.report.reference), approver=esc(actor.name)))
-    await cards.refresh_cards(session, result.report, result.case, settings)
+    await send.refresh_cards(session, result.report, result.case, settings)
     report = result.report
     await _tell_reporter(session, report, f"returned:{row.rounds}", settings, lambda: _(
         "↩️ {approver} sent your report {reference} back to add missing details:\n{note}\n"
         "Press the button to complete it; what you enter is kept until you send it back.").format(
         approver=esc(actor.name), reference=esc(report.reference), note=esc(note)),
         keyboard=lambda: InlineKeyboardMarkup([[InlineKeyboardButton(
-            _("📝 Add the details"), callback_data=f"s:fix:{report.id}")]]))
+            _("📝 Add the details"), callback_data=SignoffPress(SignoffStep.COMPLETE, report.id).pack())]]))
     return result
 
 
@@ -104,7 +106,7 @@ async def resubmit(session: AsyncSession, report_id: int, actor: Actor, changes:
                             settings=settings, now=now)
     row.state, row.rounds = "waiting", row.rounds + 1
     await store.record(session, result.report, "resubmit", actor, now)
-    await cards.refresh_cards(session, result.report, result.case, settings)
+    await send.refresh_cards(session, result.report, result.case, settings)
     leaders = await signoff_store.unit_leaders(session, row.approver_unit_id) if row.approver_unit_id else []
     await ask_approvers(session, result.report, leaders, row.rounds, settings.default_locale)
     return result
@@ -122,7 +124,7 @@ async def release(session: AsyncSession, result: Result, row: ReportSignoff, set
     report = result.report
     await store.record(session, report, "lapsed" if lapsed else "released", actor=BOT, now=now)
     plan = await route_report(session, active_rules(), report)
-    await cards.send_cards(session, report, result.case, settings, [t.chat_id for t in plan.targets])
+    await send.send_cards(session, report, result.case, settings, [t.chat_id for t in plan.targets])
     return True
 
 
@@ -136,7 +138,7 @@ async def lapse(session: AsyncSession, report_id: int, settings: Settings, now: 
     result = Result(report, await deadlines.open_case(session, report, settings, now))
     if not await release(session, result, row, settings, now, lapsed=True):
         return False
-    await cards.refresh_cards(session, report, result.case, settings)
+    await send.refresh_cards(session, report, result.case, settings)
     await _tell_reporter(session, report, "lapsed", settings, lambda: _(
         "⏱ Report {reference} was not signed off in time; it went up its route marked not signed off.").format(
         reference=esc(report.reference)))
@@ -161,5 +163,5 @@ async def close_requests(session: AsyncSession, report: Report, row: ReportSigno
 
 async def _tell_reporter(session: AsyncSession, report: Report, step: str, settings: Settings, compose, *,
                          keyboard=None) -> None:
-    await cards.tell(session, f"report:{report.id}:signoff-note:{step}", report.reporter, compose, settings,
+    await notes.tell(session, f"report:{report.id}:signoff-note:{step}", report.reporter, compose, settings,
                      keyboard=keyboard, priority=Priority.INTERACTIVE)
