@@ -66,18 +66,26 @@ class Action(StrEnum):
     ADOPT = "adopt"
     # Filing a unit's reporting task: its members.
     TASK_FILE = "task_file"
+    # Sign-off (审签) by a leader of the unit that signs for the reporting unit; corrections
+    # (the reporter until the sign-off, that unit's leaders always); lowering the level or
+    # lifting the warning, and marks (待核实, 谎报, 瞒报): leaders on the route. In private.
+    SIGNOFF = "signoff"
+    CORRECT = "correct"
+    LEVEL = "level"
+    MARK = "mark"
 
 
 CASE_ACTIONS = frozenset({Action.RECEIVE, Action.ASSIGN, Action.ACCEPT, Action.ARRIVE, Action.RESOLVE,
                           Action.CLOSE, Action.REJECT, Action.MERGE, Action.ASK, Action.FOLLOWUP, Action.VIEW,
-                          Action.DETAILS})
+                          Action.DETAILS, Action.SIGNOFF, Action.CORRECT, Action.LEVEL, Action.MARK})
+RECORD_STEPS = frozenset({Action.SIGNOFF, Action.CORRECT, Action.LEVEL, Action.MARK})   # no status change
 READING = frozenset({Action.VIEW, Action.DETAILS})
 LEADER_STEPS = frozenset({Action.RECEIVE, Action.ASSIGN, Action.CLOSE, Action.REJECT, Action.MERGE, Action.ASK})
 LEADER_OR_ASSIGNEE = frozenset({Action.ARRIVE, Action.RESOLVE})
 UNIT_ADMIN_ACTIONS = frozenset({Action.INVITE, Action.BIND_GROUP, Action.DUTY_SET, Action.MEMBERS})
 SUBTREE_ACTIONS = frozenset({Action.LEDGER, Action.TASK_CREATE})
 PRIVATE_ONLY = frozenset({Action.LEDGER, Action.VIEW, Action.LIST_OPEN, Action.LIST_MINE, Action.WHOAMI, Action.UNITS,
-                          Action.INVITE, Action.MEMBERS, Action.DUTY_SET, Action.SENSITIVE})
+                          Action.INVITE, Action.MEMBERS, Action.DUTY_SET, Action.SENSITIVE, *RECORD_STEPS})
 
 
 class Place(StrEnum):
@@ -174,6 +182,8 @@ class CaseFacts:
     route: frozenset[int]             # units the case was sent for
     reporter_id: int
     assignee_id: int | None = None
+    signoff_unit: int | None = None   # whose leaders sign it off (bot.signoff)
+    signed_off: bool = False
 
 
 @dataclass(frozen=True)
@@ -262,7 +272,7 @@ def _case(who: Who, action: Action, where: Where, org: Org, case: CaseFacts | No
     refusal = _case_role(who, action, where, org, case)
     if refusal is not None:
         return refusal
-    if action not in (Action.RECEIVE, Action.ASK, Action.FOLLOWUP, *READING) \
+    if action not in (Action.RECEIVE, Action.ASK, Action.FOLLOWUP, *READING, *RECORD_STEPS) \
             and not MACHINE.allowed(case.status, action):
         return Refusal.WRONG_STATE
     return None
@@ -309,9 +319,21 @@ def _case_role(who: Who, action: Action, where: Where, org: Org, case: CaseFacts
         return None if is_assignee(who, case) else Refusal.NOT_ASSIGNEE
     elif action == Action.FOLLOWUP:
         return None if is_reporter(who, case) or is_assignee(who, case) else Refusal.NOT_AUTHOR
+    elif action in RECORD_STEPS:
+        allowed = _records(who, action, case, leader)
     else:   # VIEW, DETAILS
         allowed = leader or is_reporter(who, case) or is_assignee(who, case)
     return None if allowed else Refusal.NOT_ALLOWED
+
+
+def _records(who: Who, action: Action, case: CaseFacts, leader: bool) -> bool:
+    signer = who.operator or case.signoff_unit in who.units_with(Role.LEADER)
+    if action == Action.SIGNOFF:
+        return signer
+    if action == Action.CORRECT:
+        own_leader = case.unit_id in who.units_with(Role.LEADER)
+        return signer or own_leader or (is_reporter(who, case) and not case.signed_off)
+    return leader   # LEVEL, MARK
 
 
 # --- Loading the facts, fresh on every check ----------------------------------------------------

@@ -325,6 +325,39 @@ class TaskPress(CallbackData, prefix="tk"):
     option: int | None = None
 
 
+# --- Sign-off (审签) and changing a submitted report (bot.signoff) -----------------------------
+
+
+class SignoffStep(StrEnum):
+    SIGN = "ok"            # 审签
+    EDIT = "edt"           # 修改后审签
+    SEND_BACK = "ret"      # 退回补充
+    COMPLETE = "fix"       # the reporter adds what was missing
+
+
+@dataclasses.dataclass(frozen=True)
+class SignoffPress(CallbackData, prefix="s"):
+    """The approver's request buttons, and the reporter's button on a report sent back."""
+
+    step: SignoffStep
+    report_id: int
+
+
+class EditStep(StrEnum):
+    FIELD = "f"
+    DONE = "done"
+    CANCEL = "x"
+
+
+@dataclasses.dataclass(frozen=True)
+class EditPress(CallbackData, prefix="e"):
+    """The field editor of a submitted report: a field (by index), finish, or cancel."""
+
+    step: EditStep
+    report_id: int
+    field: int | None = text_field(r"[0-9]{1,2}", None)
+
+
 def all_kinds() -> list[type[CallbackData]]:
     """Every kind of button (for tests and for checking prefixes are unique)."""
     return list(CallbackData.__subclasses__())

@@ -14,10 +14,10 @@ from bot.analysis.periods import kind_of
 from bot.analysis.runs import caption, draw
 from bot.analysis.scheduler import start_analysis_timer
 from bot.clock import now as clock_now
+from bot.context import Context
 from bot.i18n import N_, _, current_locale
 from bot.ledger import service
 from bot.ledger.scope import narrow
-from bot.runtime import Context
 from bot.textutil import esc
 from handlers.base import Command, is_private
 from handlers.ledger import refuse

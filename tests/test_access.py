@@ -4,6 +4,8 @@ leaves the case, the outbox and the organisation unchanged and an audit line beh
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from bot.access import (
@@ -24,7 +26,7 @@ from storage.models import CaseStatus, Role
 D01, S01, C01, C02, D02 = 1, 2, 3, 4, 5
 ORG = Org({D01: None, S01: D01, C01: S01, C02: S01, D02: None})
 CASE = CaseFacts(status=str(CaseStatus.ASSIGNED), unit_id=C01, route=frozenset({C01, S01}),
-                 reporter_id=31, assignee_id=41)
+                 reporter_id=31, assignee_id=41, signoff_unit=S01)   # C01 has no leader: S01 signs off
 
 ACTORS = {
     "operator": Who(9001, operator=True),
@@ -81,6 +83,12 @@ ALLOWED: dict[Action, dict[str, tuple[str, ...]]] = {
     # Adopting C01's case: from S01 or D01 (not from C01 itself, nor from beside).
     Action.ADOPT: dict.fromkeys(("operator", "admin_in", "leader_on", "leader_off"), EVERYWHERE),
     Action.TASK_FILE: dict.fromkeys(("reporter", "other_reporter", "assignee"), EVERYWHERE),
+    # Sign-off by the signing unit's leaders; corrections also by the reporter before it;
+    # lowering or lifting and marks by leaders on the route. All in private.
+    Action.SIGNOFF: {"operator": ("private",), "leader_on": ("private",)},
+    Action.CORRECT: {"operator": ("private",), "leader_on": ("private",), "reporter": ("private",)},
+    Action.LEVEL: {"operator": ("private",), "leader_on": ("private",)},
+    Action.MARK: {"operator": ("private",), "leader_on": ("private",)},
 }
 
 MATRIX = [(action, actor, place, place in ALLOWED[action].get(actor, ()))
@@ -109,6 +117,22 @@ class TestMatrix:
     def test_lists_and_details_are_private_only(self, place):
         for action in (Action.VIEW, Action.LIST_OPEN, Action.LIST_MINE, Action.WHOAMI):
             assert decide(ACTORS["leader_on"], action, PLACES[place], org=ORG, case=CASE) == Refusal.PRIVATE_ONLY
+
+
+class TestSignoffRights:
+    @pytest.mark.parametrize("roles, member, signed, action, allowed", [
+        ({(C01, Role.REPORTER)}, 31, True, Action.CORRECT, False),   # the reporter, after the sign-off
+        ({(C01, Role.REPORTER)}, 31, False, Action.CORRECT, True),
+        ({(C01, Role.LEADER)}, 50, True, Action.CORRECT, True),      # the reporting unit's leader, always
+        ({(C01, Role.LEADER)}, 50, False, Action.SIGNOFF, False),    # C01 is not the signing unit here
+        ({(D01, Role.LEADER)}, 50, False, Action.SIGNOFF, False),    # above it: not the approver
+        ({(S01, Role.LEADER)}, 50, True, Action.SIGNOFF, True),
+        ({(D01, Role.LEADER)}, 50, False, Action.LEVEL, False),      # off the route
+    ])
+    def test_rules(self, roles, member, signed, action, allowed):
+        who = Who(50, member_id=member, active=True, roles=frozenset(roles))
+        case = replace(CASE, signed_off=signed)
+        assert (decide(who, action, PRIVATE, org=ORG, case=case) is None) == allowed
 
 
 class TestUnitWork:

@@ -71,7 +71,9 @@ class TestCardsReachGroups:
                 album = await emulator.wait_for_message(chat, predicate=lambda m: m.method == "sendMediaGroup")
                 document = await emulator.wait_for_message(chat, predicate=lambda m: m.method == "sendDocument")
                 assert album.reply_to_message_id == card.message_id == document.reply_to_message_id
-            private = await emulator.wait_for_message(leader.id, contains=reference)
+            # The card, not the sign-off request this leader also gets as the unit's approver.
+            private = await emulator.wait_for_message(leader.id, contains=reference, predicate=lambda m: any(
+                b.get("callback_data", "").startswith("c:rcv:") for b in m.buttons()))
             assert private.text.startswith("⚡ Flash report\n🔴 Level I · especially major (red)")
             # The leader's private copy carries the attachments too, as replies to it.
             album = await emulator.wait_for_message(leader.id, predicate=lambda m: m.method == "sendMediaGroup")

@@ -74,18 +74,21 @@ class TestPlan:
 class TestFanOut:
     """A filed report's cards go to exactly the expected chats of the standard tree."""
 
-    @pytest.mark.parametrize("level, c01_chats, c02_chats", [
-        (4, [-1003], [-1002]),
-        (3, [-1003, -1002], [-1002]),
-        (2, [-1003, -1002, -1001], [-1002, -1001]),
-        (1, [-1003, -1002, -1001, 1003], [-1002, -1001, 1004]),
+    # A level III report waits in its own unit for the sign-off (bot.signoff): the street's
+    # group gets it afterwards (held); C02 reads in the street's group, so nothing waits.
+    @pytest.mark.parametrize("level, c01_chats, c02_chats, c01_held", [
+        (4, [-1003], [-1002], []),
+        (3, [-1003], [-1002], [-1002]),
+        (2, [-1003, -1002, -1001], [-1002, -1001], []),
+        (1, [-1003, -1002, -1001, 1003], [-1002, -1001, 1004], []),
     ])
-    async def test_per_level(self, db, org, level, c01_chats, c02_chats):
+    async def test_per_level(self, db, org, level, c01_chats, c02_chats, c01_held):
         tree = await org.tree()
-        for code, chats in (("C01", c01_chats), ("C02", c02_chats)):
+        for code, chats, held in (("C01", c01_chats, c01_held), ("C02", c02_chats, [])):
             filed = await file_report(db, tree.reporters[code], **LEVEL_ANSWERS[level])
             assert filed.report.level == level
             assert filed.card_chats() == chats
+            assert [t.chat_id for t in filed.submitted.plan.signoff.held] == held
             priority = Priority.URGENT if level <= 2 else Priority.NORMAL
             assert {row.priority for row in filed.rows if ":card:" in row.key} == {priority}
 

@@ -9,6 +9,7 @@ reference people can say aloud. `CardView` carries what the case life cycle adds
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bot import i18n
 from bot.i18n import N_, _
@@ -24,6 +25,9 @@ from bot.reporting.rules import active_rules
 from bot.reporting.severity import Level, explain, floor_level
 from bot.textutil import TELEGRAM_TEXT_LIMIT, esc
 from storage.models import CaseStatus, Report
+
+if TYPE_CHECKING:
+    from bot.signoff.view import Standing
 
 STATUS_LABELS = {
     CaseStatus.REPORTED: N_("reported, waiting for acknowledgement"),
@@ -49,6 +53,7 @@ class CardView:
     received_by: list[str] = field(default_factory=list)
     timeline: list[str] = field(default_factory=list)
     assignee: str | None = None
+    standing: Standing | None = None     # sign-off, version and marks (bot.signoff.view)
 
 
 def map_link(latitude: float, longitude: float) -> str:
@@ -126,6 +131,7 @@ def footer_lines(report: Report, view: CardView) -> list[str]:
     contact = f"{esc(reporter.name)} · {esc(reporter.phone)}" if reporter.phone else esc(reporter.name)
     status = view.status or _(STATUS_LABELS.get(report.status, report.status.value))
     lines = ["", _("👤 Reported by {reporter}").format(reporter=contact),
+             *(view.standing.lines() if view.standing else []),
              _("⚖️ Grounds for the level: {reason}").format(reason=level_reason(report)),
              _("🔖 Reference: <code>{reference}</code>").format(reference=esc(report.reference)),
              _("Status: {status}").format(status=esc(status))]

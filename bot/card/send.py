@@ -18,6 +18,7 @@ from bot.card.render import CardView, render_brief, render_card
 from bot.cases import access as case_access
 from bot.cases import store, views
 from bot.config import Settings
+from bot.signoff.view import standing
 from storage.models import CaseFile, Member, OutboxMessage, OutboxStatus, Priority, Report
 from storage.outbox import content_notice, enqueue
 from storage.types import utcnow
@@ -33,11 +34,11 @@ def card_priority(report: Report) -> Priority:
 
 
 async def send_first(session: AsyncSession, report: Report, chat_id: int, unit_id: int | None, locale: str, *,
-                     brief: bool) -> None:
+                     brief: bool, view: CardView | None = None) -> None:
     """The card as filed (the case not yet open) in `chat_id`, sent for `unit_id`, with the
     attachments under it unless the card is `brief`."""
     with i18n.use_locale(locale):
-        payload = {"text": render_brief(report) if brief else render_card(report),
+        payload = {"text": (render_brief if brief else render_card)(report, view),
                    "reply_markup": card_keyboard(report, brief=brief, first=True).to_dict(),
                    **content_notice(report.reporter.telegram_id, report.reference)}
     key = await copies.add_card(session, report.id, chat_id, unit_id)
@@ -52,6 +53,7 @@ async def card_view(session: AsyncSession, report: Report, case: CaseFile | None
         received_by=await store.receipt_names(session, report.id),
         timeline=views.timeline_lines(await store.events(session, report.id, last=views.CARD_TIMELINE)),
         assignee=views.assignee_text(case),
+        standing=await standing(session, report.id),
     )
 
 

@@ -17,6 +17,7 @@ from bot.access import Action, CaseFacts, Place, Refusal, Where, refusal_text
 from bot.card import copies
 from bot.cases import store
 from bot.cases.store import Actor
+from bot.signoff import store as signoff_store
 from storage.models import CaseFile, Report
 
 __all__ = ["Refusal", "check", "facts", "place_of", "refusal_text"]
@@ -24,8 +25,11 @@ __all__ = ["Refusal", "check", "facts", "place_of", "refusal_text"]
 
 async def facts(session: AsyncSession, report: Report, case: CaseFile | None) -> CaseFacts:
     route = await store.route(session, report, case)
+    signoff = await signoff_store.signoff(session, report.id)
     return CaseFacts(status=str(report.status), unit_id=report.unit_id, route=frozenset(route.unit_ids),
-                     reporter_id=report.reporter_id, assignee_id=case.assignee_id if case else None)
+                     reporter_id=report.reporter_id, assignee_id=case.assignee_id if case else None,
+                     signoff_unit=signoff.approver_unit_id if signoff else None,
+                     signed_off=signoff is not None and signoff.state == "signed")
 
 
 async def place_of(session: AsyncSession, report_id: int, chat_id: int | None) -> Where:

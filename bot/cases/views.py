@@ -47,6 +47,19 @@ EVENT_TEXTS = {
     "ask": N_("{actor} asked for an update"),
     "adopt": N_("Adopted by {unit} ({actor})"),
     "instruct": N_("Instruction from {actor}: {reason}"),
+    # Sign-off, corrections and marks (bot.signoff).
+    "signoff": N_("{actor} signed it off"),
+    "returned": N_("{actor} sent it back to add missing details: {reason}"),
+    "resubmit": N_("{actor} added the missing details; sent for sign-off again"),
+    "released": N_("Signed off: sent beyond the unit"),
+    "lapsed": N_("Not signed off in time: sent beyond the unit marked not signed off"),
+    "correct": N_("{actor} corrected it (version {number}): {reason}"),
+    "lower": N_("{actor} lowered the level from {old} to {new}: {reason}"),
+    "lift": N_("{actor} lifted the warning: {reason}"),
+    "verify": N_("{actor} marked it to be verified: {reason}"),
+    "verified": N_("{actor} recorded the verification result: {reason}"),
+    "false": N_("{actor} marked it a false report: {reason}"),
+    "concealed": N_("{actor} marked it a concealed report: {reason}"),
 }
 
 MISSED = {

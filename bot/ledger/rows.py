@@ -20,6 +20,7 @@ from bot.daily.schedule import Schedule
 from bot.daily.store import Outcome
 from bot.daily.summary import Org
 from bot.ledger.period import Period
+from bot.signoff.ledger import Record, records
 from bot.stats.figures import (
     ADOPT,
     ARRIVE,
@@ -72,6 +73,7 @@ class CaseRow:
     events: list = field(default_factory=list)       # case_events rows
     followups: int = 0
     deadline_missed: bool = False
+    record: Record = field(default_factory=Record)   # sign-off, corrections, marks (bot.signoff)
 
     def first(self, kind: str):
         return next((e for e in self.events if e.kind == kind), None)
@@ -188,6 +190,9 @@ async def _complete(session: AsyncSession, rows: dict[int, CaseRow], first_id: i
     for report_id in (await session.execute(missed)).scalars():
         if report_id in rows:
             rows[report_id].deadline_missed = True
+    for report_id, record in (await records(session, first_id, last_id)).items():
+        if report_id in rows:
+            rows[report_id].record = record
 
 
 # --- Daily reports ----------------------------------------------------------------------------

@@ -49,6 +49,10 @@ CASE_COLUMNS = [
     Column("adopted_by", N_("Adopted by"), 14), Column("instructions", N_("Instructions"), 30),
     Column("late", N_("Deadline missed"), 6), Column("escalated", N_("Escalated"), 6), Column("merged", N_("Merged"), 6),
     Column("rejected", N_("Rejected"), 6),
+    Column("signoff_wait", N_("Minutes waiting for sign-off"), 10, "number"),
+    Column("unsigned", N_("Not signed off"), 6), Column("corrections", N_("Corrections"), 8, "number"),
+    Column("late_report", N_("Late report"), 6), Column("false", N_("False report"), 6),
+    Column("concealed", N_("Concealed report"), 6),
 ]
 
 DAILY_COLUMNS = [
@@ -74,7 +78,15 @@ def summary_columns() -> list[Column]:
             Column("total", N_("Reports"), 8, "number"), *levels, *categories,
             Column("adopted", N_("Adopted"), 8, "number"), Column("instructions", N_("Instructions"), 8, "number"),
             Column("on_time", N_("On time"), 8, "number"), Column("zero", N_("Zero report"), 8, "number"),
-            Column("late", N_("Late"), 8, "number"), Column("missed", N_("Missed"), 8, "number")]
+            Column("late", N_("Late"), 8, "number"), Column("missed", N_("Missed"), 8, "number"),
+            *(Column(name, label, 8, "number") for name, label in RECORD_COUNTS)]
+
+
+# Sign-off, corrections and marks counted per unit (bot.signoff.ledger.Record).
+RECORD_COUNTS = (("held", N_("Held for sign-off")), ("signoff_wait", N_("Minutes waiting for sign-off")),
+                 ("unsigned", N_("Not signed off")), ("corrections", N_("Corrections")),
+                 ("late_reports", N_("Reports filed late")), ("false", N_("False report")),
+                 ("concealed", N_("Concealed report")))
 
 
 def header(columns: list[Column]) -> list[str]:
@@ -138,13 +150,28 @@ def case_values(row: CaseRow, org: Org, paths: Paths, tz: ZoneInfo) -> list:
         report.reference, org.units[report.unit_id].name, paths[report.unit_id], category_name(report.category),
         report.level, report.level_rule, level_changes(row), local(report.occurred_at, tz),
         local(report.created_at, tz), report.place, report.people, report.title, report.description,
-        report.measures, report.needs, row.reporter, row.phone, str((report.extra or {}).get("approver", "")),
+        report.measures, report.needs, row.reporter, row.phone, row.record.approver,
         _(STATUS_WORDS.get(report.status, N_("reported"))), "、".join(name for name, _at in row.receipts),
         local(row.acknowledged_at, tz), row.assignee, local(case.due_at, tz),
         row.ack_minutes, row.scene_minutes, row.close_minutes, row.followups, case.outcome or "",
         flag(row.adopted), adopters, instructions(row), flag(row.deadline_missed), flag(row.escalated),
-        flag(row.merged), flag(report.status == CaseStatus.REJECTED),
+        flag(row.merged), flag(report.status == CaseStatus.REJECTED), *record_values(row),
     ]
+
+
+def record_values(row: CaseRow) -> list:
+    record = row.record
+    return [record.signoff_wait, flag(record.unsigned), record.corrections, flag("late" in record.marks),
+            flag("false" in record.marks), flag("concealed" in record.marks)]
+
+
+def record_counts(row: CaseRow) -> Counter:
+    record = row.record
+    counts = Counter(held=int(record.signoff_wait is not None), unsigned=int(record.unsigned),
+                     corrections=record.corrections, late_reports=int("late" in record.marks),
+                     false=int("false" in record.marks), concealed=int("concealed" in record.marks))
+    counts["signoff_wait"] = round(record.signoff_wait or 0)
+    return counts
 
 
 def daily_values(row: DailyRow, org: Org, paths: Paths, tz: ZoneInfo) -> list:
@@ -161,6 +188,7 @@ class UnitTotals:
     adopted: int = 0
     instructions: int = 0
     daily: Compliance = field(default_factory=Compliance)
+    records: Counter = field(default_factory=Counter)   # RECORD_COUNTS
 
     @property
     def total(self) -> int:
@@ -180,6 +208,7 @@ class Summary:
         totals.categories[str(row.report.category)] += 1
         totals.adopted += int(row.adopted)
         totals.instructions += len(row.of_kind(INSTRUCT))
+        totals.records.update(record_counts(row))
 
     def add_day(self, row: DailyRow) -> None:
         self.rows[row.unit_id].daily.add(row.outcome)
@@ -197,6 +226,7 @@ class Summary:
             total.categories.update(row.categories)
             total.adopted += row.adopted
             total.instructions += row.instructions
+            total.records.update(row.records)
             for name in ("items", "zero", "late", "missed"):
                 setattr(total.daily, name, getattr(total.daily, name) + getattr(row.daily, name))
         return total
@@ -205,4 +235,5 @@ class Summary:
     def _line(name: str, path: str, row: UnitTotals) -> list:
         return [name, path, row.total, *(row.levels[n] for n in LEVELS),
                 *(row.categories[c.value] for c in Category), row.adopted, row.instructions,
-                row.daily.on_time, row.daily.zero, row.daily.late, row.daily.missed]
+                row.daily.on_time, row.daily.zero, row.daily.late, row.daily.missed,
+                *(row.records[name] for name, _label in RECORD_COUNTS)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -58,6 +59,9 @@ class Target:
 class Plan:
     targets: list[Target] = field(default_factory=list)
     missing: list[UnitNode] = field(default_factory=list)   # units on the way without a group
+    # Set by the sign-off (bot.signoff.filing): what it asked for, and what the first cards show.
+    signoff: Any = None
+    card_view: Any = None
 
     @property
     def groups(self) -> list[Target]:
@@ -189,7 +193,7 @@ async def enqueue_pushes(session: AsyncSession, report: Report, plan: Plan, *, d
     """
     for target in plan.targets:
         await card_send.send_first(session, report, target.chat_id, target.unit_id, target.locale or default_locale,
-                                   brief=brief_groups and target.kind != "person")
+                                   brief=brief_groups and target.kind != "person", view=plan.card_view)
     await tell_admins_of_missing_groups(session, plan, default_locale, admin_ids)
     with i18n.use_locale(reporter_locale or report.reporter.locale or default_locale):
         # The reporter adds follow-ups (续报) from here; the case life cycle takes the press.
@@ -227,4 +231,6 @@ def render_receipt(report: Report, plan: Plan) -> str:
     people = [esc(target.name) for target in plan.people]
     if people:
         lines.append(_("Also sent in private to: {names}").format(names=_(", ").join(people)))
+    if plan.signoff is not None:
+        lines += plan.signoff.receipt_lines()
     return "\n".join(lines)

@@ -15,6 +15,7 @@ from typing import Any
 from bot.config import SUPPORTED_LOCALES
 from bot.reporting.choices import CATEGORIES, OPINION_CLASSES, REACHES
 from bot.reporting.severity import Facts, Level
+from bot.signoff.policy import SignoffRules, read_signoff
 from bot.yamlsafe import Located, YamlSyntaxError, load_located
 from storage.models import Role
 
@@ -92,6 +93,7 @@ class Rules:
     severity: SeverityRules
     routing: tuple[RouteRule, ...]
     source: str = ""
+    signoff: SignoffRules = field(default_factory=SignoffRules)   # 审签 and marks (bot.signoff.policy)
 
     def explanation(self, key: str, locale: str) -> str | None:
         """A rules file's own explanation of `key` in `locale` (or its only text)."""
@@ -280,13 +282,14 @@ def parse_rules(text: str, source: str = "") -> Rules:
         where = f"line {exc.line}: " if exc.line else ""
         raise RulesError([f"{where}not valid YAML: {exc.problem}".replace("\n", " ")]) from None
     reader = _Reader(located)
-    top = reader.mapping(located.data, "file", ("severity", "routing"))
+    top = reader.mapping(located.data, "file", ("severity", "routing", "signoff", "marks"))
     severity = _severity(reader, top.get("severity"))
     routing_fields = reader.mapping(top.get("routing"), "routing", ("rules",))
     routing = _route_rules(reader, routing_fields.get("rules"), "routing.rules", set())
+    signoff = read_signoff(reader, top.get("signoff"), top.get("marks"), reader.conditions)
     if reader.problems:
         raise RulesError(reader.problems)
-    return Rules(severity, routing, source)
+    return Rules(severity, routing, source, signoff)
 
 
 @lru_cache(maxsize=8)

@@ -18,6 +18,7 @@ from bot.reporting.draft import Draft
 from bot.reporting.routing import Plan, enqueue_pushes, route_report
 from bot.reporting.rules import Rules
 from bot.reporting.severity import Grade, Level, final_level, floor_level, grade
+from bot.signoff.filing import at_filing
 from storage.models import Attachment, CaseStatus, Category, Member, ReferenceCounter, Report, Unit
 from storage.queries import sensitive_period_on
 from storage.upsert import dialect_insert
@@ -90,6 +91,7 @@ async def submit_draft(session: AsyncSession, draft: Draft, member: Member, unit
     session.add(report)
     await session.flush()
     plan = await route_report(session, rules, report)
+    plan = await at_filing(session, report, plan, rules, now=now, default_locale=default_locale)
     await enqueue_pushes(session, report, plan, default_locale=default_locale, admin_ids=admin_ids,
                          reporter_locale=draft.locale, brief_groups=brief_groups)
     return Submitted(report, plan)

@@ -21,7 +21,15 @@ from bot.daily.schedule import Schedule
 from bot.daily.store import Outcome, UnitDay, load_activity
 from bot.daily.summary import Org
 from bot.ledger.period import Period
-from storage.models import CaseEvent, CaseReceipt, Report, UnitQuota
+from storage.models import (
+    CaseEvent,
+    CaseReceipt,
+    Report,
+    ReportMark,
+    ReportSignoff,
+    ReportVersion,
+    UnitQuota,
+)
 
 LEVELS = (1, 2, 3, 4)
 # Units listed by id in SQL up to this many; a larger scope is filtered in Python instead,
@@ -69,6 +77,9 @@ class Stats:
     scene_minutes: dict[int, list[float]] = field(default_factory=dict)
     compliance: dict[int, Compliance] = field(default_factory=dict)
     quota_weeks: dict[int, tuple[int, int]] = field(default_factory=dict)   # unit → (met, weeks)
+    # Sign-off and marks (bot.signoff): held, signoff_wait (minutes), unsigned, corrections,
+    # late, false, concealed.
+    records: Counter = field(default_factory=Counter)
 
     @property
     def total(self) -> int:
@@ -172,6 +183,7 @@ async def load_stats(session: AsyncSession, org: Org, units: list[int], period: 
     await _load_times(session, stats, scope, org)
     await _load_adoptions(session, stats, scope, org)
     await _load_compliance(session, stats, org, schedule, now)
+    await _load_records(session, stats, scope)
     quotas = dict((await session.execute(select(UnitQuota.unit_id, UnitQuota.weekly_quota))).all())
     weeks = full_weeks(period)
     for unit_id in units:
@@ -250,6 +262,24 @@ async def _load_adoptions(session: AsyncSession, stats: Stats, scope: set[int], 
             stats.adopted_by_unit[unit_id] += cases
         else:
             stats.instructions += events
+
+
+async def _load_records(session: AsyncSession, stats: Stats, scope: set[int]) -> None:
+    """Sign-off waits, reports not signed off, corrections and marks of the period's reports."""
+    held = (select(Report.unit_id, ReportSignoff.wait_seconds, ReportSignoff.lapsed)
+            .select_from(ReportSignoff).join(Report, Report.id == ReportSignoff.report_id)
+            .where(_in_period(stats.period), ReportSignoff.mode == "hold", ReportSignoff.released_at.is_not(None)))
+    for unit_id, seconds, lapsed in await session.execute(held):
+        if unit_id in scope:
+            stats.records.update(held=1, signoff_wait=round(seconds / 60), unsigned=int(lapsed))
+    versions = (select(Report.unit_id).select_from(ReportVersion).join(Report, Report.id == ReportVersion.report_id)
+                .where(_in_period(stats.period)))
+    stats.records["corrections"] += sum(1 for unit_id in (await session.execute(versions)).scalars() if unit_id in scope)
+    marks = (select(Report.unit_id, ReportMark.kind).select_from(ReportMark).join(Report, Report.id == ReportMark.report_id)
+             .where(_in_period(stats.period), ReportMark.kind.in_(("late", "false", "concealed"))))
+    for unit_id, kind in await session.execute(marks):
+        if unit_id in scope:
+            stats.records[kind] += 1
 
 
 async def _load_compliance(session: AsyncSession, stats: Stats, org: Org, schedule: Schedule, now: datetime) -> None:

@@ -41,6 +41,12 @@ def render_figures(stats: Stats, org: Org, deadlines: Deadlines, heading: str) -
     total = stats.totals()
     lines.append(_("Daily reports: on time {on_time} (zero reports {zero}) · late {late} · missed {missed}").format(
         on_time=total.on_time, zero=total.zero, late=total.late, missed=total.missed))
+    records = stats.records
+    lines.append(_("Sign-off: {held} held, {minutes} minutes waited, {unsigned} not signed off · corrections "
+                   "{corrections} · late {late} · false {false} · concealed {concealed}").format(
+        held=records["held"], minutes=records["signoff_wait"], unsigned=records["unsigned"],
+        corrections=records["corrections"], late=records["late"], false=records["false"],
+        concealed=records["concealed"]))
     met, weeks = stats.quota_met()
     if weeks:
         lines.append(_("Weekly quotas met: {met} of {weeks} unit-weeks").format(met=met, weeks=weeks))

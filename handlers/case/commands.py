@@ -16,6 +16,8 @@ from bot.cases import access, details, service, store, views
 from bot.cases.access import Refusal
 from bot.context import Context
 from bot.i18n import _
+from bot.signoff import store as signoff_store
+from bot.signoff.view import versions_lines
 from bot.textutil import esc, split_message
 from handlers.base import is_private
 from handlers.case.common import (
@@ -68,6 +70,8 @@ async def show_case(update: Update, context: Context) -> None:
         page = None if refusal else views.case_page(
             report, case, await store.events(session, report.id), await store.receipt_names(session, report.id),
             await details.viewers(session, report.id))
+        if page is not None:   # the versions, with what each correction changed (bot.signoff)
+            page = "\n".join([page, *versions_lines(await signoff_store.versions(session, report.id))])
     if refusal:
         shown = not_found(report.reference) if refusal != Refusal.NO_ACCESS else None
         await refuse(update, context, refusal, f"/case {report.reference}", shown)

@@ -18,6 +18,7 @@ from storage.models.jobs import JobRun, JobStatus
 from storage.models.org import AuditLog, GroupChat, Invite, Member, Membership, Role, Unit
 from storage.models.outbox import OutboxFile, OutboxMessage, OutboxStatus, Priority, SenderLease
 from storage.models.report import Attachment, CaseStatus, Category, ReferenceCounter, Report
+from storage.models.signoff import ReportMark, ReportSignoff, ReportVersion
 from storage.models.task import PeriodStatus, Task, TaskFiling, TaskPeriod
 from storage.models.updates import ProcessedUpdate, UpdateStatus
 from storage.models.version import OrgVersion
@@ -54,6 +55,9 @@ __all__ = [
     "ProcessedUpdate",
     "ReferenceCounter",
     "Report",
+    "ReportMark",
+    "ReportSignoff",
+    "ReportVersion",
     "PeriodStatus",
     "Role",
     "SenderLease",

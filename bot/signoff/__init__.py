@@ -1,0 +1,1 @@
+"""Sign-off (审签), corrections with versions, and leaders' marks on reports."""
