@@ -15,6 +15,7 @@ from handlers import (
     duty,
     ledger,
     members,
+    opinion,
     report,
     sensitive,
     stats,
@@ -25,7 +26,7 @@ from handlers.base import Command, refuse_foreign_press
 
 # Commands first, flows after: a /command typed in the middle of a form must reach its
 # command handler rather than be taken as the form's answer.
-FLOWS = (common, admin, members, sensitive, duty, case, adoption, ledger, stats, report, daily,
+FLOWS = (common, admin, members, sensitive, duty, case, opinion, adoption, ledger, stats, report, daily,
          task_new, tasks)
 
 

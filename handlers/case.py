@@ -25,6 +25,7 @@ from bot.cases.machine import Action
 from bot.cases.store import Actor
 from bot.fsm import PARKED, FSMContext, State, StatesGroup
 from bot.i18n import N_, _
+from bot.opinion import archive
 from bot.reporting import validation
 from bot.reporting.validation import Invalid
 from bot.runtime import Context, InState, current_scope
@@ -582,7 +583,7 @@ async def show_case(update: Update, context: Context) -> None:
         refusal = await access.check(session, report, case, actor_of(update), "view", chat_id=pressed_in(update))
         page = None if refusal else views.case_page(
             report, case, await store.events(session, report.id), await store.receipt_names(session, report.id),
-            await details.viewers(session, report.id))
+            await details.viewers(session, report.id)) + await archive.case_sections(session, report)
     if refusal:
         shown = not_found(report.reference) if refusal != Refusal.NO_ACCESS else None
         await refuse(update, context, refusal, f"/case {report.reference}", shown)

@@ -38,16 +38,17 @@ def button(code: str, report_id: int, label: str | None = None) -> InlineKeyboar
     return InlineKeyboardButton(label or _(BUTTONS[code]), callback_data=f"c:{code}:{report_id}")
 
 
-def case_keyboard(report: Report, *, brief: bool = False) -> InlineKeyboardMarkup | None:
+def case_keyboard(report: Report, *, brief: bool = False, steps: list | None = None) -> InlineKeyboardMarkup | None:
     """The card's buttons for the case's current status; none once it is finished (but
-    Details on a brief card)."""
+    Details on a brief card). `steps`: rows of a kind of case's own steps (public opinion)."""
     details = [[details_button(report.id)]] if brief else []
     if report.status in FINAL:
         return InlineKeyboardMarkup(details) if details else None
     rows = [[button("rcv", report.id), button("asg", report.id)],
             [button("ask", report.id), button("cls", report.id)]]
     optional = [button(code, report.id) for code, action in OPTIONAL if MACHINE.allowed(report.status, action)]
-    return InlineKeyboardMarkup(rows + ([optional] if optional else []) + [adoption_row(report.id)] + details)
+    return InlineKeyboardMarkup(rows + ([optional] if optional else []) + (steps or []) + [adoption_row(report.id)]
+                                + details)
 
 
 def brief_in(chat_id: int, settings: Settings) -> bool:
@@ -78,10 +79,16 @@ async def card_payload(session: AsyncSession, report: Report, case: CaseFile | N
     with i18n.use_locale(locale):
         render = render_brief if brief else render_card
         payload = {"text": render(report, await card_view(session, report, case)), "parse_mode": "HTML"}
-        keyboard = case_keyboard(report, brief=brief)
+        keyboard = case_keyboard(report, brief=brief, steps=await _own_steps(session, report))
     if keyboard is not None:
         payload["reply_markup"] = keyboard.to_dict()
     return payload
+
+
+async def _own_steps(session: AsyncSession, report: Report) -> list:
+    from bot.opinion.card import step_rows  # here: bot.opinion builds on this module
+
+    return await step_rows(session, report)
 
 
 async def chat_locales(session: AsyncSession, chat_ids: list[int], settings: Settings) -> dict[int, str]:

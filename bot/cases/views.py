@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.i18n import N_, _, format_datetime, format_time, ngettext
+from bot.opinion.events import EVENTS as OPINION_EVENTS
 from bot.reporting.cards import bounded_names
 from bot.reporting.severity import Level
 from bot.textutil import esc
@@ -48,6 +49,8 @@ EVENT_TEXTS = {
     "adopt": N_("Adopted by {unit} ({actor})"),
     "instruct": N_("Instruction from {actor}: {reason}"),
 }
+# The public-opinion steps and the evaluation (bot.opinion) read as their own module says.
+EVENT_TEXTS.update(OPINION_EVENTS)
 
 MISSED = {
     "receive": N_("not acknowledged within {duration}"),
