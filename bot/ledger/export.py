@@ -1,4 +1,5 @@
-"""Writing the ledger: XLSX (three sheets, streamed with openpyxl's write-only mode) or CSV.
+"""Writing the ledger: XLSX (four sheets: cases, daily reports, the public-opinion register,
+the summary; streamed with openpyxl's write-only mode) or CSV.
 
 The XLSX has a frozen header row, auto-filters, column widths, real Excel dates in the
 bot's time zone, and level cells coloured as the warning scale (I red, II orange, III
@@ -24,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.daily.schedule import Schedule
 from bot.daily.summary import Org, level_name
 from bot.i18n import _
-from bot.ledger import sheets
+from bot.ledger import opinion, sheets
 from bot.ledger.rows import LedgerFilter, case_rows, daily_rows
 from bot.ledger.sheets import CASE_COLUMNS, DAILY_COLUMNS, SHEETS, Column, Paths, Summary
 
@@ -50,6 +51,7 @@ class LedgerJob:
     schedule: Schedule
     now: datetime
     tz: ZoneInfo
+    reply_minutes: int = 720   # CASE_PUBLIC_RESPONSE_MINUTES, for the register's missed replies
 
 
 async def export_ledger(session: AsyncSession, job: LedgerJob, fmt: str, target: IO[bytes]) -> Written:
@@ -124,6 +126,7 @@ async def _write_xlsx(session: AsyncSession, job: LedgerJob, target: IO[bytes]) 
         daily.append(_cells(daily, DAILY_COLUMNS, sheets.daily_values(row, job.org, paths, job.tz), styles))
         written.days += 1
     _filter(daily, DAILY_COLUMNS, written.days)
+    await _opinion_sheet(session, workbook, job, paths, styles)
     columns = sheets.summary_columns()
     totals = _sheet(workbook, _(SHEETS["summary"]), columns, styles)
     lines = summary.values(job.org, paths)
@@ -132,6 +135,18 @@ async def _write_xlsx(session: AsyncSession, job: LedgerJob, target: IO[bytes]) 
     _filter(totals, columns, len(lines))
     workbook.save(target)
     return written
+
+
+async def _opinion_sheet(session: AsyncSession, workbook: Workbook, job: LedgerJob, paths: Paths,
+                         styles: _Styles) -> int:
+    """The public-opinion register (bot.ledger.opinion); returns its row count."""
+    sheet, count = _sheet(workbook, _(opinion.TITLE), opinion.COLUMNS, styles), 0
+    async for row in opinion.opinion_rows(session, job.org, job.flt):
+        sheet.append(_cells(sheet, opinion.COLUMNS, opinion.values(row, job.org, paths, job.tz, job.reply_minutes),
+                            styles))
+        count += 1
+    _filter(sheet, opinion.COLUMNS, count)
+    return count
 
 
 # --- CSV --------------------------------------------------------------------------------------

@@ -83,7 +83,7 @@ async def save_answer(session: AsyncSession, evaluation: Evaluation, text: str, 
         evaluation.filed_at, evaluation.filed_by = now, actor.name[:128]
         evaluation.filed_by_telegram_id = actor.telegram_id
         report = await store.load_report(session, evaluation.report_id)
-        await store.record(session, report, "evaluate", actor, now, kind=evaluation.kind)
+        await store.record(session, report, "evaluate", actor, now, evaluation=evaluation.kind)
     return following
 
 
