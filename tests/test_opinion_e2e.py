@@ -127,10 +127,10 @@ class TestEveryStep:
         mark = len(emulator.sent)
         await emulator.users[1003].send(f"/evaluate {report.reference}")      # again: it resumes at 2/3
         await emulator.wait_for_message(1003, contains="2/3", after=mark)
-        for text in ("通稿审定快。", "停水通知应提前发布。"):
+        for text, following in (("通稿审定快。", "3/3"), ("停水通知应提前发布。", "归档")):
             mark = len(emulator.sent)
             await emulator.users[1003].send(text)
-            await emulator.wait_for_message(1003, after=mark)
+            await emulator.wait_for_message(1003, contains=following, after=mark)
         mark = len(emulator.sent)
         await emulator.users[1003].send(f"/case {report.reference}")
         page = await emulator.wait_for_message(1003, contains="停水通知应提前发布", after=mark)
@@ -143,6 +143,8 @@ class TestReplyMissed:
                                    category=Category.PUBLIC_OPINION, title="网传学校食堂问题", extra=OPINION)
         community = await card_with(emulator, -1003, report, "mon")
         await press(emulator, 1003, community, f"c:rcv:{report.id}")
+        await emulator.wait_until(lambda: has_button(f"c:scn:{report.id}")(community))
+        await press(emulator, 1003, community, f"c:scn:{report.id}")
         receipt = await emulator.wait_for_message(3003, contains=report.reference,
                                                   predicate=has_button(f"c:fup:{report.id}"))
         clock.advance(hours=3)
@@ -153,12 +155,11 @@ class TestReplyMissed:
         await emulator.users[3003].send("2")
         await emulator.wait_for_message(-1003, contains="家长群讨论增多", predicate=under(community))
         clock.advance(hours=8, minutes=59)
-        await deadlines.run_check(db, settings, clock.now)     # nobody on scene: that one escalates
-        assert (await public_deadline(db, report.id)).escalated_at is None
+        assert await deadlines.run_check(db, settings, clock.now) == 0
         clock.advance(minutes=2)     # 12 hours and 1 minute after the report: no public reply
         assert await deadlines.run_check(db, settings, clock.now) == 1
-        district = await emulator.wait_for_message(-1001, contains="⚠️")
-        assert report.reference in district.text and "12小时内未公开回应" in district.text
+        notice = await emulator.wait_for_message(-1001, contains="⚠️")
+        assert report.reference in notice.text and "12小时内未作公开回应" in notice.text
         assert (await public_deadline(db, report.id)).escalated_to_unit_id == tree.units["D01"].id
         assert await deadlines.run_check(db, settings, clock.now) == 0    # once only
 
@@ -185,10 +186,11 @@ class TestEmergencyEvaluation:
         street = await emulator.wait_for_message(-1002, contains="⚠️")
         assert late.reference in street.text and "总结评估" in street.text
         await press(emulator, 1003, asked, f"o:evl:{late.id}")
-        for text in ("欠薪引发聚集，当日化解。", "劳动监察及时到场。", "建立工资支付预警。"):
+        for text, following in (("欠薪引发聚集，当日化解。", "2/3"), ("劳动监察及时到场。", "3/3"),
+                                ("建立工资支付预警。", "归档")):
             mark = len(emulator.sent)
             await emulator.users[1003].send(text)
-            await emulator.wait_for_message(1003, after=mark)
+            await emulator.wait_for_message(1003, contains=following, after=mark)
         async with db.session() as session:
             listed = await evaluations.evaluations_between(session, clock.now - timedelta(days=30), clock.now)
         assert [(r.reference, r.kind, r.answers["change"], r.late) for r in listed] == [
