@@ -199,6 +199,7 @@ class TestEmergencyEvaluation:
     async def test_only_the_reporting_units_leader_files_it(self, bot, emulator, db, settings, tree, clock):
         report = await file_report(db, settings, tree.units["C01"], tree.reporters["C01"], level=1, at=clock.now)
         await emulator.users[1002].send(f"/close {report.reference} 已处置完毕")
+        await emulator.wait_for_message(1002, contains=report.reference)
         await evaluations.run_check(db, settings, clock.now + timedelta(seconds=1))
         await emulator.wait_for_message(1003, contains=report.reference, predicate=has_button("o:evl:"))
         mark = len(emulator.sent)
