@@ -6,7 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.opinion.steps import FIGURES_MAX, Progress, Step, due_steps, is_due, links_in, parse_figures
+from bot.opinion.steps import (
+    FIGURES_MAX,
+    Progress,
+    Step,
+    due_steps,
+    is_due,
+    links_in,
+    parse_figures,
+)
 from bot.reporting.validation import Invalid
 
 M, C, D, A, R, S = Step.MONITOR, Step.CONSULT, Step.DRAFT, Step.APPROVE, Step.REPLY, Step.SUBSIDE

@@ -1,5 +1,5 @@
-"""Writing the ledger: XLSX (four sheets: cases, daily reports, the public-opinion register,
-the summary; streamed with openpyxl's write-only mode) or CSV.
+"""Writing the ledger: XLSX (four sheets: cases, daily reports, the summary, the public-opinion
+register; streamed with openpyxl's write-only mode) or CSV.
 
 The XLSX has a frozen header row, auto-filters, column widths, real Excel dates in the
 bot's time zone, and level cells coloured as the warning scale (I red, II orange, III
@@ -126,13 +126,13 @@ async def _write_xlsx(session: AsyncSession, job: LedgerJob, target: IO[bytes]) 
         daily.append(_cells(daily, DAILY_COLUMNS, sheets.daily_values(row, job.org, paths, job.tz), styles))
         written.days += 1
     _filter(daily, DAILY_COLUMNS, written.days)
-    await _opinion_sheet(session, workbook, job, paths, styles)
     columns = sheets.summary_columns()
     totals = _sheet(workbook, _(SHEETS["summary"]), columns, styles)
     lines = summary.values(job.org, paths)
     for values in lines:
         totals.append(values)
     _filter(totals, columns, len(lines))
+    await _opinion_sheet(session, workbook, job, paths, styles)
     workbook.save(target)
     return written
 

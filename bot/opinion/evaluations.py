@@ -4,7 +4,7 @@ Due `EVALUATION_DAYS` after a level I–II case closes, or `OPINION_EVALUATION_D
 public-opinion case subsides. The deadline is the `evaluations` row itself, so restarts
 lose nothing: the case job (`run_check`) finds newly closed level I–II cases, and escalates
 each overdue evaluation exactly once (a conditional UPDATE claims it, so two processes
-cannot both send) to the nearest unit above with a group chat and its leaders.
+cannot both send) to the nearest unit above whose group has the case's card, and its leaders.
 
 The form's answers are saved one by one (`save_answer`); the third files it, and it is kept
 with the case (its timeline and /case). `evaluations_between` is what the analysis reports list.
@@ -132,7 +132,7 @@ async def escalate(session: AsyncSession, report_id: int, settings: Settings, no
                                  Evaluation.escalated_at.is_(None)).values(escalated_at=now))
     if report is None or claimed.rowcount != 1:
         return 0
-    target, chats = await unit_above(session, report.unit_id)
+    target, chats = await unit_above(session, report)
     evaluation = await session.get(Evaluation, report_id, populate_existing=True)
     evaluation.escalated_to_unit_id = target.id if target else None
     await store.record(session, report, "evaluate_late", BOT, now, unit=target.name if target else "")
@@ -156,12 +156,13 @@ def overdue_text(report: Report, evaluation: Evaluation) -> str:
                                title=esc(report.title))
 
 
-async def unit_above(session: AsyncSession, unit_id: int) -> tuple[Unit | None, list[int]]:
-    """The nearest unit above `unit_id` that has a group chat, with its chats."""
-    units = await store.tree(session)
-    current = units.units.get(units.units[unit_id].parent_id) if unit_id in units.units else None
+async def unit_above(session: AsyncSession, report: Report) -> tuple[Unit | None, list[int]]:
+    """The nearest unit above the reporting unit whose group has the case's card, with those
+    groups: the escalation stays on the case's route (content goes nowhere else)."""
+    units, with_card = await store.tree(session), set(await store.card_chats(session, report.id))
+    current = units.units.get(units.units[report.unit_id].parent_id) if report.unit_id in units.units else None
     while current is not None:
-        chats = sorted(chat for chat, bound in units.group_units.items() if bound == current.id)
+        chats = sorted(chat for chat, bound in units.group_units.items() if bound == current.id and chat in with_card)
         if chats:
             return current, chats
         current = units.units.get(current.parent_id) if current.parent_id else None
