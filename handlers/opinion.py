@@ -25,7 +25,7 @@ from bot.opinion.steps import Step, parse_figures
 from bot.reporting.validation import Invalid
 from bot.runtime import Context, InState
 from bot.textutil import esc
-from handlers.base import Command
+from handlers.base import Command, button_on_message, refuse_foreign_press
 from handlers.case import (
     TEXT_MAX,
     actor_of,
@@ -48,7 +48,8 @@ HELP_LINES = [
 ]
 
 DATA = re.compile(r"o:(mon|con|drf|apv|rpl|sub|evl|fsk|stp):(\d{1,12})")
-TEXT_STEPS = (Step.MONITOR, Step.CONSULT, Step.DRAFT, Step.REPLY, Step.SUBSIDE)
+# Presses that rewrite the message they were pressed under: honoured only under their own message.
+EDITS_PRESSED = frozenset({"stp", "fsk"})
 
 
 class OpinionForm(StatesGroup):
@@ -90,6 +91,9 @@ async def press_opinion(update: Update, context: Context) -> None:
         await refuse(update, context, Refusal.UNKNOWN_CASE, update.callback_query.data or "")
         return
     code, report_id = match.group(1), int(match.group(2))
+    if code in EDITS_PRESSED and not button_on_message(update.callback_query):
+        await refuse_foreign_press(update, context, "opinion")
+        return
     special = {"apv": press_approve, "evl": press_evaluate, "fsk": press_skip_figures, "stp": press_stop}
     if code in special:
         await special[code](update, context, report_id)
@@ -174,7 +178,6 @@ async def take_figures(update: Update, context: Context) -> None:
 
 async def press_skip_figures(update: Update, context: Context, report_id: int) -> None:
     """Skip: the monitoring note without figures."""
-    await update.callback_query.answer()
     await submit_monitor(update, context, {}, pressed_for=report_id)
 
 
@@ -217,6 +220,8 @@ async def store_step(update: Update, context: Context, step: Step, report_id: in
     if result.refusal:
         await refuse(update, context, result.refusal, f"{step.value} {report_id}")
         return
+    if update.callback_query is not None:
+        await update.callback_query.answer()
     await update.effective_message.reply_text(_(DONE[step]).format(reference=esc(result.report.reference)))
     await draft_back(update, restored)
 

@@ -148,6 +148,11 @@ class TestReplyMissed:
         await press(emulator, 1003, community, f"c:scn:{report.id}")
         receipt = await emulator.wait_for_message(3003, contains=report.reference,
                                                   predicate=has_button(f"c:fup:{report.id}"))
+        await step(emulator, 3003, community, f"o:mon:{report.id}", "家长群转发截图")
+        figures = await emulator.wait_for_message(3003, predicate=has_button(f"o:fsk:{report.id}"))
+        assert not (await press(emulator, 3003, figures, f"o:fsk:{report.id}")).get("show_alert")
+        note = await emulator.wait_for_message(-1003, contains="家长群转发截图", predicate=under(community))
+        assert "传播情况" not in note.text
         clock.advance(hours=3)
         await press(emulator, 3003, receipt, f"c:fup:{report.id}")
         mark = len(emulator.sent)
@@ -207,3 +212,27 @@ class TestEmergencyEvaluation:
         await emulator.users[1002].send(f"/evaluate {report.reference}")   # the street's leader: not the unit's
         refusal = await emulator.wait_for_message(1002, after=mark)
         assert "报送单位" in refusal.text or "单位的领导" in refusal.text
+
+
+class TestRefused:
+    @pytest.mark.parametrize("who, chat, data", [
+        (1001, -1001, "o:mon:{id}"),     # the district's group never got this card
+        (3004, None, "o:drf:{id}"),      # a reporter of another community, in private
+        (3003, None, "o:sub:{id}"),      # the reporter cannot say it subsided
+        (1003, None, "o:rpl:{id}"),      # no reply before an approved statement
+        (1003, None, "o:evl:{id}"),      # nothing to evaluate while it is open
+        (1003, None, "o:zzz:{id}"),      # forged
+    ])
+    async def test_alert_and_nothing_changes(self, bot, emulator, db, settings, tree, clock, who, chat, data):
+        report = await file_report(db, settings, tree.units["C01"], tree.reporters["C01"], level=3, at=clock.now,
+                                   category=Category.PUBLIC_OPINION, title="网传噪音扰民", extra=OPINION)
+        await card_with(emulator, -1003, report, "mon")
+        mark = len(emulator.sent)
+        query = await emulator.users[who].press_raw(emulator.chats[chat] if chat else None, 1,
+                                                    data.format(id=report.id))
+        assert (await emulator.wait_callback_answer(query))["show_alert"] is True
+        await emulator.wait_idle()
+        assert not [m for m in emulator.sent[mark:] if m.chat_id == who]    # nothing asked privately
+        async with db.session() as session:
+            opinion = await session.get(OpinionCase, report.id)
+        assert (opinion.drafted_at, opinion.replied_at, opinion.subsided_at) == (None, None, None)
