@@ -11,13 +11,14 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from bot import i18n
+from bot.cases import service as case_service
 from bot.daily import runs
 from bot.daily.schedule import Schedule
 from bot.daily.summary import load_org
 from bot.ledger import service as ledger
 from bot.ledger.period import Period
 from bot.ledger.rows import LedgerFilter
-from bot.opinion import service
+from bot.opinion import evaluations, service
 from bot.opinion.steps import Step
 from storage.models import Category, OutboxMessage
 from tests.case_helpers import T0, actor, file_report
@@ -90,3 +91,24 @@ class TestRegister:
         assert row["最新传播数据"] == "阅读 12,000 · 转发 300"
         assert (row["公开回应"], row["回应用时（分钟）"], row["回应超时"]) == ("https://gov.example/1", minutes, late)
         assert row["回应时间"] == (T0 + after).astimezone(settings.tz).replace(tzinfo=None)
+
+
+class TestOverdueEvaluation:
+    async def test_listed_in_the_summary_as_overdue(self, db, org, settings):
+        tree = await org.tree()
+        await backdate_units(db)
+        report = await file_report(db, settings, tree.units["C01"], tree.reporters["C01"], level=2, title="工地欠薪聚集")
+        async with db.session() as session:
+            closed = await case_service.close(session, report.id, await actor(db, tree.leaders["S01"]), "已化解",
+                                              chat_id=None, settings=settings, now=T0)
+            assert closed.refusal is None
+            assert await evaluations.open_missing(session, settings, T0) == 1
+        late = T0 + timedelta(days=settings.evaluation_days, hours=8)      # 17:00 in Shanghai, a week on
+        day = late.astimezone(settings.tz).date()
+        async with db.session() as session:
+            await runs.run_deadline(session, settings, Schedule.from_settings(settings), day, late)
+        async with db.session() as session:
+            rows = (await session.execute(select(OutboxMessage).where(
+                OutboxMessage.key.like(f"summary:{day}:{tree.groups['C01']}:%")))).scalars().all()
+        text = "\n".join(row.payload["text"] for row in rows)
+        assert report.reference in text and "总结评估未提交" in text
