@@ -73,6 +73,31 @@ class TestSummary:
         assert f"• {report.title} {LINK} {LINK}/2" in text
 
 
+    async def test_an_older_item_monitored_today_comes_back_with_its_new_link(self, db, org, settings):
+        tree = await org.tree()
+        await backdate_units(db)
+        report = await file_report(db, settings, tree.units["C01"], tree.reporters["C01"], title="旧帖再次发酵",
+                                   category=Category.PUBLIC_OPINION, extra={"link": LINK})
+        next_day = T0 + timedelta(days=1)
+        async with db.session() as session:
+            added = await service.add_entry(session, report.id, await actor(db, tree.reporters["C01"]), Step.MONITOR,
+                                            f"再次转发 {LINK}/9", chat_id=None, settings=settings, now=next_day)
+            assert added.refusal is None
+        assert f"• 旧帖再次发酵 {LINK} {LINK}/9" in await summary_text(db, settings, tree, next_day)
+        assert "今日网络舆情" not in await summary_text(db, settings, tree, next_day + timedelta(days=1))
+
+
+async def summary_text(db, settings, tree, morning) -> str:
+    """The street's 17:00 summary of the day of `morning` (09:00 in Shanghai)."""
+    day = morning.astimezone(settings.tz).date()
+    async with db.session() as session:
+        await runs.run_deadline(session, settings, Schedule.from_settings(settings), day, morning + timedelta(hours=8))
+    async with db.session() as session:
+        rows = (await session.execute(select(OutboxMessage).where(
+            OutboxMessage.key.like(f"summary:{day}:{tree.groups['S01']}:%")))).scalars().all()
+    return "\n".join(row.payload["text"] for row in rows)
+
+
 class TestRegister:
     @pytest.mark.parametrize("after, minutes, late", [(timedelta(hours=11), 660, None), (timedelta(hours=13), 780, "是")])
     async def test_one_row_per_case_with_every_step(self, db, org, settings, after, minutes, late):

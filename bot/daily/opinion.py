@@ -1,5 +1,6 @@
 """The day's online public-opinion items in the 17:00 summary, as the documents ask:
-title and link (标题+链接), plus any new links their monitoring added that day."""
+title and link (标题+链接), plus any new links their monitoring added that day. An item filed
+earlier but monitored that day (still spreading) is listed again with its new links."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import _
@@ -24,20 +25,21 @@ class OpinionLine:
 
 
 async def opinion_lines(session: AsyncSession, day: date, tz: ZoneInfo) -> dict[int, list[OpinionLine]]:
-    """Public-opinion reports filed on `day`, by unit, with their links; two queries."""
-    query = (select(Report.id, Report.reference, Report.unit_id, Report.title, Report.extra)
-             .where(Report.local_date == day, Report.category == Category.PUBLIC_OPINION).order_by(Report.reference))
-    rows = (await session.execute(query)).all()
+    """Public-opinion items of `day` by unit: filed that day, or monitored that day (an older
+    item still spreading), each with its links; two queries."""
     start = datetime.combine(day, time(), tz)
+    entries = (select(OpinionEntry.report_id, OpinionEntry.links)
+               .where(OpinionEntry.kind == "monitor", OpinionEntry.at >= start, OpinionEntry.at < start + timedelta(days=1))
+               .order_by(OpinionEntry.at, OpinionEntry.id))
     more: dict[int, list[str]] = {}
-    if rows:
-        entries = (select(OpinionEntry.report_id, OpinionEntry.links)
-                   .where(OpinionEntry.report_id.in_([r.id for r in rows]), OpinionEntry.at >= start,
-                          OpinionEntry.at < start + timedelta(days=1)).order_by(OpinionEntry.at, OpinionEntry.id))
-        for report_id, links in await session.execute(entries):
-            more.setdefault(report_id, []).extend(links or [])
+    for report_id, links in await session.execute(entries):
+        more.setdefault(report_id, []).extend(links or [])
+    today = Report.local_date == day
+    query = (select(Report.id, Report.reference, Report.unit_id, Report.title, Report.extra)
+             .where(Report.category == Category.PUBLIC_OPINION, or_(today, Report.id.in_(list(more))) if more else today)
+             .order_by(Report.reference))
     by_unit: dict[int, list[OpinionLine]] = {}
-    for row in rows:
+    for row in await session.execute(query):
         first = [str((row.extra or {}).get("link") or "")]
         links = [link for link in dict.fromkeys(first + more.get(row.id, [])) if link]
         by_unit.setdefault(row.unit_id, []).append(OpinionLine(row.reference, row.unit_id, row.title, links))
