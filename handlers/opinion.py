@@ -9,13 +9,13 @@ by one, so the form resumes at the first unanswered question, even after a resta
 
 from __future__ import annotations
 
-import re
-
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot import access as bot_access
 from bot.access import Refusal
+from bot.callbacks import OpinionButton as B
+from bot.callbacks import OpinionPress
 from bot.cases import access as case_access
 from bot.cases import store
 from bot.fsm import PARKED, FSMContext, State, StatesGroup
@@ -26,16 +26,8 @@ from bot.reporting.validation import Invalid
 from bot.runtime import Context, InState
 from bot.textutil import esc
 from handlers.base import Command, button_on_message, refuse_foreign_press
-from handlers.case import (
-    TEXT_MAX,
-    actor_of,
-    answer,
-    draft_back,
-    now_of,
-    pressed_in,
-    refuse,
-    send_privately,
-)
+from handlers.case.common import TEXT_MAX, actor_of, answer, now_of, pressed_in, refuse
+from handlers.case.texts import draft_back, send_privately
 from handlers.common import HELP_SECTIONS, only_in_private
 from storage.models import Evaluation, Role
 
@@ -47,9 +39,8 @@ HELP_LINES = [
     N_("/evaluate [reference] — write an evaluation (总结评估) due for your unit"),
 ]
 
-DATA = re.compile(r"o:(mon|con|drf|apv|rpl|sub|evl|fsk|stp):(\d{1,12})")
 # Presses that rewrite the message they were pressed under: honoured only under their own message.
-EDITS_PRESSED = frozenset({"stp", "fsk"})
+EDITS_PRESSED = frozenset({B.STOP, B.SKIP_FIGURES})
 
 
 class OpinionForm(StatesGroup):
@@ -78,7 +69,7 @@ async def start(fsm: FSMContext, state: State, data: dict) -> None:
 
 
 def cancel_keyboard(report_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[InlineKeyboardButton(_("✖️ Cancel"), callback_data=f"o:stp:{report_id}")]])
+    return InlineKeyboardMarkup([[InlineKeyboardButton(_("✖️ Cancel"), callback_data=OpinionPress(B.STOP, report_id).pack())]])
 
 
 # --- The card's buttons ---------------------------------------------------------------------
@@ -86,19 +77,20 @@ def cancel_keyboard(report_id: int) -> InlineKeyboardMarkup:
 
 async def press_opinion(update: Update, context: Context) -> None:
     """Any `o:` button, parsed strictly, then handed to its step."""
-    match = DATA.fullmatch(update.callback_query.data or "")
-    if match is None:
+    press = OpinionPress.parse(update.callback_query.data)
+    if press is None:
         await refuse(update, context, Refusal.UNKNOWN_CASE, update.callback_query.data or "")
         return
-    code, report_id = match.group(1), int(match.group(2))
+    code, report_id = press.button, press.report_id
     if code in EDITS_PRESSED and not button_on_message(update.callback_query):
         await refuse_foreign_press(update, context, "opinion")
         return
-    special = {"apv": press_approve, "evl": press_evaluate, "fsk": press_skip_figures, "stp": press_stop}
+    special = {B.APPROVE: press_approve, B.EVALUATE: press_evaluate, B.SKIP_FIGURES: press_skip_figures,
+               B.STOP: press_stop}
     if code in special:
         await special[code](update, context, report_id)
     else:
-        await ask_step(update, context, report_id, Step(code))
+        await ask_step(update, context, report_id, Step(code.value))
 
 
 async def ask_step(update: Update, context: Context, report_id: int, step: Step) -> None:
@@ -160,7 +152,7 @@ async def take_text(update: Update, context: Context) -> None:
             await fsm.update_data(text=text)
             await fsm.set_state(OpinionForm.figures)
     if data.get("step") == Step.MONITOR:
-        skip = InlineKeyboardMarkup([[InlineKeyboardButton(_("Skip"), callback_data=f"o:fsk:{data['report_id']}")]])
+        skip = InlineKeyboardMarkup([[InlineKeyboardButton(_("Skip"), callback_data=OpinionPress(B.SKIP_FIGURES, data["report_id"]).pack())]])
         await message.reply_text(_("Figures of spread: views, shares, comments (e.g. 12000 300 45)? Or press Skip."),
                                  reply_markup=skip)
         return
@@ -301,7 +293,7 @@ async def evaluate_command(update: Update, context: Context) -> None:
     if not pending:
         await update.effective_message.reply_text(_("No evaluation is waiting for you."))
         return
-    rows = [[InlineKeyboardButton(f"{r.reference} {r.title}"[:40], callback_data=f"o:evl:{r.id}")]
+    rows = [[InlineKeyboardButton(f"{r.reference} {r.title}"[:40], callback_data=OpinionPress(B.EVALUATE, r.id).pack())]
             for r, _evaluation in pending[:20]]
     await update.effective_message.reply_text(_("<b>Evaluations to write</b>"), reply_markup=InlineKeyboardMarkup(rows))
 
@@ -314,7 +306,7 @@ async def check_evaluations(context: Context) -> None:
 
 def register(application: Application) -> None:
     application.add_handler(CommandHandler("evaluate", evaluate_command))
-    application.add_handler(CallbackQueryHandler(press_opinion, pattern=r"^o:"))
+    application.add_handler(CallbackQueryHandler(press_opinion, pattern=OpinionPress.family()))
     text = filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND
     application.add_handler(MessageHandler(text & InState(OpinionForm.text), take_text))
     application.add_handler(MessageHandler(text & InState(OpinionForm.figures), take_figures))

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot.cases import deadlines
 from bot.opinion import evaluations
 from storage.models import CaseDeadline, CaseStatus, Category, Evaluation, OpinionCase
-from tests.case_helpers import Clock, file_report, reload, started_tree
+from tests.support.case_helpers import Clock, file_report, reload, started_tree
 
 LINK = "https://weibo.com/7788/topic"
 OPINION = {"link": LINK, "platform": "weibo", "opinion_class": "general"}

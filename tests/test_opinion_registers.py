@@ -21,8 +21,8 @@ from bot.ledger.rows import LedgerFilter
 from bot.opinion import evaluations, service
 from bot.opinion.steps import Step
 from storage.models import Category, OutboxMessage
-from tests.case_helpers import T0, actor, file_report
-from tests.daily_factories import backdate_units
+from tests.support.case_helpers import T0, actor, file_report
+from tests.support.daily_factories import backdate_units
 
 LINK = "https://weibo.com/7788/topic"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton
 
+from bot.callbacks import OpinionButton, OpinionPress
 from bot.i18n import _
 from bot.opinion.service import progress
 from bot.opinion.steps import Step, due_steps
@@ -15,7 +16,7 @@ PER_ROW = 2
 
 
 def step_button(step: Step, report_id: int) -> InlineKeyboardButton:
-    return InlineKeyboardButton(_(BUTTONS[step]), callback_data=f"o:{step.value}:{report_id}")
+    return InlineKeyboardButton(_(BUTTONS[step]), callback_data=OpinionPress(OpinionButton(step), report_id).pack())
 
 
 async def step_rows(session: AsyncSession, report: Report) -> list[list[InlineKeyboardButton]]:

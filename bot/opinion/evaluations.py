@@ -21,7 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import i18n
-from bot.cases import cards, store, views
+from bot.callbacks import OpinionButton, OpinionPress
+from bot.cases import store, views
+from bot.cases.notes import tell
 from bot.cases.store import BOT, Actor
 from bot.config import Settings
 from bot.daily.overdue import OverdueItem, register_overdue_provider
@@ -40,7 +42,8 @@ MAJOR = 2   # levels I and II
 
 
 def button(report_id: int) -> InlineKeyboardButton:
-    return InlineKeyboardButton(_("📝 Write the evaluation"), callback_data=f"o:evl:{report_id}")
+    return InlineKeyboardButton(_("📝 Write the evaluation"),
+                                callback_data=OpinionPress(OpinionButton.EVALUATE, report_id).pack())
 
 
 async def require(session: AsyncSession, report: Report, kind: str, due: datetime, settings: Settings,
@@ -53,7 +56,7 @@ async def require(session: AsyncSession, report: Report, kind: str, due: datetim
     if inserted.scalar_one_or_none() is None:
         return False
     for member in await unit_leaders(session, report.unit_id):
-        await cards.tell(session, f"report:{report.id}:evaluation:due:to:{member.telegram_id}", member,
+        await tell(session, f"report:{report.id}:evaluation:due:to:{member.telegram_id}", member,
                          lambda: _("📝 Case {reference} ({title}) has ended. As leader of {unit}, please file its "
                                    "evaluation (总结评估) by {due}.").format(
                              reference=esc(report.reference), title=esc(report.title), unit=esc(report.unit.name),
@@ -144,7 +147,7 @@ async def escalate(session: AsyncSession, report_id: int, settings: Settings, no
     people = {m.id: m for m in [*(await unit_leaders(session, target.id) if target else []),
                                 *(await unit_leaders(session, report.unit_id))]}
     for member in people.values():
-        await cards.tell(session, f"report:{report.id}:evaluation:late:to:{member.telegram_id}", member,
+        await tell(session, f"report:{report.id}:evaluation:late:to:{member.telegram_id}", member,
                          lambda: "⚠️ " + overdue_text(report, evaluation), settings, priority=Priority.URGENT)
     return 1
 

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import i18n
 from bot.access import Refusal
-from bot.cases import cards, deadlines
+from bot.card import send as cards
+from bot.cases import deadlines
 from bot.cases import service as case_service
 from bot.cases.machine import FINAL
 from bot.cases.service import Result
