@@ -22,6 +22,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import i18n
 from bot.callbacks import OpinionButton, OpinionPress
+from bot.card import copies
 from bot.cases import store, views
 from bot.cases.notes import tell
 from bot.cases.store import BOT, Actor
@@ -162,7 +163,7 @@ def overdue_text(report: Report, evaluation: Evaluation) -> str:
 async def unit_above(session: AsyncSession, report: Report) -> tuple[Unit | None, list[int]]:
     """The nearest unit above the reporting unit whose group has the case's card, with those
     groups: the escalation stays on the case's route (content goes nowhere else)."""
-    units, with_card = await store.tree(session), set(await store.card_chats(session, report.id))
+    units, with_card = await store.tree(session), set(await copies.card_chats(session, report.id))
     current = units.units.get(units.units[report.unit_id].parent_id) if report.unit_id in units.units else None
     while current is not None:
         chats = sorted(chat for chat, bound in units.group_units.items() if bound == current.id and chat in with_card)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import i18n
 from bot.access import Refusal
 from bot.card import send as cards
-from bot.cases import deadlines
+from bot.cases import deadlines, store
 from bot.cases import service as case_service
 from bot.cases.machine import FINAL
 from bot.cases.service import Result
@@ -72,7 +72,7 @@ async def _posted(session: AsyncSession, result: Result, kind: str, actor: Actor
                   settings: Settings, note, *, reason: str = "", **details) -> None:
     """Record the step, post `note()` under every card and edit the cards."""
     report = result.report
-    event = await case_service.store.record(session, report, kind, actor, now, reason=reason, **details)
+    event = await store.record(session, report, kind, actor, now, reason=reason, **details)
     with i18n.use_locale(settings.default_locale):
         payload = {"text": note(), "parse_mode": "HTML"}
     await cards.reply_to_cards(session, report, f"report:{report.id}:opinion:{event.id}", payload,
@@ -151,7 +151,7 @@ async def subside(session: AsyncSession, report_id: int, actor: Actor, note: str
     if closed.refusal:
         return closed
     opinion.subsided_by, opinion.subsided_at = actor.name[:128], now
-    await case_service.store.record(session, closed.report, "op_subside", actor, now, reason=note)
+    await store.record(session, closed.report, "op_subside", actor, now, reason=note)
     await cards.refresh_cards(session, closed.report, closed.case, settings)
     due = now + timedelta(days=settings.opinion_evaluation_days)
     await evaluations.require(session, closed.report, evaluations.OPINION, due, settings, now)
