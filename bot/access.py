@@ -73,6 +73,15 @@ class Action(StrEnum):
     CORRECT = "correct"
     LEVEL = "level"
     MARK = "mark"
+    # Public-opinion steps (舆情处置), on a public-opinion case's card or by command.
+    OPINION_MONITOR = "opinion_monitor"   # a monitoring note: new links, figures of spread
+    OPINION_CONSULT = "opinion_consult"   # 会商: a leader's view
+    OPINION_DRAFT = "opinion_draft"       # 通稿 drafted
+    OPINION_APPROVE = "opinion_approve"   # 通稿 approved
+    OPINION_REPLY = "opinion_reply"       # the public reply as published
+    OPINION_SUBSIDE = "opinion_subside"   # 已平息
+    # The evaluation (总结评估) of an ended case: the reporting unit's leaders, in private.
+    EVALUATE = "evaluate"
 
 
 CASE_ACTIONS = frozenset({Action.RECEIVE, Action.ASSIGN, Action.ACCEPT, Action.ARRIVE, Action.RESOLVE,
@@ -84,7 +93,13 @@ LEADER_STEPS = frozenset({Action.RECEIVE, Action.ASSIGN, Action.CLOSE, Action.RE
 LEADER_OR_ASSIGNEE = frozenset({Action.ARRIVE, Action.RESOLVE})
 UNIT_ADMIN_ACTIONS = frozenset({Action.INVITE, Action.BIND_GROUP, Action.DUTY_SET, Action.MEMBERS})
 SUBTREE_ACTIONS = frozenset({Action.LEDGER, Action.TASK_CREATE})
-PRIVATE_ONLY = frozenset({Action.LEDGER, Action.VIEW, Action.LIST_OPEN, Action.LIST_MINE, Action.WHOAMI, Action.UNITS,
+# Leaders on the route consult and say it subsided; any of the route's people (and the
+# assignee) monitor, draft the statement and record the reply; a leader of the reporting
+# unit or above approves the statement.
+OPINION_ACTIONS = frozenset({Action.OPINION_MONITOR, Action.OPINION_CONSULT, Action.OPINION_DRAFT,
+                             Action.OPINION_APPROVE, Action.OPINION_REPLY, Action.OPINION_SUBSIDE})
+OPINION_LEADER_STEPS = frozenset({Action.OPINION_CONSULT, Action.OPINION_SUBSIDE})
+PRIVATE_ONLY = frozenset({Action.EVALUATE, Action.LEDGER, Action.VIEW, Action.LIST_OPEN, Action.LIST_MINE, Action.WHOAMI, Action.UNITS,
                           Action.INVITE, Action.MEMBERS, Action.DUTY_SET, Action.SENSITIVE, *RECORD_STEPS})
 
 
@@ -110,6 +125,8 @@ class Refusal(StrEnum):
     NOT_UNIT_ADMIN = "not_unit_admin"
     OPERATORS_ONLY = "operators_only"
     READ_ONLY = "read_only"
+    NOT_UNIT_LEADER = "not_unit_leader"
+    NOT_ABOVE = "not_above"
 
 
 REFUSALS = {
@@ -127,6 +144,8 @@ REFUSALS = {
     Refusal.NOT_UNIT_ADMIN: N_("Sorry, only the administrators of this unit or of a unit above it can do this."),
     Refusal.OPERATORS_ONLY: N_("Sorry, only the operators of the bot can do this."),
     Refusal.READ_ONLY: N_("This card was sent for another unit; here it can only be read."),
+    Refusal.NOT_UNIT_LEADER: N_("Sorry, only the leaders of the reporting unit can do this."),
+    Refusal.NOT_ABOVE: N_("Sorry, only a leader of the reporting unit or of a unit above it can approve this."),
 }
 
 
@@ -225,6 +244,8 @@ def decide(who: Who, action: Action, where: Where, *, org: Org | None = None, ca
         return decide(who, Action.VIEW, PRIVATE, org=org, case=case)
     if action in CASE_ACTIONS:
         return _case(who, action, where, org or Org(), case)
+    if action in OPINION_ACTIONS or action == Action.EVALUATE:
+        return _opinion(who, action, where, org or Org(), case)
     if action == Action.SENSITIVE:
         return None if who.operator else Refusal.OPERATORS_ONLY
     if action == Action.UNITS:
@@ -334,6 +355,28 @@ def _records(who: Who, action: Action, case: CaseFacts, leader: bool) -> bool:
         own_leader = case.unit_id in who.units_with(Role.LEADER)
         return signer or own_leader or (is_reporter(who, case) and not case.signed_off)
     return leader   # LEVEL, MARK
+
+
+def _opinion(who: Who, action: Action, where: Where, org: Org, case: CaseFacts | None) -> Refusal | None:
+    """The public-opinion steps and the evaluation; which step is due is the case's own rule
+    (bot.opinion.steps), checked after this."""
+    if case is None:
+        return Refusal.UNKNOWN_CASE
+    if where.place in (Place.OTHER_GROUP, Place.UNBOUND_GROUP):
+        return Refusal.NOT_HERE
+    if action == Action.EVALUATE:   # after the case ended: its own unit's leaders answer for it
+        if case.status not in FINAL:
+            return Refusal.WRONG_STATE
+        return None if who.operator or case.unit_id in who.units_with(Role.LEADER) else Refusal.NOT_UNIT_LEADER
+    if case.status in FINAL:
+        return Refusal.FINISHED
+    if action == Action.OPINION_APPROVE:
+        above = who.units_with(Role.LEADER) & set(org.up(case.unit_id))
+        return None if who.operator or above else Refusal.NOT_ABOVE
+    if action in OPINION_LEADER_STEPS:
+        return None if leads(who, case, where, org) else Refusal.NOT_ALLOWED
+    people = who.units_with(Role.LEADER, Role.REPORTER) & here(case, where, org)
+    return None if who.operator or people or is_assignee(who, case) else Refusal.NOT_ALLOWED
 
 
 # --- Loading the facts, fresh on every check ----------------------------------------------------

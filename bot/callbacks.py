@@ -213,6 +213,29 @@ class AdoptionPress(CallbackData, prefix="a"):
     report_id: int
 
 
+class OpinionButton(StrEnum):
+    """A public-opinion case's step buttons (bot.opinion.steps.Step, same values) and the
+    buttons of its texts and of the evaluation form."""
+
+    MONITOR = "mon"
+    CONSULT = "con"
+    DRAFT = "drf"
+    APPROVE = "apv"
+    REPLY = "rpl"
+    SUBSIDE = "sub"
+    EVALUATE = "evl"        # start or resume the evaluation (总结评估)
+    SKIP_FIGURES = "fsk"    # a monitoring note without figures
+    STOP = "stp"            # cancel the text being asked for
+
+
+@dataclasses.dataclass(frozen=True)
+class OpinionPress(CallbackData, prefix="o"):
+    """A public-opinion step on the card, or a button of its texts / the evaluation form."""
+
+    button: OpinionButton
+    report_id: int
+
+
 # --- Daily reports, languages, invitations, members ---------------------------------------------
 
 

@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     case_assign_minutes: Annotated[tuple[int, int, int, int], NoDecode] = (50, 60, 60, 1440)
     case_public_response_minutes: int = Field(default=720, ge=0)
     case_check_seconds: float = Field(default=30, gt=0)
+    # Days allowed for the evaluation (总结评估) after a level I–II case closes, and after a
+    # public-opinion case subsides (已平息).
+    evaluation_days: int = Field(default=7, ge=1)
+    opinion_evaluation_days: int = Field(default=3, ge=1)
     log_format: Literal["text", "json"] = "text"
 
     # Webhook mode (see docs/deploy.md); required ones are checked by webhook().

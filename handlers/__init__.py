@@ -24,6 +24,7 @@ from handlers import (
     ledger,
     marks,
     members,
+    opinion,
     report,
     sensitive,
     signoff,
@@ -35,8 +36,8 @@ from handlers.base import Command, refuse_foreign_press
 
 # Commands first, flows after: a /command typed in the middle of a form must reach its
 # command handler rather than be taken as the form's answer.
-FLOWS = (common, admin, members, sensitive, duty, case, signoff, correction, marks, adoption, ledger, stats,
-         analysis, report, daily, task_new, tasks)
+FLOWS = (common, admin, members, sensitive, duty, case, signoff, correction, marks, opinion, adoption, ledger,
+         stats, analysis, report, daily, task_new, tasks)
 
 
 def register_all(application: Application) -> None:

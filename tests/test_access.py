@@ -89,6 +89,15 @@ ALLOWED: dict[Action, dict[str, tuple[str, ...]]] = {
     Action.CORRECT: {"operator": ("private",), "leader_on": ("private",), "reporter": ("private",)},
     Action.LEVEL: {"operator": ("private",), "leader_on": ("private",)},
     Action.MARK: {"operator": ("private",), "leader_on": ("private",)},
+    # Public-opinion steps: the route's people monitor, draft and record the reply; its
+    # leaders consult and say it subsided; a leader of C01 or above approves the statement.
+    **{action: dict.fromkeys(("operator", "leader_on", "reporter", "other_reporter", "assignee"), HERE)
+       for action in (Action.OPINION_MONITOR, Action.OPINION_DRAFT, Action.OPINION_REPLY)},
+    Action.OPINION_CONSULT: {"operator": HERE, "leader_on": HERE},
+    Action.OPINION_SUBSIDE: {"operator": HERE, "leader_on": HERE},
+    Action.OPINION_APPROVE: dict.fromkeys(("operator", "leader_on", "leader_off"), HERE),
+    # Only once the case ended (TestEvaluate): the matrix's case is still open.
+    Action.EVALUATE: {},
 }
 
 MATRIX = [(action, actor, place, place in ALLOWED[action].get(actor, ()))
@@ -219,3 +228,29 @@ class TestDuty:
         assert decide(officer, Action.PUSH, PRIVATE, org=ORG, case=CASE, unit_id=S01) is None
         gone = Who(33, member_id=33, active=True, roles=frozenset({(D02, Role.REPORTER)}))
         assert decide(gone, Action.PUSH, PRIVATE, org=ORG, case=CASE, unit_id=S01) == Refusal.NOT_ALLOWED
+
+
+C01_LEADER = Who(15, member_id=15, active=True, roles=frozenset({(C01, Role.LEADER)}))
+CLOSED = CaseFacts(status=str(CaseStatus.CLOSED), unit_id=C01, route=frozenset({C01, S01}), reporter_id=31,
+                   assignee_id=41)
+
+
+class TestEvaluate:
+    @pytest.mark.parametrize("actor, place, refusal", [
+        (C01_LEADER, "private", None),
+        (ACTORS["operator"], "private", None),
+        (C01_LEADER, "case_group", Refusal.PRIVATE_ONLY),
+        (ACTORS["leader_on"], "private", Refusal.NOT_UNIT_LEADER),     # S01 leads the route, not the unit
+        (ACTORS["reporter"], "private", Refusal.NOT_UNIT_LEADER),
+        (ACTORS["stranger"], "private", Refusal.NO_ACCESS),
+    ])
+    def test_the_reporting_units_leaders_evaluate_an_ended_case(self, actor, place, refusal):
+        assert decide(actor, Action.EVALUATE, PLACES[place], org=ORG, case=CLOSED) == refusal
+
+    def test_not_before_it_ended(self):
+        assert decide(C01_LEADER, Action.EVALUATE, PRIVATE, org=ORG, case=CASE) == Refusal.WRONG_STATE
+
+    @pytest.mark.parametrize("action", sorted(Action.__members__[n] for n in (
+        "OPINION_MONITOR", "OPINION_CONSULT", "OPINION_DRAFT", "OPINION_APPROVE", "OPINION_REPLY", "OPINION_SUBSIDE")))
+    def test_opinion_steps_stop_when_the_case_ended(self, action):
+        assert decide(ACTORS["operator"], action, PRIVATE, org=ORG, case=CLOSED) == Refusal.FINISHED

@@ -34,10 +34,12 @@ def adoption_row(report_id: int) -> list[InlineKeyboardButton]:
             for step, label in ADOPTION_LABELS.items()]
 
 
-def card_keyboard(report: Report, *, brief: bool = False, first: bool = False) -> InlineKeyboardMarkup | None:
+def card_keyboard(report: Report, *, brief: bool = False, first: bool = False,
+                  steps: list | None = None) -> InlineKeyboardMarkup | None:
     """The card's buttons for the case's current status (Acknowledge, Assign, Ask for update,
     Close, the possible next steps, the adoption row); none once it is finished (but Details
-    on a brief card). The `first` card, as filed, shows no next steps yet."""
+    on a brief card). The `first` card, as filed, shows no next steps yet. `steps`: rows of a
+    kind of case's own steps (public opinion, bot.opinion.card)."""
     details = [[button(CaseStep.DETAILS, report.id)]] if brief else []
     if report.status in FINAL:
         return InlineKeyboardMarkup(details) if details else None
@@ -45,7 +47,8 @@ def card_keyboard(report: Report, *, brief: bool = False, first: bool = False) -
             [button(CaseStep.ASK, report.id), button(CaseStep.CLOSE, report.id)]]
     optional = [] if first else [button(step, report.id) for step in OPTIONAL
                                  if MACHINE.allowed(report.status, step.action)]
-    return InlineKeyboardMarkup(rows + ([optional] if optional else []) + [adoption_row(report.id)] + details)
+    return InlineKeyboardMarkup(rows + ([optional] if optional else []) + (steps or []) + [adoption_row(report.id)]
+                                + details)
 
 
 def receipt_keyboard(report_id: int) -> InlineKeyboardMarkup:

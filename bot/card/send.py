@@ -62,10 +62,16 @@ async def card_payload(session: AsyncSession, report: Report, case: CaseFile | N
     with i18n.use_locale(locale):
         render = render_brief if brief else render_card
         payload = {"text": render(report, await card_view(session, report, case)), "parse_mode": "HTML"}
-        keyboard = card_keyboard(report, brief=brief)
+        keyboard = card_keyboard(report, brief=brief, steps=await _own_steps(session, report))
     if keyboard is not None:
         payload["reply_markup"] = keyboard.to_dict()
     return payload
+
+
+async def _own_steps(session: AsyncSession, report: Report) -> list:
+    from bot.opinion.card import step_rows  # here: bot.opinion builds on this module
+
+    return await step_rows(session, report)
 
 
 async def chat_locales(session: AsyncSession, chat_ids: list[int], settings: Settings) -> dict[int, str]:

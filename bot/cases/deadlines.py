@@ -11,8 +11,8 @@ parameter everywhere, so tests move time by hand.
 Defaults follow the domain brief and are settings (minutes per level I, II, III, IV; 0 = none):
 CASE_RECEIVE_MINUTES 10,20,30,0 ("Received" pressed), CASE_ON_SCENE_MINUTES 50,60,60,0
 (someone on scene), CASE_FOLLOWUP_MINUTES 240,240,0,0 (a follow-up every 4 hours while
-open), CASE_PUBLIC_RESPONSE_MINUTES 720 (public-opinion cases: a follow-up or the final
-report, i.e. the public response, within 12 hours), CASE_ASSIGN_MINUTES 50,60,60,1440 (the
+open), CASE_PUBLIC_RESPONSE_MINUTES 720 (public-opinion cases: the public reply as published,
+recorded by bot.opinion, within 12 hours; a follow-up does not meet it), CASE_ASSIGN_MINUTES 50,60,60,1440 (the
 deadline offered first when assigning).
 """
 
@@ -60,7 +60,7 @@ SETTLES: dict[str, tuple[str, ...]] = {
     Action.ACCEPT: (RECEIVE,),
     Action.ARRIVE: (RECEIVE, ON_SCENE, ASSIGNMENT),
     Action.RESOLVE: (RECEIVE, ON_SCENE, ASSIGNMENT),
-    "followup": (FOLLOWUP, PUBLIC),
+    "followup": (FOLLOWUP,),
     Action.CLOSE: (RECEIVE, ON_SCENE, ASSIGNMENT, FOLLOWUP, PUBLIC),
     Action.REJECT: (RECEIVE, ON_SCENE, ASSIGNMENT, FOLLOWUP, PUBLIC),
     Action.MERGE: (RECEIVE, ON_SCENE, ASSIGNMENT, FOLLOWUP, PUBLIC),

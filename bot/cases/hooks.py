@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.card import send as cards
 from bot.cases import deadlines
 from bot.cases.regrade import push_to_duty
 from bot.config import Settings
@@ -21,3 +22,12 @@ async def case_filed(session: AsyncSession, report: Report, settings: Settings, 
     """
     case = await deadlines.open_case(session, report, settings, now)
     await push_to_duty(session, report, case, settings, now)
+    await opinion_opened(session, report, case, settings, now)
+
+
+async def opinion_opened(session: AsyncSession, report: Report, case, settings: Settings, now: datetime) -> None:
+    """A public-opinion report opens its public-opinion case: the cards get its steps' buttons."""
+    from bot.opinion.service import open_opinion  # here: bot.opinion builds on the case modules
+
+    if await open_opinion(session, report, now) is not None:
+        await cards.refresh_cards(session, report, case, settings)

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from bot.card.render import bounded_names
 from bot.i18n import N_, _, format_datetime, format_time, ngettext
+from bot.opinion.events import EVENTS as OPINION_EVENTS
 from bot.reporting.severity import Level
 from bot.textutil import esc
 from storage.models import CaseEvent, CaseFile, CaseStatus, Report
@@ -61,6 +62,8 @@ EVENT_TEXTS = {
     "false": N_("{actor} marked it a false report: {reason}"),
     "concealed": N_("{actor} marked it a concealed report: {reason}"),
 }
+# The public-opinion steps and the evaluation (bot.opinion) read as their own module says.
+EVENT_TEXTS.update(OPINION_EVENTS)
 
 MISSED = {
     "receive": N_("not acknowledged within {duration}"),

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.daily.opinion import OpinionLine, opinion_lines, opinion_section
 from bot.daily.overdue import OverdueItem, overdue_items
 from bot.daily.schedule import Schedule
 from bot.daily.store import Activity, Outcome, UnitDay, load_activity
@@ -192,6 +193,7 @@ class DayData:
     previous_deadline: datetime | None = None
     # Each report line is rendered once and shown in every group above its unit.
     lines: dict[tuple[str, str], str] = field(default_factory=dict)
+    opinion: dict[int, list[OpinionLine]] = field(default_factory=dict)   # the day's 标题+链接
     outcomes: dict[int, Outcome] = field(default_factory=dict)
 
     def outcome(self, unit_id: int) -> Outcome:
@@ -232,6 +234,7 @@ async def load_day(session: AsyncSession, schedule: Schedule, day: date, now: da
         open_major=await _report_lines(session, Report.level <= 2, Report.status.not_in(CLOSED_STATUSES)),
         overdue=overdue, previous_day=previous,
         previous_deadline=schedule.deadline_at(previous) if previous else None,
+        opinion=await opinion_lines(session, day, schedule.tz),
     )
 
 
@@ -261,6 +264,7 @@ def render_day_summary(org: Org, data: DayData, unit_id: int, tz: ZoneInfo,
     lines += _counts_section(org, data, units)
     lines += _late_section(org, data, units, tz)
     lines += _reports_sections(org, data, [r for u in units for r in data.reports.get(u, [])])
+    lines += opinion_section([item for u in units for item in data.opinion.get(u, [])])
     lines += _open_major_section(org, data, [r for u in units for r in data.open_major.get(u, [])])
     lines += _overdue_section(org, [i for u in units for i in data.overdue.get(u, [])], tz)
     return "\n".join(lines)

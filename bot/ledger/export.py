@@ -1,4 +1,5 @@
-"""Writing the ledger: XLSX (three sheets, streamed with openpyxl's write-only mode) or CSV.
+"""Writing the ledger: XLSX (four sheets: cases, daily reports, the summary, the public-opinion
+register; streamed with openpyxl's write-only mode) or CSV.
 
 The XLSX has a frozen header row, auto-filters, column widths, real Excel dates in the
 bot's time zone, and level cells coloured as the warning scale (I red, II orange, III
@@ -24,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.daily.schedule import Schedule
 from bot.daily.summary import Org, level_name
 from bot.i18n import _
-from bot.ledger import sheets
+from bot.ledger import opinion, sheets
 from bot.ledger.rows import LedgerFilter, case_rows, daily_rows
 from bot.ledger.sheets import CASE_COLUMNS, DAILY_COLUMNS, SHEETS, Column, Paths, Summary
 from bot.ledger.tasks import task_sheets
@@ -51,6 +52,7 @@ class LedgerJob:
     schedule: Schedule
     now: datetime
     tz: ZoneInfo
+    reply_minutes: int = 720   # CASE_PUBLIC_RESPONSE_MINUTES, for the register's missed replies
 
 
 async def export_ledger(session: AsyncSession, job: LedgerJob, fmt: str, target: IO[bytes]) -> Written:
@@ -132,6 +134,7 @@ async def _write_xlsx(session: AsyncSession, job: LedgerJob, target: IO[bytes]) 
         totals.append(values)
     _filter(totals, columns, len(lines))
     await _task_sheets(session, job, workbook, styles)
+    await _opinion_sheet(session, workbook, job, paths, styles)
     workbook.save(target)
     return written
 
@@ -144,6 +147,18 @@ async def _task_sheets(session: AsyncSession, job: LedgerJob, workbook: Workbook
         for values in task.rows:
             sheet.append(_cells(sheet, task.columns, values, styles))
         _filter(sheet, task.columns, len(task.rows))
+
+
+async def _opinion_sheet(session: AsyncSession, workbook: Workbook, job: LedgerJob, paths: Paths,
+                         styles: _Styles) -> int:
+    """The public-opinion register (bot.ledger.opinion); returns its row count."""
+    sheet, count = _sheet(workbook, _(opinion.TITLE), opinion.COLUMNS, styles), 0
+    async for row in opinion.opinion_rows(session, job.org, job.flt):
+        sheet.append(_cells(sheet, opinion.COLUMNS, opinion.values(row, job.org, paths, job.tz, job.reply_minutes),
+                            styles))
+        count += 1
+    _filter(sheet, opinion.COLUMNS, count)
+    return count
 
 
 # --- CSV --------------------------------------------------------------------------------------

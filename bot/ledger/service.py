@@ -63,7 +63,7 @@ async def write_ledger(db: Database, settings: Settings, org: Org, flt: LedgerFi
                        target) -> Written:
     async with db.read_session() as session:
         schedule = await schedule_for(session, settings, flt.period)
-        job = LedgerJob(org, flt, schedule, now, settings.tz)
+        job = LedgerJob(org, flt, schedule, now, settings.tz, settings.case_public_response_minutes)
         return await export_ledger(session, job, fmt, target)
 
 

@@ -16,6 +16,7 @@ from bot.cases import access, details, service, store, views
 from bot.cases.access import Refusal
 from bot.context import Context
 from bot.i18n import _
+from bot.opinion import archive
 from bot.signoff import store as signoff_store
 from bot.signoff.view import versions_lines
 from bot.textutil import esc, split_message
@@ -69,7 +70,7 @@ async def show_case(update: Update, context: Context) -> None:
         refusal = await access.check(session, report, case, actor_of(update), "view", chat_id=pressed_in(update))
         page = None if refusal else views.case_page(
             report, case, await store.events(session, report.id), await store.receipt_names(session, report.id),
-            await details.viewers(session, report.id))
+            await details.viewers(session, report.id)) + await archive.case_sections(session, report)
         if page is not None:   # the versions, with what each correction changed (bot.signoff)
             page = "\n".join([page, *versions_lines(await signoff_store.versions(session, report.id))])
     if refusal:

@@ -15,6 +15,7 @@ from storage.models.daily import DailyKind, DailyMiss, DailyReport, UnitQuota
 from storage.models.duty import DutyShift
 from storage.models.fsm import FSMState
 from storage.models.jobs import JobRun, JobStatus
+from storage.models.opinion import Evaluation, OpinionCase, OpinionEntry
 from storage.models.org import AuditLog, GroupChat, Invite, Member, Membership, Role, Unit
 from storage.models.outbox import OutboxFile, OutboxMessage, OutboxStatus, Priority, SenderLease
 from storage.models.report import Attachment, CaseStatus, Category, ReferenceCounter, Report
@@ -39,6 +40,7 @@ __all__ = [
     "DailyMiss",
     "DailyReport",
     "DutyShift",
+    "Evaluation",
     "FSMState",
     "FollowUp",
     "GroupChat",
@@ -47,6 +49,8 @@ __all__ = [
     "JobStatus",
     "Member",
     "Membership",
+    "OpinionCase",
+    "OpinionEntry",
     "OrgVersion",
     "OutboxFile",
     "OutboxMessage",
