@@ -11,8 +11,8 @@ from bot.cases import store
 from bot.config import load_settings
 from bot.delivery.notices import chat_migrated
 from storage.models import OutboxMessage
-from tests.case_helpers import T0, file_report
-from tests.conftest import ADMIN_ID
+from tests.support.case_helpers import T0, file_report
+from tests.support.env import ADMIN_ID
 
 
 @pytest.fixture
