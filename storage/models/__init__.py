@@ -12,6 +12,7 @@ from storage.models.case import (
     FollowUp,
 )
 from storage.models.daily import DailyKind, DailyMiss, DailyReport, UnitQuota
+from storage.models.dispute import Dispute, DisputeAttempt, DisputeCard, DisputeEvent, Supervision, Transfer
 from storage.models.duty import DutyShift
 from storage.models.fsm import FSMState
 from storage.models.jobs import JobRun, JobStatus
@@ -37,6 +38,10 @@ __all__ = [
     "DailyKind",
     "DailyMiss",
     "DailyReport",
+    "Dispute",
+    "DisputeAttempt",
+    "DisputeCard",
+    "DisputeEvent",
     "DutyShift",
     "FSMState",
     "FollowUp",
@@ -58,9 +63,11 @@ __all__ = [
     "Role",
     "SenderLease",
     "SensitivePeriod",
+    "Supervision",
     "Task",
     "TaskFiling",
     "TaskPeriod",
+    "Transfer",
     "Unit",
     "UpdateStatus",
     "UnitQuota",
