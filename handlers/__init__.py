@@ -12,6 +12,8 @@ from handlers import (
     case,
     common,
     daily,
+    dispute,
+    dispute_steps,
     duty,
     ledger,
     members,
@@ -26,7 +28,7 @@ from handlers.base import Command, refuse_foreign_press
 # Commands first, flows after: a /command typed in the middle of a form must reach its
 # command handler rather than be taken as the form's answer.
 FLOWS = (common, admin, members, sensitive, duty, case, adoption, ledger, stats, report, daily,
-         task_new, tasks)
+         task_new, tasks, dispute, dispute_steps)
 
 
 def register_all(application: Application) -> None:

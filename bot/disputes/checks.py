@@ -1,0 +1,127 @@
+"""What runs on the clock: dispute reports from the wizard enter the register, and missed
+deadlines (the written result, a supervision, a transfer's feedback) are reminded once.
+
+Every deadline is a column in the database and each reminder is claimed with a
+conditional UPDATE (… WHERE reminded_at IS NULL), so a restart loses none and two
+processes never remind twice. Supervised items and overdue ones reach the 17:00 summary
+through bot.daily.overdue's provider hook."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.cases.machine import FINAL
+from bot.config import Settings
+from bot.daily.overdue import OverdueItem, register_overdue_provider
+from bot.daily.summary import load_org
+from bot.disputes import cards, service
+from bot.disputes.rules import Status
+from bot.i18n import N_, _
+from storage.db import Database
+from storage.models import Category, Dispute, Report, Supervision, Transfer
+
+log = logging.getLogger(__name__)
+
+RESULT_MISSED = N_("written result of the dispute")
+SUPERVISION_MISSED = N_("supervised dispute")
+FEEDBACK_MISSED = N_("feedback on a transferred dispute")
+
+
+async def run_check(db: Database, settings: Settings, now: datetime) -> int:
+    """One pass: new dispute reports registered, missed deadlines reminded; returns reminders sent."""
+    async with db.session() as session:
+        await register_reports(session, settings, now)
+    sent = 0
+    for remind in (remind_results, remind_supervisions, remind_transfers):
+        try:
+            async with db.session() as session:
+                sent += await remind(session, settings, now)
+        except Exception:   # one kind failing must not stop the others
+            log.exception("dispute reminders (%s) failed", remind.__name__)
+    return sent
+
+
+async def register_reports(session: AsyncSession, settings: Settings, now: datetime, limit: int = 100) -> int:
+    """Open dispute reports not yet in the register enter it (一个口子进)."""
+    missing = ~exists().where(Dispute.report_id == Report.id)
+    query = (select(Report).where(Report.category == Category.DISPUTE, Report.status.not_in(list(FINAL)), missing)
+             .order_by(Report.id).limit(limit))
+    reports = list((await session.execute(query)).scalars())
+    for report in reports:
+        await service.register_report(session, report, settings, now)
+    return len(reports)
+
+
+async def _claim(session: AsyncSession, table, column, ids: list[int], now: datetime) -> list[int]:
+    if not ids:
+        return []
+    claimed = await session.execute(update(table).where(table.id.in_(ids), column.is_(None))
+                                    .values({column.key: now}).returning(table.id))
+    return list(claimed.scalars())
+
+
+async def remind_results(session: AsyncSession, settings: Settings, now: datetime) -> int:
+    query = select(Dispute.id).where(Dispute.status == Status.ASSIGNED, Dispute.result_at.is_(None),
+                                     Dispute.result_due_at <= now, Dispute.result_reminded_at.is_(None))
+    ids = await _claim(session, Dispute, Dispute.result_reminded_at, list((await session.execute(query)).scalars()), now)
+    for dispute_id in ids:
+        dispute = await session.get(Dispute, dispute_id)
+        await cards.reply(session, dispute, f"dispute:{dispute_id}:result-missed", lambda: _(
+            "⏰ The written result of this dispute is overdue: it was due within {hours} hours of the "
+            "assignment.").format(hours=f"{settings.dispute_result_hours:g}"), settings)
+    return len(ids)
+
+
+async def remind_supervisions(session: AsyncSession, settings: Settings, now: datetime) -> int:
+    query = select(Supervision.id).where(Supervision.dispute_id.is_not(None), Supervision.settled_at.is_(None),
+                                         Supervision.due_at <= now, Supervision.reminded_at.is_(None))
+    ids = await _claim(session, Supervision, Supervision.reminded_at, list((await session.execute(query)).scalars()),
+                       now)
+    for item_id in ids:
+        item = await session.get(Supervision, item_id)
+        dispute = await session.get(Dispute, item.dispute_id)
+        await cards.reply(session, dispute, f"dispute:{dispute.id}:supervision-missed:{item_id}", lambda item=item: _(
+            "⏰ Supervised by {name}: the supervision's deadline has passed.").format(name=item.by_name), settings)
+    return len(ids)
+
+
+async def remind_transfers(session: AsyncSession, settings: Settings, now: datetime) -> int:
+    query = select(Transfer.id).where(Transfer.dispute_id.is_not(None), Transfer.feedback_at.is_(None),
+                                      Transfer.due_at <= now, Transfer.reminded_at.is_(None))
+    ids = await _claim(session, Transfer, Transfer.reminded_at, list((await session.execute(query)).scalars()), now)
+    if not ids:
+        return 0
+    org = await load_org(session)
+    for item_id in ids:
+        item = await session.get(Transfer, item_id)
+        dispute = await session.get(Dispute, item.dispute_id)
+        await cards.reply(session, dispute, f"dispute:{dispute.id}:feedback-missed:{item_id}", lambda: _(
+            "⏰ The feedback on this transfer is overdue; please send it with the Feedback button."), settings,
+            chats=[cards.group_of(org, item.department_id)])
+    return len(ids)
+
+
+async def overdue_disputes(session: AsyncSession, now: datetime) -> list[OverdueItem]:
+    """For the 17:00 summary: supervised disputes and overdue results and feedback."""
+    items = []
+    open_ = Dispute.status != Status.CLOSED
+    rows = await session.execute(select(Dispute, Supervision).join(Supervision, Supervision.dispute_id == Dispute.id)
+                                 .where(open_, Supervision.settled_at.is_(None), Supervision.due_at <= now))
+    items += [_item(d, d.level_unit_id, s.due_at, SUPERVISION_MISSED) for d, s in rows]
+    rows = await session.execute(select(Dispute).where(open_, Dispute.result_at.is_(None), Dispute.result_due_at <= now))
+    items += [_item(d, d.unit_id or d.level_unit_id, d.result_due_at, RESULT_MISSED) for d in rows.scalars()]
+    rows = await session.execute(select(Dispute, Transfer).join(Transfer, Transfer.dispute_id == Dispute.id)
+                                 .where(open_, Transfer.feedback_at.is_(None), Transfer.due_at <= now))
+    items += [_item(d, t.department_id, t.due_at, FEEDBACK_MISSED) for d, t in rows]
+    return items
+
+
+def _item(dispute: Dispute, unit_id: int, due: datetime, what: str) -> OverdueItem:
+    return OverdueItem(reference=f"#{dispute.id}", unit_id=unit_id, title=dispute.matter[:60], due_at=due, what=what)
+
+
+register_overdue_provider(overdue_disputes)

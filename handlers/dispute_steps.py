@@ -1,0 +1,268 @@
+"""The dispute card's buttons (`dp:<step>:<number>`) and the short private questions they
+open: assign (unit, leader, deadline), a mediation attempt (who, method, outcome), moving
+up early (the reason), supervise (method, deadline), transfer (department, deadline),
+feedback and the written result (text). Approve and close act at once.
+
+A press in a group asks its questions in the presser's private chat; the step is parked on
+top of whatever that chat was doing (bot.fsm.park), saved after every answer, and the
+parked form comes back when it ends. Choices there: `dq:<value>`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
+
+from bot.access import Action
+from bot.clock import now as clock_now
+from bot.daily.summary import load_org
+from bot.disputes import cards, service, store
+from bot.disputes.rules import (
+    METHODS,
+    OUTCOMES,
+    DeadlineError,
+    Method,
+    MoveUp,
+    Outcome,
+    parse_deadline,
+)
+from bot.fsm import FSMContext, State, StatesGroup
+from bot.i18n import N_, _
+from bot.runtime import Context, InState, current_scope
+from handlers.case import actor_of
+from handlers.report import strip_keyboard
+from storage.models import Transfer
+
+TEXT_MAX = 2000
+
+
+class DisputeStep(StatesGroup):
+    unit = State()
+    leader = State()
+    deadline = State()
+    mediator = State()
+    method = State()
+    outcome = State()
+    reason = State()
+    supervise_method = State()
+    department = State()
+    text = State()
+
+
+# What a press checks before asking anything: the action and which unit of the dispute it is about.
+PRECHECK = {"as": (Action.DISPUTE_ASSIGN, "intake_unit_id"), "md": (Action.DISPUTE_MEDIATE, "level_unit_id"),
+            "sv": (Action.SUPERVISE, "level_unit_id"), "tr": (Action.DISPUTE_TRANSFER, "level_unit_id"),
+            "rs": (Action.DISPUTE_RESULT, "unit_id")}
+FIRST = {"as": DisputeStep.unit, "md": DisputeStep.mediator, "sv": DisputeStep.supervise_method,
+         "tr": DisputeStep.department, "rs": DisputeStep.text, "fb": DisputeStep.text, "up": DisputeStep.reason}
+
+
+def _kb(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[InlineKeyboardButton(t, callback_data=d) for t, d in row] for row in rows])
+
+
+async def press_card(update: Update, context: Context) -> None:
+    """A button under a dispute card: act at once, or open the step's questions privately."""
+    query = update.callback_query
+    _dp, verb, number = query.data.split(":")
+    async with context.db.session() as session:
+        try:
+            text = await _press(context, session, update, verb, int(number))
+        except service.StepError as error:
+            text = await _refused(context, session, update, verb, int(number), error)
+    await query.answer(text[:190] if text else None, show_alert=bool(text))
+
+
+async def _press(context: Context, session, update: Update, verb: str, number: int) -> str | None:
+    actor, now, chat_id = actor_of(update), clock_now(context.application), update.effective_chat.id
+    if verb in ("ap", "cl", "up"):
+        step = {"ap": service.approve, "cl": service.close}.get(verb)
+        if step is None:
+            await service.move_up(session, number, actor, reason="", settings=context.settings, now=now, chat_id=chat_id)
+            return _("Moved up a level.")
+        await step(session, number, actor, settings=context.settings, now=now, chat_id=chat_id)
+        return _("Done.")
+    if verb == "fb":
+        item = await session.get(Transfer, number)
+        await service.allow(session, actor, Action.DISPUTE_FEEDBACK, item.department_id if item else None,
+                            context.settings, chat_id)
+    else:
+        dispute = await service.opened(session, number)
+        action, column = PRECHECK[verb]
+        await service.allow(session, actor, action, getattr(dispute, column), context.settings, chat_id)
+    await _start(context, session, update, verb, number, {})
+    return None
+
+
+async def _refused(context: Context, session, update: Update, verb: str, number: int,
+                   error: service.StepError) -> str:
+    """Moving up early without a reason: a leader is asked for one; any other refusal is said."""
+    if verb == "up" and error.code == MoveUp.FEW_ATTEMPTS:
+        await _start(context, session, update, verb, number, {}, intro=str(error))
+        return ""
+    return str(error)
+
+
+async def _start(context: Context, session, update: Update, verb: str, number: int, data: dict,
+                 intro: str = "") -> None:
+    user_id = update.effective_user.id
+    state = FIRST[verb]
+    data = {"verb": verb, "id": number, **data}
+    await FSMContext(session, user_id, user_id).park(state, data)
+    question = await ask(context, session, state.state, data)
+    if intro:
+        question["text"] = f"{intro}\n{question['text']}"
+    await context.bot.send_message(user_id, **question)
+
+
+async def ask(context: Context, session, state: str, data: dict) -> dict:
+    """The question of `state`, with its choices."""
+    org = await load_org(session)
+    if state == DisputeStep.unit.state:
+        dispute = await store.load(session, data["id"])
+        units = [u for u in org.subtree(dispute.intake_unit_id) if org.units[u].kind != cards.DEPARTMENT][:12]
+        return {"text": _("Which unit is responsible for it?"),
+                "reply_markup": _kb([[(org.units[u].name, f"dq:{u}")] for u in units])}
+    if state == DisputeStep.leader.state:
+        people = [p for unit in _chain(org, data["unit"]) for p in await store.leaders_of(session, unit)]
+        return {"text": _("Who is the responsible leader?"),
+                "reply_markup": _kb([[(p.name, f"dq:{p.id}")] for p in people[:12]])}
+    if state in (DisputeStep.supervise_method.state, DisputeStep.outcome.state):
+        names = METHODS if state == DisputeStep.supervise_method.state else OUTCOMES
+        return {"text": _("How?") if names is METHODS else _("The outcome of this attempt?"),
+                "reply_markup": _kb([[(_(label), f"dq:{key}")] for key, label in names.items()])}
+    if state == DisputeStep.department.state:
+        return {"text": _("To which department?"),
+                "reply_markup": _kb([[(org.units[u].name, f"dq:{u}")] for u in cards.departments(org)[:12]])}
+    return {"text": _(QUESTIONS[state]).format(days=context.settings.dispute_deadline_days),
+            **({"reply_markup": _kb([[(_("In {days} days").format(days=context.settings.dispute_deadline_days),
+                                       f"dq:d{context.settings.dispute_deadline_days}")]])}
+               if state == DisputeStep.deadline.state else {})}
+
+
+QUESTIONS = {
+    DisputeStep.deadline.state: N_("By when? Type a number of days or a date (e.g. 2026-12-10), or take {days} days."),
+    DisputeStep.mediator.state: N_("Who mediated (name and unit)?"),
+    DisputeStep.method.state: N_("How was it mediated (e.g. talk with both parties, on-site mediation)?"),
+    DisputeStep.reason.state: N_("Type the reason for moving it up now."),
+    DisputeStep.text.state: N_("Type the text."),
+}
+
+
+async def take_text(update: Update, context: Context) -> None:
+    """A typed answer to the open dispute step."""
+    text = (update.effective_message.text or "").strip()[:TEXT_MAX]
+    await _answer(update, context, text, typed=True)
+
+
+async def choose(update: Update, context: Context) -> None:
+    """A choice under a dispute step's question."""
+    query = update.callback_query
+    if current_scope().state not in DisputeStep:
+        await query.answer(_("This question was already answered; please use the latest one below."))
+        return
+    await query.answer()
+    await strip_keyboard(query)
+    await _answer(update, context, query.data.split(":", 1)[1], typed=False)
+
+
+async def _answer(update: Update, context: Context, value: str, *, typed: bool) -> None:
+    async with context.db.session() as session:
+        fsm = context.fsm(session, update)
+        state, data = current_scope().state, await fsm.get_data()
+        try:
+            nxt = _next(state, data, value, typed, context)
+        except (ValueError, KeyError, DeadlineError):
+            reply = {"text": _("That answer does not fit; please answer the question above.")}
+        else:
+            reply = await (_finish(context, session, fsm, update, data) if nxt is None else _move(
+                context, session, fsm, nxt, data))
+    await update.effective_message.reply_text(**reply)
+
+
+async def _move(context: Context, session, fsm, state: State, data: dict) -> dict:
+    await fsm.set(state, data)
+    return await ask(context, session, state.state, data)
+
+
+def _chain(org, unit_id: int) -> list[int]:
+    """The unit and those above it: a unit without a leader of its own gets one from above."""
+    chain: list[int] = []
+    while unit_id is not None and unit_id in org.units and unit_id not in chain:
+        chain.append(unit_id)
+        unit_id = org.units[unit_id].parent_id
+    return chain
+
+
+CHOICES = {DisputeStep.unit.state, DisputeStep.leader.state, DisputeStep.outcome.state,
+           DisputeStep.supervise_method.state, DisputeStep.department.state}
+
+
+def _next(state: str, data: dict, value: str, typed: bool, context: Context) -> State | None:
+    """Take the answer into `data`; the next step, or None when the step is complete.
+    Raises ValueError (or KeyError, DeadlineError) for an answer that does not fit."""
+    if (state in CHOICES) == typed and state != DisputeStep.deadline.state or not value:
+        raise ValueError(value)
+    if state == DisputeStep.deadline.state:
+        typed_days = value[1:] if not typed and value.startswith("d") else value
+        data["due"] = parse_deadline(typed_days, clock_now(context.application), context.settings.tz).isoformat()
+        return None
+    key, after = {DisputeStep.unit.state: ("unit", DisputeStep.leader), DisputeStep.leader.state: ("leader", DisputeStep.deadline),
+                  DisputeStep.department.state: ("unit", DisputeStep.deadline),
+                  DisputeStep.supervise_method.state: ("method", DisputeStep.deadline),
+                  DisputeStep.mediator.state: ("mediator", DisputeStep.method),
+                  DisputeStep.method.state: ("how", DisputeStep.outcome)}.get(state, ("text", None))
+    if state == DisputeStep.supervise_method.state:
+        value = str(Method(value))
+    elif state == DisputeStep.outcome.state:
+        key, value = "outcome", str(Outcome(value))
+    elif state in (DisputeStep.unit.state, DisputeStep.leader.state, DisputeStep.department.state):
+        value = int(value)
+    data[key] = value
+    return after
+
+
+async def _finish(context: Context, session, fsm, update: Update, data: dict) -> dict:
+    """Carry the step out through the service; the parked form comes back either way."""
+    actor, common = actor_of(update), {"settings": context.settings, "now": clock_now(context.application),
+                                       "chat_id": update.effective_chat.id}
+    due = datetime.fromisoformat(data["due"]) if "due" in data else None
+    verb, number = data["verb"], data["id"]
+    steps = {
+        "as": lambda: service.assign(session, number, actor, unit_id=data.get("unit"), leader_id=data.get("leader"),
+                                     deadline=due, **common),
+        "md": lambda: service.mediate(session, number, actor, mediator=data.get("mediator", ""),
+                                      method=data.get("how", ""), outcome=Outcome(data.get("outcome")), **common),
+        "up": lambda: service.move_up(session, number, actor, reason=data.get("text", ""), **common),
+        "sv": lambda: service.supervise(session, number, actor, method=data.get("method"), due=due, **common),
+        "tr": lambda: service.transfer(session, number, actor, department_id=data.get("unit"), due=due, **common),
+        "fb": lambda: service.feedback(session, number, actor, text=data.get("text", ""), **common),
+        "rs": lambda: service.file_result(session, number, actor, text=data.get("text", ""), **common),
+    }
+    try:
+        await steps[verb]()
+        text = _(DONE[verb])
+    except service.StepError as error:
+        text = str(error)
+    await fsm.finish()
+    return {"text": text}
+
+
+DONE = {
+    "as": N_("Saved: the assignment is on the card (a major dispute waits for the principal leader's approval)."),
+    "md": N_("Mediation attempt recorded."),
+    "up": N_("Moved up a level; the next level's group has the card."),
+    "sv": N_("Supervision registered."),
+    "tr": N_("Transferred; the department's group has the card."),
+    "fb": N_("Feedback sent; it shows on every copy of the card."),
+    "rs": N_("Written result recorded."),
+}
+
+
+def register(application: Application) -> None:
+    application.add_handler(CallbackQueryHandler(press_card, pattern=r"^dp:(as|ap|md|up|sv|tr|fb|rs|cl):\d{1,12}$"))
+    application.add_handler(CallbackQueryHandler(choose, pattern=r"^dq:[\w]{1,24}$"))
+    application.add_handler(MessageHandler(
+        filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND & InState(DisputeStep), take_text))
