@@ -69,21 +69,23 @@ async def press_card(update: Update, context: Context) -> None:
     _dp, verb, number = query.data.split(":")
     async with context.db.session() as session:
         try:
-            text = await _press(context, session, update, verb, int(number))
+            text, question = await _press(context, session, update, verb, int(number))
         except service.StepError as error:
-            text = await _refused(context, session, update, verb, int(number), error)
+            text, question = await _refused(context, session, update, verb, int(number), error)
     await query.answer(text[:190] if text else None, show_alert=bool(text))
+    if question is not None:   # after the commit: the answer must find the step saved
+        await context.bot.send_message(update.effective_user.id, **question)
 
 
-async def _press(context: Context, session, update: Update, verb: str, number: int) -> str | None:
+async def _press(context: Context, session, update: Update, verb: str, number: int) -> tuple[str, dict | None]:
     actor, now, chat_id = actor_of(update), clock_now(context.application), update.effective_chat.id
     if verb in ("ap", "cl", "up"):
         step = {"ap": service.approve, "cl": service.close}.get(verb)
         if step is None:
             await service.move_up(session, number, actor, reason="", settings=context.settings, now=now, chat_id=chat_id)
-            return _("Moved up a level.")
+            return _("Moved up a level."), None
         await step(session, number, actor, settings=context.settings, now=now, chat_id=chat_id)
-        return _("Done.")
+        return _("Done."), None
     if verb == "fb":
         item = await session.get(Transfer, number)
         await service.allow(session, actor, Action.DISPUTE_FEEDBACK, item.department_id if item else None,
@@ -92,29 +94,27 @@ async def _press(context: Context, session, update: Update, verb: str, number: i
         dispute = await service.opened(session, number)
         action, column = PRECHECK[verb]
         await service.allow(session, actor, action, getattr(dispute, column), context.settings, chat_id)
-    await _start(context, session, update, verb, number, {})
-    return None
+    return "", await _start(context, session, update, verb, number)
 
 
 async def _refused(context: Context, session, update: Update, verb: str, number: int,
-                   error: service.StepError) -> str:
+                   error: service.StepError) -> tuple[str, dict | None]:
     """Moving up early without a reason: a leader is asked for one; any other refusal is said."""
     if verb == "up" and error.code == MoveUp.FEW_ATTEMPTS:
-        await _start(context, session, update, verb, number, {}, intro=str(error))
-        return ""
-    return str(error)
+        return "", await _start(context, session, update, verb, number, intro=str(error))
+    return str(error), None
 
 
-async def _start(context: Context, session, update: Update, verb: str, number: int, data: dict,
-                 intro: str = "") -> None:
+async def _start(context: Context, session, update: Update, verb: str, number: int, intro: str = "") -> dict:
+    """The step parked in the presser's private chat; returns its first question."""
     user_id = update.effective_user.id
     state = FIRST[verb]
-    data = {"verb": verb, "id": number, **data}
+    data = {"verb": verb, "id": number}
     await FSMContext(session, user_id, user_id).park(state, data)
     question = await ask(context, session, state.state, data)
     if intro:
         question["text"] = f"{intro}\n{question['text']}"
-    await context.bot.send_message(user_id, **question)
+    return question
 
 
 async def ask(context: Context, session, state: str, data: dict) -> dict:

@@ -173,8 +173,8 @@ async def move_up(session: AsyncSession, dispute_id: int, actor: Actor, *, reaso
     before, dispute.level_unit_id = dispute.level_unit_id, parent
     await store.record(session, dispute, "move_up", actor, now, reason=reason if count < required else "",
                        before=before, after=parent, attempts=count)
-    await cards.send(session, dispute, org, settings, cards.group_of(org, parent))
     await cards.refresh(session, dispute, org, settings)
+    await cards.send(session, dispute, org, settings, cards.group_of(org, parent))
     return dispute
 
 
@@ -218,8 +218,8 @@ async def transfer(session: AsyncSession, dispute_id: int, actor: Actor, *, depa
     session.add(item)
     await session.flush()
     await store.record(session, dispute, "transfer", actor, now, unit_id=department_id, due=due.isoformat())
-    await cards.send(session, dispute, org, settings, cards.group_of(org, department_id))
     await cards.refresh(session, dispute, org, settings)
+    await cards.send(session, dispute, org, settings, cards.group_of(org, department_id))
     return item
 
 

@@ -1,0 +1,175 @@
+"""Disputes end to end through the Bot API emulator, with a controlled clock: a dispute taken
+in with /dispute, assigned, mediated three times at the community, moved up, supervised by
+the district, transferred to a department that sends feedback, moved up early (refused
+without a reason, allowed with one), its written result reminded when late, then filed, and
+closed; the ledger's dispute register opened back with openpyxl."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from bot.disputes import checks
+from bot.sandbox.emulator import SentMessage
+from storage.models import Dispute, DisputeAttempt, DisputeEvent, FSMState, Role, Supervision, Transfer
+from tests.case_helpers import Clock
+
+DEPARTMENT_GROUP = -1005
+OFFICER = 3010
+
+
+@pytest.fixture
+async def tree(org, emulator):
+    """The standard tree plus a department (区信访局) under the district, with its own group."""
+    tree = await org.tree()
+    department = await org.unit("P01", "区信访局", "department", tree.units["D01"], DEPARTMENT_GROUP)
+    tree.units["P01"], tree.groups["P01"] = department, DEPARTMENT_GROUP
+    await org.member(OFFICER, department, Role.REPORTER, name="信访局干部")
+    for code, chat_id in tree.groups.items():
+        emulator.group(chat_id, f"{tree.units[code].name}工作群")
+    for telegram_id in [*tree.leaders.values(), *tree.reporters.values(), OFFICER]:
+        emulator.user(telegram_id, f"u{telegram_id}", language_code="en")
+        emulator.started.add(telegram_id)
+    return tree
+
+
+@pytest.fixture
+def clock(bot) -> Clock:
+    clock = Clock()
+    bot.bot_data["clock"] = clock
+    return clock
+
+
+async def say(emulator, user_id: int, text: str, contains: str | None = None) -> SentMessage:
+    mark = len(emulator.sent)
+    await emulator.users[user_id].send(text)
+    return await emulator.wait_for_message(user_id, after=mark, contains=contains)
+
+
+async def choose(emulator, user_id: int, message: SentMessage, data: str, contains: str | None = None) -> SentMessage:
+    mark = len(emulator.sent)
+    await emulator.users[user_id].press(message, data)
+    return await emulator.wait_for_message(user_id, after=mark, contains=contains)
+
+
+async def press(emulator, user_id: int, message: SentMessage, data: str) -> dict:
+    query = await emulator.users[user_id].press(message, data)
+    return await emulator.wait_callback_answer(query)
+
+
+async def card(emulator, chat_id: int, *words: str) -> SentMessage:
+    message = await emulator.wait_for_message(chat_id, contains="Dispute no.")
+    await emulator.wait_until(lambda: all(w in (message.current_text or "") for w in words))
+    return message
+
+
+async def step(emulator, user_id: int, message: SentMessage, data: str, contains: str) -> SentMessage:
+    """Press a card's button; the step's first question arrives privately."""
+    mark = len(emulator.sent)
+    await emulator.users[user_id].press(message, data)
+    return await emulator.wait_for_message(user_id, after=mark, contains=contains)
+
+
+async def mediate(emulator, user_id: int, message: SentMessage, number: int, outcome: str) -> None:
+    await step(emulator, user_id, message, f"dp:md:{number}", "Who mediated")
+    await say(emulator, user_id, "社区调解员老王", contains="How was it mediated")
+    question = await say(emulator, user_id, "与双方面谈", contains="outcome")
+    await choose(emulator, user_id, question, f"dq:{outcome}", contains="recorded")
+
+
+async def register(emulator, reporter: int) -> None:
+    await say(emulator, reporter, "/dispute", contains="What is the matter")
+    kinds = await say(emulator, reporter, "楼上楼下漏水纠纷", contains="parties")
+    count = await choose(emulator, reporter, kinds, "di:neighbours", contains="How many")
+    level = await say(emulator, reporter, "2", contains="level")
+    confirm = await choose(emulator, reporter, level, "di:4", contains="楼上楼下漏水纠纷")
+    await choose(emulator, reporter, confirm, "di:ok", contains="registered")
+
+
+class TestDisputeFlow:
+    async def test_intake_to_closing(self, bot, emulator, db, settings, tree, clock):
+        community, street, district = tree.units["C01"], tree.units["S01"], tree.units["D01"]
+        await register(emulator, tree.reporters["C01"])
+        async with db.session() as session:
+            [dispute] = (await session.execute(select(Dispute))).scalars()
+        number = dispute.id
+        assert (dispute.parties_count, dispute.parties_kind, dispute.source) == (2, "neighbours", "direct")
+        home = await card(emulator, tree.groups["C01"], "楼上楼下漏水纠纷")
+
+        # The leader in charge assigns: unit, leader, deadline.
+        units = await step(emulator, tree.leaders["C01"], home, f"dp:as:{number}", "Which unit")
+        leaders = await choose(emulator, tree.leaders["C01"], units, f"dq:{community.id}", "responsible leader")
+        deadline = await choose(emulator, tree.leaders["C01"], leaders, leaders.buttons()[0]["callback_data"], "By when")
+        await say(emulator, tree.leaders["C01"], "7", contains="Saved")
+        await card(emulator, tree.groups["C01"], "Responsible leader", "和平社区领导")
+
+        # Three attempts at the community; then anyone there may move it up, without a reason.
+        for outcome in ("not", "partly", "not"):
+            await mediate(emulator, tree.reporters["C01"], home, number, outcome)
+        answer = await press(emulator, tree.reporters["C01"], home, f"dp:up:{number}")
+        assert "Moved up" in answer["text"]
+        upper = await card(emulator, tree.groups["S01"], "Mediating level: 和平街道")
+        await card(emulator, tree.groups["C01"], "和平社区: 3 attempts")
+
+        # The district supervises (by letter, 3 days); the street transfers to the department.
+        methods = await step(emulator, tree.leaders["D01"], upper, f"dp:sv:{number}", "How?")
+        await choose(emulator, tree.leaders["D01"], methods, "dq:letter", "By when")
+        await say(emulator, tree.leaders["D01"], "3", contains="Supervision registered")
+        listing = await say(emulator, tree.leaders["D01"], "/supervised", contains="Supervised items")
+        assert "1 open, 0 overdue" in listing.text and "by letter" in listing.text
+        refused = await press(emulator, tree.leaders["S01"], upper, f"dp:sv:{number}")
+        assert refused["show_alert"] and "Sorry" in refused["text"]   # supervision comes from above
+
+        departments = await step(emulator, tree.leaders["S01"], upper, f"dp:tr:{number}", "department")
+        await choose(emulator, tree.leaders["S01"], departments, f"dq:{tree.units['P01'].id}", "By when")
+        await say(emulator, tree.leaders["S01"], "5", contains="Transferred")
+        office = await card(emulator, DEPARTMENT_GROUP, "Transferred to 区信访局")
+        async with db.session() as session:
+            [transfer] = (await session.execute(select(Transfer))).scalars()
+        assert [b["callback_data"] for b in office.buttons()] == [f"dp:fb:{transfer.id}"]
+        await step(emulator, OFFICER, office, f"dp:fb:{transfer.id}", "Type the text")
+        await say(emulator, OFFICER, "已联系物业维修，责任在楼上住户", contains="Feedback sent")
+        for chat_id in (tree.groups["C01"], tree.groups["S01"], DEPARTMENT_GROUP):
+            await card(emulator, chat_id, "Feedback from 区信访局", "已联系物业维修")
+
+        # One attempt at the street: moving up early is refused to a member, and to a leader
+        # without a reason; the leader's reason moves it.
+        await mediate(emulator, tree.reporters["S01"], upper, number, "not")
+        refused = await press(emulator, tree.reporters["S01"], upper, f"dp:up:{number}")
+        assert refused["show_alert"] and "only a leader" in refused["text"]
+        reason = await step(emulator, tree.leaders["S01"], upper, f"dp:up:{number}", "needs a reason")
+        assert "Only 1 of 3" in reason.text
+        async with db.session() as session:
+            assert (await session.get(Dispute, number)).level_unit_id == street.id
+        await say(emulator, tree.leaders["S01"], "涉及区属企业，需区级协调", contains="Moved up")
+        await card(emulator, tree.groups["D01"], "Mediating level: 东城区")
+
+        # The written result, due 24 hours after assignment, is reminded once when missed.
+        clock.advance(hours=25)
+        assert await checks.run_check(db, settings, clock.now) == 1
+        assert await checks.run_check(db, settings, clock.now) == 0
+        await emulator.wait_for_message(tree.groups["C01"], contains="written result of this dispute is overdue")
+        answer = await press(emulator, tree.leaders["C01"], home, f"dp:cl:{number}")
+        assert "not in yet" in answer["text"]
+        await step(emulator, tree.reporters["C01"], home, f"dp:rs:{number}", "Type the text")
+        await say(emulator, tree.reporters["C01"], "经区级协调，双方达成赔偿协议", contains="Written result recorded")
+        answer = await press(emulator, tree.leaders["C01"], home, f"dp:cl:{number}")
+        assert answer["text"] == "Done."
+        closed = await card(emulator, tree.groups["D01"], "Closed on")
+        assert closed.buttons() == []
+
+        async with db.session() as session:
+            dispute = await session.get(Dispute, number)
+            attempts = list((await session.execute(select(DisputeAttempt).order_by(DisputeAttempt.id))).scalars())
+            kinds = list((await session.execute(select(DisputeEvent.kind).order_by(DisputeEvent.id))).scalars())
+            [supervision] = (await session.execute(select(Supervision))).scalars()
+            states = list((await session.execute(select(FSMState.state).where(FSMState.state.is_not(None)))).scalars())
+        assert [(a.level_unit_id, a.number) for a in attempts] == [
+            (community.id, 1), (community.id, 2), (community.id, 3), (street.id, 1)]
+        assert kinds == ["intake", "assign", "mediate", "mediate", "mediate", "move_up", "supervise", "transfer",
+                         "feedback", "mediate", "move_up", "result", "close"]
+        assert (supervision.by_unit_id, supervision.method, supervision.settled_at) == (district.id, "letter", clock.now)
+        assert dispute.status == "closed" and dispute.level_unit_id == district.id
+        assert states == []
+        page = await say(emulator, tree.leaders["C01"], f"/dispute {number}", contains="Timeline")
+        assert "涉及区属企业" in page.text and "feedback from 区信访局" in page.text
