@@ -18,7 +18,7 @@ from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filt
 from bot.access import Action
 from bot.clock import now as clock_now
 from bot.daily.summary import load_org
-from bot.disputes import cards, service, store
+from bot.disputes import cards, checks, service, store
 from bot.disputes.rules import (
     METHODS,
     OUTCOMES,
@@ -261,8 +261,18 @@ DONE = {
 }
 
 
+async def check_disputes(context: Context) -> None:
+    """Every CASE_CHECK_SECONDS: dispute reports enter the register, missed deadlines are reminded."""
+    await checks.run_check(context.application.bot_data["db"], context.application.bot_data["settings"],
+                           clock_now(context.application))
+
+
 def register(application: Application) -> None:
     application.add_handler(CallbackQueryHandler(press_card, pattern=r"^dp:(as|ap|md|up|sv|tr|fb|rs|cl):\d{1,12}$"))
     application.add_handler(CallbackQueryHandler(choose, pattern=r"^dq:[\w]{1,24}$"))
     application.add_handler(MessageHandler(
         filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND & InState(DisputeStep), take_text))
+    settings = application.bot_data["settings"]
+    if application.job_queue is not None and settings.scheduler_enabled:   # like the case deadlines' job
+        seconds = settings.case_check_seconds
+        application.job_queue.run_repeating(check_disputes, interval=seconds, first=seconds, name="dispute-checks")

@@ -6,12 +6,28 @@ closed; the ledger's dispute register opened back with openpyxl."""
 
 from __future__ import annotations
 
+import io
+from datetime import datetime
+
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from bot.disputes import checks
+from bot.i18n import use_locale
+from bot.ledger import service as ledger
+from bot.ledger.period import month_of
+from bot.ledger.rows import LedgerFilter
 from bot.sandbox.emulator import SentMessage
-from storage.models import Dispute, DisputeAttempt, DisputeEvent, FSMState, Role, Supervision, Transfer
+from storage.models import (
+    Dispute,
+    DisputeAttempt,
+    DisputeEvent,
+    FSMState,
+    Role,
+    Supervision,
+    Transfer,
+)
 from tests.case_helpers import Clock
 
 DEPARTMENT_GROUP = -1005
@@ -80,7 +96,7 @@ async def mediate(emulator, user_id: int, message: SentMessage, number: int, out
 async def register(emulator, reporter: int) -> None:
     await say(emulator, reporter, "/dispute", contains="What is the matter")
     kinds = await say(emulator, reporter, "楼上楼下漏水纠纷", contains="parties")
-    count = await choose(emulator, reporter, kinds, "di:neighbours", contains="How many")
+    await choose(emulator, reporter, kinds, "di:neighbours", contains="How many")
     level = await say(emulator, reporter, "2", contains="level")
     confirm = await choose(emulator, reporter, level, "di:4", contains="楼上楼下漏水纠纷")
     await choose(emulator, reporter, confirm, "di:ok", contains="registered")
@@ -99,7 +115,7 @@ class TestDisputeFlow:
         # The leader in charge assigns: unit, leader, deadline.
         units = await step(emulator, tree.leaders["C01"], home, f"dp:as:{number}", "Which unit")
         leaders = await choose(emulator, tree.leaders["C01"], units, f"dq:{community.id}", "responsible leader")
-        deadline = await choose(emulator, tree.leaders["C01"], leaders, leaders.buttons()[0]["callback_data"], "By when")
+        await choose(emulator, tree.leaders["C01"], leaders, leaders.buttons()[0]["callback_data"], "By when")
         await say(emulator, tree.leaders["C01"], "7", contains="Saved")
         await card(emulator, tree.groups["C01"], "Responsible leader", "和平社区领导")
 
@@ -173,3 +189,22 @@ class TestDisputeFlow:
         assert states == []
         page = await say(emulator, tree.leaders["C01"], f"/dispute {number}", contains="Timeline")
         assert "涉及区属企业" in page.text and "feedback from 区信访局" in page.text
+        await self.check_register(db, settings, tree, clock)
+
+    async def check_register(self, db, settings, tree, clock):
+        """The district's ledger has the dispute register sheet, filled from the register."""
+        async with db.read_session() as session:
+            view = await ledger.viewer(session, settings, tree.leaders["D01"])
+        flt = LedgerFilter(month_of(clock.now.astimezone(settings.tz).date()), tuple(view.scope))
+        with use_locale("zh_Hans"):
+            data, written = await ledger.ledger_bytes(db, settings, view.org, flt, "xlsx", clock.now)
+        sheet = load_workbook(io.BytesIO(data))["矛盾纠纷台账"]
+        rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
+        assert written.disputes == 1 and len(rows) == 2
+        row = dict(zip(rows[0], rows[1], strict=True))
+        assert (row["当事方数"], row["事项"], row["责任领导"], row["责任单位"]) == (2, "楼上楼下漏水纠纷", "和平社区领导", "和平社区")
+        assert row["受理日期"] == datetime(2026, 3, 10, 9, 0)   # an Excel date in the bot's zone
+        assert row["各级调处"] == "和平社区 3（未化解、部分化解、未化解）；和平街道 1（未化解）"
+        assert row["督办"].startswith("东城区 发函督办") and "区信访局" in row["转送及反馈"]
+        assert "已联系物业维修" in row["转送及反馈"] and row["书面结果"] == "经区级协调，双方达成赔偿协议"
+        assert row["办结日期"] is not None and row["状态"] == "已办结"

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.daily.overdue import OverdueItem, overdue_items
+from bot.daily.overdue import OverdueItem, overdue_items, supervised_items
 from bot.daily.schedule import Schedule
 from bot.daily.store import Activity, Outcome, UnitDay, load_activity
 from bot.i18n import N_, _, current_locale, format_date, use_locale
@@ -188,6 +188,7 @@ class DayData:
     reports: dict[int, list[ReportLine]]          # today's reports by unit
     open_major: dict[int, list[ReportLine]]       # open level I–II reports by unit
     overdue: dict[int, list[OverdueItem]]
+    supervised: dict[int, list[OverdueItem]] = field(default_factory=dict)
     previous_day: date | None = None
     previous_deadline: datetime | None = None
     # Each report line is rendered once and shown in every group above its unit.
@@ -225,12 +226,15 @@ async def load_day(session: AsyncSession, schedule: Schedule, day: date, now: da
     overdue: dict[int, list[OverdueItem]] = {}
     for item in await overdue_items(session, now):
         overdue.setdefault(item.unit_id, []).append(item)
+    supervised: dict[int, list[OverdueItem]] = {}
+    for item in await supervised_items(session, now):
+        supervised.setdefault(item.unit_id, []).append(item)
     return DayData(
         day=day, deadline=schedule.deadline_at(day),
         activity=await load_activity(session, previous or day, day),
         reports=await _report_lines(session, Report.local_date == day),
         open_major=await _report_lines(session, Report.level <= 2, Report.status.not_in(CLOSED_STATUSES)),
-        overdue=overdue, previous_day=previous,
+        overdue=overdue, supervised=supervised, previous_day=previous,
         previous_deadline=schedule.deadline_at(previous) if previous else None,
     )
 
@@ -263,7 +267,18 @@ def render_day_summary(org: Org, data: DayData, unit_id: int, tz: ZoneInfo,
     lines += _reports_sections(org, data, [r for u in units for r in data.reports.get(u, [])])
     lines += _open_major_section(org, data, [r for u in units for r in data.open_major.get(u, [])])
     lines += _overdue_section(org, [i for u in units for i in data.overdue.get(u, [])], tz)
+    lines += _supervised_section(org, [i for u in units for i in data.supervised.get(u, [])], tz)
     return "\n".join(lines)
+
+
+def _supervised_section(org: Org, items: list[OverdueItem], tz: ZoneInfo) -> list[str]:
+    """Open supervised items (督办), counted, each with its method and deadline."""
+    if not items:
+        return []
+    return ["", _("<b>Supervised items ({count})</b>").format(count=len(items))] + [
+        _("• <code>{reference}</code> {unit} · {title} — {what}, due {due}").format(
+            reference=esc(i.reference), unit=esc(org.units[i.unit_id].name), title=esc(i.title), what=_(i.what),
+            due=f"{day_text(i.due_at.astimezone(tz).date())} {local_hm(i.due_at, tz)}") for i in items]
 
 
 def _counts_section(org: Org, data: DayData, units: list[int]) -> list[str]:

@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cases.machine import FINAL
 from bot.config import Settings
-from bot.daily.overdue import OverdueItem, register_overdue_provider
+from bot.daily.overdue import OverdueItem, register_overdue_provider, register_supervised_provider
 from bot.daily.summary import load_org
 from bot.disputes import cards, service
-from bot.disputes.rules import Status
+from bot.disputes.rules import METHODS, Status
 from bot.i18n import N_, _
 from storage.db import Database
 from storage.models import Category, Dispute, Report, Supervision, Transfer
@@ -124,4 +124,12 @@ def _item(dispute: Dispute, unit_id: int, due: datetime, what: str) -> OverdueIt
     return OverdueItem(reference=f"#{dispute.id}", unit_id=unit_id, title=dispute.matter[:60], due_at=due, what=what)
 
 
+async def supervised_disputes(session: AsyncSession, now: datetime) -> list[OverdueItem]:  # noqa: ARG001
+    """For the 17:00 summary: every open supervision of an open dispute, at its mediating level."""
+    rows = await session.execute(select(Dispute, Supervision).join(Supervision, Supervision.dispute_id == Dispute.id)
+                                 .where(Dispute.status != Status.CLOSED, Supervision.settled_at.is_(None)))
+    return [_item(d, d.level_unit_id, s.due_at, METHODS[s.method]) for d, s in rows]
+
+
 register_overdue_provider(overdue_disputes)
+register_supervised_provider(supervised_disputes)

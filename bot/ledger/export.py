@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.daily.schedule import Schedule
 from bot.daily.summary import Org, level_name
 from bot.i18n import _
-from bot.ledger import sheets
+from bot.ledger import disputes, sheets
 from bot.ledger.rows import LedgerFilter, case_rows, daily_rows
 from bot.ledger.sheets import CASE_COLUMNS, DAILY_COLUMNS, SHEETS, Column, Paths, Summary
 
@@ -41,6 +41,7 @@ class Written:
     cases: int = 0
     days: int = 0
     truncated: bool = False
+    disputes: int = 0
 
 
 @dataclass(frozen=True)
@@ -130,8 +131,18 @@ async def _write_xlsx(session: AsyncSession, job: LedgerJob, target: IO[bytes]) 
     for values in lines:
         totals.append(values)
     _filter(totals, columns, len(lines))
+    written.disputes = await _disputes(session, job, workbook, styles)
     workbook.save(target)
     return written
+
+
+async def _disputes(session: AsyncSession, job: LedgerJob, workbook: Workbook, styles: _Styles) -> int:
+    sheet, count = _sheet(workbook, _(disputes.SHEET), disputes.COLUMNS, styles), 0
+    async for values in disputes.dispute_rows(session, job.org, job.flt, job.tz):
+        sheet.append(_cells(sheet, disputes.COLUMNS, values, styles))
+        count += 1
+    _filter(sheet, disputes.COLUMNS, count)
+    return count
 
 
 # --- CSV --------------------------------------------------------------------------------------
