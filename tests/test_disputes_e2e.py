@@ -74,7 +74,9 @@ async def press(emulator, user_id: int, message: SentMessage, data: str) -> dict
 
 
 async def card(emulator, chat_id: int, *words: str) -> SentMessage:
-    message = await emulator.wait_for_message(chat_id, contains="Dispute no.")
+    """The group's copy of the card (groups read the organisation's language, zh_Hans), once it
+    shows every word."""
+    message = await emulator.wait_for_message(chat_id, contains="矛盾纠纷")
     await emulator.wait_until(lambda: all(w in (message.current_text or "") for w in words))
     return message
 
@@ -117,15 +119,15 @@ class TestDisputeFlow:
         leaders = await choose(emulator, tree.leaders["C01"], units, f"dq:{community.id}", "responsible leader")
         await choose(emulator, tree.leaders["C01"], leaders, leaders.buttons()[0]["callback_data"], "By when")
         await say(emulator, tree.leaders["C01"], "7", contains="Saved")
-        await card(emulator, tree.groups["C01"], "Responsible leader", "和平社区领导")
+        await card(emulator, tree.groups["C01"], "责任领导：和平社区领导")
 
         # Three attempts at the community; then anyone there may move it up, without a reason.
         for outcome in ("not", "partly", "not"):
             await mediate(emulator, tree.reporters["C01"], home, number, outcome)
         answer = await press(emulator, tree.reporters["C01"], home, f"dp:up:{number}")
         assert "Moved up" in answer["text"]
-        upper = await card(emulator, tree.groups["S01"], "Mediating level: 和平街道")
-        await card(emulator, tree.groups["C01"], "和平社区: 3 attempts")
+        upper = await card(emulator, tree.groups["S01"], "调处层级：和平街道")
+        await card(emulator, tree.groups["C01"], "和平社区：3 次")
 
         # The district supervises (by letter, 3 days); the street transfers to the department.
         methods = await step(emulator, tree.leaders["D01"], upper, f"dp:sv:{number}", "How?")
@@ -139,14 +141,14 @@ class TestDisputeFlow:
         departments = await step(emulator, tree.leaders["S01"], upper, f"dp:tr:{number}", "department")
         await choose(emulator, tree.leaders["S01"], departments, f"dq:{tree.units['P01'].id}", "By when")
         await say(emulator, tree.leaders["S01"], "5", contains="Transferred")
-        office = await card(emulator, DEPARTMENT_GROUP, "Transferred to 区信访局")
+        office = await card(emulator, DEPARTMENT_GROUP, "转送：区信访局")
         async with db.session() as session:
             [transfer] = (await session.execute(select(Transfer))).scalars()
         assert [b["callback_data"] for b in office.buttons()] == [f"dp:fb:{transfer.id}"]
         await step(emulator, OFFICER, office, f"dp:fb:{transfer.id}", "Type the text")
         await say(emulator, OFFICER, "已联系物业维修，责任在楼上住户", contains="Feedback sent")
         for chat_id in (tree.groups["C01"], tree.groups["S01"], DEPARTMENT_GROUP):
-            await card(emulator, chat_id, "Feedback from 区信访局", "已联系物业维修")
+            await card(emulator, chat_id, "反馈：区信访局", "已联系物业维修")
 
         # One attempt at the street: moving up early is refused to a member, and to a leader
         # without a reason; the leader's reason moves it.
@@ -158,20 +160,20 @@ class TestDisputeFlow:
         async with db.session() as session:
             assert (await session.get(Dispute, number)).level_unit_id == street.id
         await say(emulator, tree.leaders["S01"], "涉及区属企业，需区级协调", contains="Moved up")
-        await card(emulator, tree.groups["D01"], "Mediating level: 东城区")
+        await card(emulator, tree.groups["D01"], "调处层级：东城区")
 
         # The written result, due 24 hours after assignment, is reminded once when missed.
         clock.advance(hours=25)
         assert await checks.run_check(db, settings, clock.now) == 1
         assert await checks.run_check(db, settings, clock.now) == 0
-        await emulator.wait_for_message(tree.groups["C01"], contains="written result of this dispute is overdue")
+        await emulator.wait_for_message(tree.groups["C01"], contains="书面结果已超期")
         answer = await press(emulator, tree.leaders["C01"], home, f"dp:cl:{number}")
         assert "not in yet" in answer["text"]
         await step(emulator, tree.reporters["C01"], home, f"dp:rs:{number}", "Type the text")
         await say(emulator, tree.reporters["C01"], "经区级协调，双方达成赔偿协议", contains="Written result recorded")
         answer = await press(emulator, tree.leaders["C01"], home, f"dp:cl:{number}")
         assert answer["text"] == "Done."
-        closed = await card(emulator, tree.groups["D01"], "Closed on")
+        closed = await card(emulator, tree.groups["D01"], "办结于")
         assert closed.buttons() == []
 
         async with db.session() as session:

@@ -47,7 +47,7 @@ class Parties(StrEnum):
     OTHER = "other"
 
 
-OUTCOMES = {Outcome.RESOLVED: N_("resolved"), Outcome.PARTLY: N_("partly resolved"), Outcome.NOT: N_("not resolved")}
+OUTCOMES = {Outcome.RESOLVED: N_("settled"), Outcome.PARTLY: N_("partly settled"), Outcome.NOT: N_("not settled")}
 METHODS = {Method.LETTER: N_("by letter"), Method.WORD: N_("by word"), Method.MEETING: N_("at a meeting"),
            Method.SITE_VISIT: N_("by a site visit"), Method.BULLETIN: N_("by bulletin")}
 PARTIES = {Parties.NEIGHBOURS: N_("neighbours"), Parties.FAMILY: N_("family"), Parties.RELOCATION: N_("relocation"),

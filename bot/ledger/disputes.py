@@ -21,7 +21,7 @@ SHEET = N_("Dispute register")
 BATCH = 200
 
 COLUMNS = [
-    Column("number", N_("Number"), 8, "number"), Column("intake", N_("Intake date"), 17, "datetime"),
+    Column("number", N_("Dispute no."), 8, "number"), Column("intake", N_("Intake date"), 17, "datetime"),
     Column("unit", N_("Intake unit"), 14), Column("source", N_("Source"), 14),
     Column("parties", N_("Parties"), 8, "number"), Column("kind", N_("Kind of parties"), 10),
     Column("matter", N_("Matter"), 40), Column("level", N_("Level"), 8, "level"), Column("major", N_("Major"), 6),

@@ -12,7 +12,14 @@ from storage.models.case import (
     FollowUp,
 )
 from storage.models.daily import DailyKind, DailyMiss, DailyReport, UnitQuota
-from storage.models.dispute import Dispute, DisputeAttempt, DisputeCard, DisputeEvent, Supervision, Transfer
+from storage.models.dispute import (
+    Dispute,
+    DisputeAttempt,
+    DisputeCard,
+    DisputeEvent,
+    Supervision,
+    Transfer,
+)
 from storage.models.duty import DutyShift
 from storage.models.fsm import FSMState
 from storage.models.jobs import JobRun, JobStatus
