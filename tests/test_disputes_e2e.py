@@ -210,3 +210,48 @@ class TestDisputeFlow:
         assert row["督办"].startswith("东城区 发函督办") and "区信访局" in row["转送及反馈"]
         assert "已联系物业维修" in row["转送及反馈"] and row["书面结果"] == "经区级协调，双方达成赔偿协议"
         assert row["办结日期"] is not None and row["状态"] == "已办结"
+
+
+class TestNothingLost:
+    async def test_intake_and_a_parked_step_resume_after_a_restart(self, settings, db, db_url, emulator, tree):
+        from bot.app import build_application, start_polling, stop_polling
+        from storage.db import Database
+
+        reporter, leader = tree.reporters["C01"], tree.leaders["C01"]
+        first = build_application(settings, Database(db_url))
+        await start_polling(first)
+        try:
+            await say(emulator, reporter, "/dispute", contains="What is the matter")
+            await say(emulator, reporter, "两家商户占道经营纠纷", contains="parties")
+            await say(emulator, leader, "/dispute", contains="What is the matter")   # the leader's own intake…
+        finally:
+            await stop_polling(first)
+        second = build_application(settings, Database(db_url))
+        await start_polling(second)
+        try:
+            kinds = emulator.last_message(reporter)
+            count = await choose(emulator, reporter, kinds, "di:enterprise", contains="How many")
+            assert count is not None
+            level = await say(emulator, reporter, "2", contains="level")
+            confirm = await choose(emulator, reporter, level, "di:3", contains="两家商户占道经营纠纷")
+            await choose(emulator, reporter, confirm, "di:ok", contains="registered")
+            home = await card(emulator, tree.groups["C01"], "两家商户占道经营纠纷")
+            # …is parked under the assignment step it opens, and comes back after it.
+            async with db.session() as session:
+                [dispute] = (await session.execute(select(Dispute))).scalars()
+            units = await step(emulator, leader, home, f"dp:as:{dispute.id}", "Which unit")
+        finally:
+            await stop_polling(second)
+        third = build_application(settings, Database(db_url))
+        await start_polling(third)
+        try:
+            leaders = await choose(emulator, leader, units, f"dq:{tree.units['C01'].id}", "responsible leader")
+            await choose(emulator, leader, leaders, leaders.buttons()[0]["callback_data"], "By when")
+            await say(emulator, leader, "30", contains="Saved")
+        finally:
+            await stop_polling(third)
+        async with db.session() as session:
+            dispute = await session.get(Dispute, dispute.id)
+            [state] = (await session.execute(select(FSMState).where(FSMState.user_id == leader))).scalars()
+        assert (dispute.status, dispute.parties_kind, dispute.level) == ("assigned", "enterprise", 3)
+        assert state.state == "DisputeForm:matter"    # the leader's own intake, back where it was
