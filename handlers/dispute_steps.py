@@ -13,12 +13,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.access import Action
 from bot.clock import now as clock_now
 from bot.daily.summary import load_org
-from bot.disputes import cards, checks, service, store
+from bot.disputes import cards, casework, checks, service, store
 from bot.disputes.rules import (
     METHODS,
     OUTCOMES,
@@ -31,10 +31,15 @@ from bot.disputes.rules import (
 from bot.fsm import FSMContext, State, StatesGroup
 from bot.i18n import N_, _
 from bot.runtime import Context, InState, current_scope
+from handlers.base import Command
 from handlers.case import actor_of
 from handlers.report import strip_keyboard
 from storage.models import Transfer
 
+COMMANDS = [
+    Command("supervise", N_("Leaders: supervise a case (督办): /supervise 20261121-0007"), private=True),
+    Command("transfer", N_("Leaders: transfer a case to a department (转送): /transfer 20261121-0007"), private=True),
+]
 TEXT_MAX = 2000
 
 
@@ -56,7 +61,8 @@ PRECHECK = {"as": (Action.DISPUTE_ASSIGN, "intake_unit_id"), "md": (Action.DISPU
             "sv": (Action.SUPERVISE, "level_unit_id"), "tr": (Action.DISPUTE_TRANSFER, "level_unit_id"),
             "rs": (Action.DISPUTE_RESULT, "unit_id")}
 FIRST = {"as": DisputeStep.unit, "md": DisputeStep.mediator, "sv": DisputeStep.supervise_method,
-         "tr": DisputeStep.department, "rs": DisputeStep.text, "fb": DisputeStep.text, "up": DisputeStep.reason}
+         "tr": DisputeStep.department, "rs": DisputeStep.text, "fb": DisputeStep.text, "up": DisputeStep.reason,
+         "svc": DisputeStep.supervise_method, "trc": DisputeStep.department}
 
 
 def _kb(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
@@ -105,7 +111,7 @@ async def _refused(context: Context, session, update: Update, verb: str, number:
     return str(error), None
 
 
-async def _start(context: Context, session, update: Update, verb: str, number: int, intro: str = "") -> dict:
+async def _start(context: Context, session, update: Update, verb: str, number: int | str, intro: str = "") -> dict:
     """The step parked in the presser's private chat; returns its first question."""
     user_id = update.effective_user.id
     state = FIRST[verb]
@@ -240,6 +246,9 @@ async def _finish(context: Context, session, fsm, update: Update, data: dict) ->
         "tr": lambda: service.transfer(session, number, actor, department_id=data.get("unit"), due=due, **common),
         "fb": lambda: service.feedback(session, number, actor, text=data.get("text", ""), **common),
         "rs": lambda: service.file_result(session, number, actor, text=data.get("text", ""), **common),
+        "svc": lambda: casework.supervise_case(session, number, actor, method=data.get("method"), due=due, **common),
+        "trc": lambda: casework.transfer_case(session, number, actor, department_id=data.get("unit"), due=due,
+                                              **common),
     }
     try:
         await steps[verb]()
@@ -258,7 +267,27 @@ DONE = {
     "tr": N_("Transferred; the department's group has the card."),
     "fb": N_("Feedback sent; it shows on every copy of the card."),
     "rs": N_("Written result recorded."),
+    "svc": N_("Supervision registered."),
+    "trc": N_("Transferred; the department's group has the card."),
 }
+
+
+async def case_command(update: Update, context: Context) -> None:
+    """/supervise or /transfer with a case's reference: the same questions as for a dispute."""
+    verb = "svc" if update.effective_message.text.lstrip("/").startswith("supervise") else "trc"
+    if not context.args:
+        await update.effective_message.reply_text(_("Add the case's reference, e.g. /supervise 20261121-0007."))
+        return
+    action = Action.SUPERVISE if verb == "svc" else Action.DISPUTE_TRANSFER
+    async with context.db.session() as session:
+        try:
+            report = await casework.case_of(session, context.args[0])
+            await service.allow(session, actor_of(update), action, report.unit_id, context.settings,
+                                update.effective_chat.id)
+            question = await _start(context, session, update, verb, report.reference)
+        except service.StepError as error:
+            question = {"text": str(error)}
+    await update.effective_message.reply_text(**question)
 
 
 async def check_disputes(context: Context) -> None:
@@ -268,6 +297,7 @@ async def check_disputes(context: Context) -> None:
 
 
 def register(application: Application) -> None:
+    application.add_handler(CommandHandler(["supervise", "transfer"], case_command, filters=filters.ChatType.PRIVATE))
     application.add_handler(CallbackQueryHandler(press_card, pattern=r"^dp:(as|ap|md|up|sv|tr|fb|rs|cl):\d{1,12}$"))
     application.add_handler(CallbackQueryHandler(choose, pattern=r"^dq:[\w]{1,24}$"))
     application.add_handler(MessageHandler(

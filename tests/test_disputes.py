@@ -197,3 +197,46 @@ class TestRoles:
     def test_the_department_kind(self):
         from bot.disputes.rules import DEPARTMENT
         assert DEPARTMENT == "department" and Role.LEADER == "leader"
+
+
+class TestAnyCase:
+    """Supervision and transfer of a case that is not a dispute (a petition)."""
+
+    async def test_supervised_transferred_and_fed_back_on_every_card_and_in_the_timeline(self, db, settings, org):
+        from bot.cases import store as case_store
+        from bot.cases.views import event_text
+        from bot.disputes import casework, views
+
+        tree = await org.tree()
+        department = await org.unit("P01", "区信访局", "department", tree.units["D01"], -1005)
+        await org.member(3010, department, Role.REPORTER, name="信访局干部")
+        report = await file_report(db, settings, tree.units["C01"], tree.reporters["C01"], category=Category.PETITION)
+        await checks.run_check(db, settings, T0)   # a petition does not enter the dispute register
+        district, street = await actor(db, tree.leaders["D01"]), await actor(db, tree.leaders["S01"])
+        step = {"settings": settings, "now": T0, "chat_id": None}
+        async with db.session() as session:
+            with pytest.raises(service.StepError):   # only from above the case's unit
+                await casework.supervise_case(session, report.reference, await actor(db, tree.leaders["C01"]),
+                                              method="word", due=T0, **step)
+            await casework.supervise_case(session, report.reference, district, method="site_visit",
+                                          due=T0 + timedelta(days=2), **step)
+            item = await casework.transfer_case(session, report.reference, street, department_id=department.id,
+                                                due=T0 + timedelta(days=5), **step)
+        async with db.session() as session:
+            await service.feedback(session, item.id, await actor(db, 3010), text="已约谈信访人", **step)
+        async with db.read_session() as session:
+            events = await case_store.events(session, report.id)
+            keys = list((await session.execute(select(OutboxMessage.key, OutboxMessage.chat_id).where(
+                OutboxMessage.key.like(f"report:{report.id}:%")))).all())
+            disputes = (await session.execute(select(func.count()).select_from(Dispute))).scalar_one()
+            listing = await views.supervised_text(session, await load_org(session), district, settings, T0)
+        with use_locale("zh_Hans"):
+            lines = [event_text(e) for e in events if e.kind in ("supervise", "transfer", "feedback")]
+        assert lines == [f"东城区（{district.name}）督办，期限 2026/3/12 17:00",
+                         f"{street.name} 转送区信访局，期限 2026/3/15 17:00", "区信访局 反馈（信访局干部）：已约谈信访人"]
+        assert disputes == 0
+        assert (f"report:{report.id}:card:-1005", -1005) in keys                  # the department's copy
+        assert (f"report:{report.id}:transfer:{item.id}:ask", -1005) in keys      # with its Feedback button
+        feedback_chats = {chat for key, chat in keys if key.startswith(f"report:{report.id}:feedback:")}
+        assert feedback_chats >= {tree.groups["C01"], tree.groups["S01"], -1005}
+        assert "Case " in listing and report.reference in listing

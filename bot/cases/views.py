@@ -47,6 +47,10 @@ EVENT_TEXTS = {
     "ask": N_("{actor} asked for an update"),
     "adopt": N_("Adopted by {unit} ({actor})"),
     "instruct": N_("Instruction from {actor}: {reason}"),
+    # Supervision, transfer and feedback (bot.disputes.casework).
+    "supervise": N_("Supervised by {unit} ({actor}), due {until}"),
+    "transfer": N_("{actor} transferred it to {unit}, due {until}"),
+    "feedback": N_("Feedback from {unit} ({actor}): {reason}"),
 }
 
 MISSED = {
@@ -111,6 +115,8 @@ def event_text(event: CaseEvent, *, full: bool = False) -> str:
         "reference": details.get("reference", ""), "number": details.get("number", ""),
         "old": level_name(details.get("old", 0)), "new": level_name(details.get("new", 0)),
         "due": format_time(datetime.fromisoformat(due)) if due else "—",
+        # Deadlines days away (supervision, transfer) are shown with their date.
+        "until": format_datetime(datetime.fromisoformat(details["until"]), "short") if details.get("until") else "—",
     }
     kind = "escalate_top" if event.kind == "escalate" and not values["unit"] else event.kind
     return _(EVENT_TEXTS.get(kind, "{actor}")).format(**values)

@@ -18,7 +18,7 @@ from bot.cases.machine import FINAL
 from bot.config import Settings
 from bot.daily.overdue import OverdueItem, register_overdue_provider, register_supervised_provider
 from bot.daily.summary import load_org
-from bot.disputes import cards, service
+from bot.disputes import cards, casework, service
 from bot.disputes.rules import METHODS, Status
 from bot.i18n import N_, _
 from storage.db import Database
@@ -77,31 +77,42 @@ async def remind_results(session: AsyncSession, settings: Settings, now: datetim
 
 
 async def remind_supervisions(session: AsyncSession, settings: Settings, now: datetime) -> int:
-    query = select(Supervision.id).where(Supervision.dispute_id.is_not(None), Supervision.settled_at.is_(None),
-                                         Supervision.due_at <= now, Supervision.reminded_at.is_(None))
+    query = select(Supervision.id).where(Supervision.settled_at.is_(None), Supervision.due_at <= now,
+                                         Supervision.reminded_at.is_(None))
     ids = await _claim(session, Supervision, Supervision.reminded_at, list((await session.execute(query)).scalars()),
                        now)
     for item_id in ids:
         item = await session.get(Supervision, item_id)
-        dispute = await session.get(Dispute, item.dispute_id)
-        await cards.reply(session, dispute, f"dispute:{dispute.id}:supervision-missed:{item_id}", lambda item=item: _(
-            "⏰ Supervised by {name}: the supervision's deadline has passed.").format(name=item.by_name), settings)
+        text_of = lambda item=item: _(  # noqa: E731
+            "⏰ Supervised by {name}: the supervision's deadline has passed.").format(name=item.by_name)
+        if item.dispute_id is not None:
+            dispute = await session.get(Dispute, item.dispute_id)
+            await cards.reply(session, dispute, f"dispute:{dispute.id}:supervision-missed:{item_id}", text_of, settings)
+        else:
+            report = await session.get(Report, item.report_id)
+            await casework.tell_cards(session, report, f"report:{report.id}:supervision-missed:{item_id}", settings,
+                                      text_of)
     return len(ids)
 
 
 async def remind_transfers(session: AsyncSession, settings: Settings, now: datetime) -> int:
-    query = select(Transfer.id).where(Transfer.dispute_id.is_not(None), Transfer.feedback_at.is_(None),
-                                      Transfer.due_at <= now, Transfer.reminded_at.is_(None))
+    query = select(Transfer.id).where(Transfer.feedback_at.is_(None), Transfer.due_at <= now,
+                                      Transfer.reminded_at.is_(None))
     ids = await _claim(session, Transfer, Transfer.reminded_at, list((await session.execute(query)).scalars()), now)
-    if not ids:
-        return 0
-    org = await load_org(session)
+    org = await load_org(session) if ids else None
     for item_id in ids:
         item = await session.get(Transfer, item_id)
-        dispute = await session.get(Dispute, item.dispute_id)
-        await cards.reply(session, dispute, f"dispute:{dispute.id}:feedback-missed:{item_id}", lambda: _(
-            "⏰ The feedback on this transfer is overdue; please send it with the Feedback button."), settings,
-            chats=[cards.group_of(org, item.department_id)])
+        chat = cards.group_of(org, item.department_id)
+        text_of = lambda: _(  # noqa: E731
+            "⏰ The feedback on this transfer is overdue; please send it with the Feedback button.")
+        if item.dispute_id is not None:
+            dispute = await session.get(Dispute, item.dispute_id)
+            await cards.reply(session, dispute, f"dispute:{dispute.id}:feedback-missed:{item_id}", text_of, settings,
+                              chats=[chat])
+        elif chat is not None:
+            report = await session.get(Report, item.report_id)
+            await casework.tell_cards(session, report, f"report:{report.id}:feedback-missed:{item_id}", settings,
+                                      text_of, chats=[chat])
     return len(ids)
 
 
@@ -128,7 +139,11 @@ async def supervised_disputes(session: AsyncSession, now: datetime) -> list[Over
     """For the 17:00 summary: every open supervision of an open dispute, at its mediating level."""
     rows = await session.execute(select(Dispute, Supervision).join(Supervision, Supervision.dispute_id == Dispute.id)
                                  .where(Dispute.status != Status.CLOSED, Supervision.settled_at.is_(None)))
-    return [_item(d, d.level_unit_id, s.due_at, METHODS[s.method]) for d, s in rows]
+    items = [_item(d, d.level_unit_id, s.due_at, METHODS[s.method]) for d, s in rows]
+    rows = await session.execute(select(Report, Supervision).join(Supervision, Supervision.report_id == Report.id)
+                                 .where(Report.status.not_in(list(FINAL)), Supervision.settled_at.is_(None)))
+    return items + [OverdueItem(reference=r.reference, unit_id=r.unit_id, title=r.title, due_at=s.due_at,
+                                what=METHODS[s.method]) for r, s in rows]
 
 
 register_overdue_provider(overdue_disputes)

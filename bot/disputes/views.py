@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.access import Action
+from bot.cases.machine import FINAL
 from bot.cases.store import Actor
 from bot.config import Settings
 from bot.daily.summary import Org, level_name, load_org
@@ -17,7 +18,7 @@ from bot.disputes.rules import METHODS, OUTCOMES, PARTIES
 from bot.disputes.service import may
 from bot.i18n import N_, _, ngettext
 from bot.textutil import esc
-from storage.models import Dispute, DisputeEvent, Supervision
+from storage.models import Dispute, DisputeEvent, Report, Supervision
 
 EVENTS = {
     "intake": N_("taken in ({actor})"),
@@ -76,19 +77,34 @@ async def page(session: AsyncSession, number: int | None, actor: Actor, settings
 
 
 async def supervised_text(session: AsyncSession, org: Org, actor: Actor, settings: Settings, now: datetime) -> str:
-    """Open supervisions of disputes the speaker can see, counted, overdue ones marked."""
+    """Open supervisions of disputes and cases the speaker can see, counted, overdue ones marked."""
+    lines = [line for line in await _supervised_disputes(session, org, actor, settings, now)]
+    lines += await _supervised_cases(session, org, actor, settings, now)
+    if not lines:
+        return _("No supervised items open in your units.")
+    overdue = sum(1 for line in lines if line.startswith("⏰"))
+    return "\n".join([ngettext("<b>Supervised items</b>: {count} open, {overdue} overdue",
+                               "<b>Supervised items</b>: {count} open, {overdue} overdue", len(lines)).format(
+        count=len(lines), overdue=overdue), *lines])
+
+
+async def _supervised_disputes(session: AsyncSession, org: Org, actor: Actor, settings: Settings,
+                               now: datetime) -> list[str]:
     query = (select(Supervision, Dispute).join(Dispute, Dispute.id == Supervision.dispute_id)
              .where(Supervision.settled_at.is_(None)).order_by(Supervision.due_at))
-    items = [(s, d) for s, d in (await session.execute(query)).all() if await visible(session, d, actor, settings)]
-    if not items:
-        return _("No supervised items open in your units.")
-    overdue = sum(1 for s, _d in items if s.due_at <= now)
-    lines = [ngettext("<b>Supervised items</b>: {count} open, {overdue} overdue",
-                      "<b>Supervised items</b>: {count} open, {overdue} overdue", len(items)).format(
-        count=len(items), overdue=overdue)]
-    for item, dispute in items:
-        mark = "⏰ " if item.due_at <= now else ""
-        lines.append(_("{mark}Dispute no. {number} ({unit}): {matter}").format(
-            mark=mark, number=dispute.id, unit=cards.unit_name(org, dispute.level_unit_id),
-            matter=esc(dispute.matter[:60])) + "\n  " + cards.supervision_line(item, org, settings.tz))
-    return "\n".join(lines)
+    return [_("{mark}Dispute no. {number} ({unit}): {matter}").format(
+        mark="⏰ " if item.due_at <= now else "", number=dispute.id, unit=cards.unit_name(org, dispute.level_unit_id),
+        matter=esc(dispute.matter[:60])) + "\n  " + cards.supervision_line(item, org, settings.tz)
+        for item, dispute in (await session.execute(query)).all() if await visible(session, dispute, actor, settings)]
+
+
+async def _supervised_cases(session: AsyncSession, org: Org, actor: Actor, settings: Settings,
+                            now: datetime) -> list[str]:
+    query = (select(Supervision, Report).join(Report, Report.id == Supervision.report_id)
+             .where(Supervision.settled_at.is_(None), Report.status.not_in(list(FINAL))).order_by(Supervision.due_at))
+    return [_("{mark}Case {reference} ({unit}): {title}").format(
+        mark="⏰ " if item.due_at <= now else "", reference=esc(report.reference),
+        unit=cards.unit_name(org, report.unit_id), title=esc(report.title)) + "\n  "
+        + cards.supervision_line(item, org, settings.tz)
+        for item, report in (await session.execute(query)).all()
+        if await may(session, actor, Action.DISPUTE_MEDIATE, report.unit_id, settings)]
