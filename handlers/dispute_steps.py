@@ -232,31 +232,34 @@ def _next(state: str, data: dict, value: str, typed: bool, context: Context) -> 
 
 async def _finish(context: Context, session, fsm, update: Update, data: dict) -> dict:
     """Carry the step out through the service; the parked form comes back either way."""
-    actor, common = actor_of(update), {"settings": context.settings, "now": clock_now(context.application),
-                                       "chat_id": update.effective_chat.id}
-    due = datetime.fromisoformat(data["due"]) if "due" in data else None
-    verb, number = data["verb"], data["id"]
-    steps = {
-        "as": lambda: service.assign(session, number, actor, unit_id=data.get("unit"), leader_id=data.get("leader"),
-                                     deadline=due, **common),
-        "md": lambda: service.mediate(session, number, actor, mediator=data.get("mediator", ""),
-                                      method=data.get("how", ""), outcome=Outcome(data.get("outcome")), **common),
-        "up": lambda: service.move_up(session, number, actor, reason=data.get("text", ""), **common),
-        "sv": lambda: service.supervise(session, number, actor, method=data.get("method"), due=due, **common),
-        "tr": lambda: service.transfer(session, number, actor, department_id=data.get("unit"), due=due, **common),
-        "fb": lambda: service.feedback(session, number, actor, text=data.get("text", ""), **common),
-        "rs": lambda: service.file_result(session, number, actor, text=data.get("text", ""), **common),
-        "svc": lambda: casework.supervise_case(session, number, actor, method=data.get("method"), due=due, **common),
-        "trc": lambda: casework.transfer_case(session, number, actor, department_id=data.get("unit"), due=due,
-                                              **common),
-    }
+    common = {"settings": context.settings, "now": clock_now(context.application), "chat_id": update.effective_chat.id}
     try:
-        await steps[verb]()
-        text = _(DONE[verb])
+        await _carry_out(session, data, actor_of(update), common)
+        text = _(DONE[data["verb"]])
     except service.StepError as error:
         text = str(error)
     await fsm.finish()
     return {"text": text}
+
+
+def _carry_out(session, data: dict, actor, common: dict):
+    """The service call that completes the step of `data["verb"]`, awaitable."""
+    due = datetime.fromisoformat(data["due"]) if "due" in data else None
+    number, text = data["id"], data.get("text", "")
+    return {
+        "as": lambda: service.assign(session, number, actor, unit_id=data.get("unit"), leader_id=data.get("leader"),
+                                     deadline=due, **common),
+        "md": lambda: service.mediate(session, number, actor, mediator=data.get("mediator", ""),
+                                      method=data.get("how", ""), outcome=Outcome(data.get("outcome")), **common),
+        "up": lambda: service.move_up(session, number, actor, reason=text, **common),
+        "sv": lambda: service.supervise(session, number, actor, method=data.get("method"), due=due, **common),
+        "tr": lambda: service.transfer(session, number, actor, department_id=data.get("unit"), due=due, **common),
+        "fb": lambda: service.feedback(session, number, actor, text=text, **common),
+        "rs": lambda: service.file_result(session, number, actor, text=text, **common),
+        "svc": lambda: casework.supervise_case(session, number, actor, method=data.get("method"), due=due, **common),
+        "trc": lambda: casework.transfer_case(session, number, actor, department_id=data.get("unit"), due=due,
+                                              **common),
+    }[data["verb"]]()
 
 
 DONE = {
