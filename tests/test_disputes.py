@@ -241,3 +241,27 @@ class TestAnyCase:
         feedback_chats = {chat for key, chat in keys if key.startswith(f"report:{report.id}:feedback:")}
         assert feedback_chats >= {tree.groups["C01"], tree.groups["S01"], -1005}
         assert f"事项 {report.reference}（和平社区）" in listing and "现场督办" in listing
+
+
+class TestTransferReminder:
+    async def test_missing_feedback_is_reminded_once_in_the_departments_group(self, db, settings, org):
+        tree = await org.tree()
+        department = await org.unit("P01", "区信访局", "department", tree.units["D01"], -1005)
+        community = await actor(db, tree.leaders["C01"])
+        dispute = await new_dispute(db, settings, tree.units["C01"], community)
+        step = {"settings": settings, "now": T0, "chat_id": None}
+        async with db.session() as session:
+            await service.assign(session, dispute.id, community, unit_id=tree.units["C01"].id,
+                                 leader_id=community.member.id, deadline=T0 + timedelta(days=9), **step)
+            await service.file_result(session, dispute.id, community, text="已调解", **step)
+            with pytest.raises(service.StepError):   # only departments take transfers
+                await service.transfer(session, dispute.id, community, department_id=tree.units["S01"].id,
+                                       due=T0, **step)
+            await service.transfer(session, dispute.id, community, department_id=department.id,
+                                   due=T0 + timedelta(days=1), **step)
+        assert await checks.run_check(db, settings, T0 + timedelta(days=2)) == 1
+        assert await checks.run_check(db, settings, T0 + timedelta(days=3)) == 0
+        async with db.read_session() as session:
+            chats = list((await session.execute(select(OutboxMessage.chat_id).where(
+                OutboxMessage.key.like(f"dispute:{dispute.id}:feedback-missed:%")))).scalars())
+        assert chats == [-1005]
