@@ -193,10 +193,6 @@ class TestService:
                                         now=T0, chat_id=None)
 
 
-class TestRoles:
-    def test_the_department_kind(self):
-        from bot.disputes.rules import DEPARTMENT
-        assert DEPARTMENT == "department" and Role.LEADER == "leader"
 
 
 class TestAnyCase:
@@ -265,3 +261,15 @@ class TestTransferReminder:
             chats = list((await session.execute(select(OutboxMessage.chat_id).where(
                 OutboxMessage.key.like(f"dispute:{dispute.id}:feedback-missed:%")))).scalars())
         assert chats == [-1005]
+
+
+class TestDepartments:
+    async def test_a_department_owes_no_daily_report(self, db, org):
+        from bot.daily.summary import due_units
+
+        tree = await org.tree()
+        department = await org.unit("P01", "区信访局", "department", tree.units["D01"], -1005)
+        async with db.read_session() as session:
+            loaded = await load_org(session)
+        due = due_units(loaded, loaded.order, datetime.now(UTC) + timedelta(days=1))
+        assert tree.units["C02"].id in due and department.id not in due

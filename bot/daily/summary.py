@@ -241,7 +241,9 @@ async def load_day(session: AsyncSession, schedule: Schedule, day: date, now: da
 
 def due_units(org: Org, unit_ids: list[int], deadline: datetime) -> list[int]:
     """The units that owed a report: those that existed when the deadline passed."""
-    return [u for u in unit_ids if org.units[u].created_at <= deadline]
+    # A department (kind `department`) is outside the reporting chain: it takes transfers (转送)
+    # and owes no daily report.
+    return [u for u in unit_ids if org.units[u].created_at <= deadline and org.units[u].kind != "department"]
 
 
 def missing_units(org: Org, data: DayData) -> list[int]:
