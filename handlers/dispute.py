@@ -22,7 +22,7 @@ from bot.i18n import N_, _
 from bot.runtime import Context, InState, current_scope
 from bot.textutil import parse_digits
 from handlers.base import Command, is_private
-from handlers.case import actor_of
+from handlers.case.common import actor_of
 from handlers.common import HELP_SECTIONS
 from handlers.report import strip_keyboard
 

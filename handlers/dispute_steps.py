@@ -32,7 +32,7 @@ from bot.fsm import FSMContext, State, StatesGroup
 from bot.i18n import N_, _
 from bot.runtime import Context, InState, current_scope
 from handlers.base import Command
-from handlers.case import actor_of
+from handlers.case.common import actor_of
 from handlers.report import strip_keyboard
 from storage.models import Transfer
 

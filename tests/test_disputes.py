@@ -26,7 +26,7 @@ from bot.disputes.rules import (
 from bot.i18n import use_locale
 from storage.models import AuditLog, Category, Dispute, OutboxMessage, Role
 from storage.queries import member_by_telegram_id
-from tests.case_helpers import T0, file_report
+from tests.support.case_helpers import T0, file_report
 
 TZ = ZoneInfo("Asia/Shanghai")
 

@@ -28,7 +28,7 @@ from storage.models import (
     Supervision,
     Transfer,
 )
-from tests.case_helpers import Clock
+from tests.support.case_helpers import Clock
 
 DEPARTMENT_GROUP = -1005
 OFFICER = 3010

@@ -14,7 +14,7 @@ from sqlalchemy import or_, update
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import i18n
-from bot.cases.cards import chat_locales
+from bot.card.send import chat_locales
 from bot.config import Settings
 from bot.daily.summary import Org, level_name
 from bot.disputes import store

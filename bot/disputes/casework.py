@@ -15,7 +15,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import i18n
 from bot.access import Action
-from bot.cases import cards as case_cards
+from bot.card import copies
+from bot.card import send as case_cards
 from bot.cases import store as case_store
 from bot.cases.store import Actor
 from bot.config import Settings
@@ -86,7 +87,7 @@ async def _ask_feedback(session: AsyncSession, report: Report, item: Transfer, c
         payload = {"text": line(), "parse_mode": "HTML", "reply_markup": InlineKeyboardMarkup(
             [[InlineKeyboardButton(_("Feedback"), callback_data=f"dp:fb:{item.id}")]]).to_dict()}
     await enqueue(session, f"report:{report.id}:transfer:{item.id}:ask", chat, payload,
-                  depends_on_key=case_store.card_key(report.id, chat), depends_as="reply")
+                  depends_on_key=(await copies.card_keys(session, report.id))[chat], depends_as="reply")
 
 
 async def case_feedback(session: AsyncSession, item: Transfer, actor: Actor, text: str, settings: Settings,
