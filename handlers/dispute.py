@@ -12,6 +12,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.access import Action
+from bot.callbacks import DisputeIntakePress
 from bot.clock import now as clock_now
 from bot.daily.summary import level_name, load_org
 from bot.disputes import service, views
@@ -55,15 +56,15 @@ def _kb(*rows: list[tuple[str, str]]) -> InlineKeyboardMarkup:
 def ask(state: str, data: dict) -> dict:
     """The question of `state`, with its buttons."""
     if state == DisputeForm.kind.state:
-        kinds = [(_(PARTIES[k]), f"di:{k}") for k in Parties]
+        kinds = [(_(PARTIES[k]), DisputeIntakePress(str(k)).pack()) for k in Parties]
         return {"text": _("Who are the parties?"), "reply_markup": _kb(kinds[:3], kinds[3:])}
     if state == DisputeForm.count.state:
         return {"text": _("How many parties are there? Type a number.")}
     if state == DisputeForm.level.state:
-        return {"text": _("Its level?"), "reply_markup": _kb([(level_name(n), f"di:{n}") for n in (1, 2, 3, 4)])}
+        return {"text": _("Its level?"), "reply_markup": _kb([(level_name(n), DisputeIntakePress(str(n)).pack()) for n in (1, 2, 3, 4)])}
     if state == DisputeForm.confirm.state:
         return {"text": views.intake_text(data), "reply_markup": _kb(
-            [(_("Register"), "di:ok"), (_("Register as major"), "di:major")], [(_("Cancel"), "di:x")])}
+            [(_("Register"), DisputeIntakePress("ok").pack()), (_("Register as major"), DisputeIntakePress("major").pack())], [(_("Cancel"), DisputeIntakePress("x").pack())])}
     return {"text": _("New dispute. What is the matter? Describe it briefly (who, what, where); names of "
                       "people are not needed.")}
 
@@ -117,7 +118,8 @@ async def take_text(update: Update, context: Context) -> None:
 
 async def choose(update: Update, context: Context) -> None:
     """A button of the intake: the parties' kind, the level, register, or cancel."""
-    query, value = update.callback_query, update.callback_query.data.split(":", 1)[1]
+    query = update.callback_query
+    value = DisputeIntakePress.unpack(query.data).value   # the pattern let only well-formed data through
     state = current_scope().state
     if state not in DisputeForm:
         await query.answer(_("This question was already answered; please use the latest one below."))
@@ -164,7 +166,7 @@ def register(application: Application) -> None:
     private = filters.ChatType.PRIVATE
     application.add_handler(CommandHandler("dispute", dispute_command))
     application.add_handler(CommandHandler("supervised", supervised, filters=private))
-    application.add_handler(CallbackQueryHandler(choose, pattern=r"^di:[\w]{1,16}$"))
+    application.add_handler(CallbackQueryHandler(choose, pattern=DisputeIntakePress.filter()))
     application.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND
                                            & InState(DisputeForm.matter, DisputeForm.count), take_text))
 

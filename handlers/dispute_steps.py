@@ -16,6 +16,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.access import Action
+from bot.callbacks import DisputeChoice, DisputePress
 from bot.clock import now as clock_now
 from bot.daily.summary import load_org
 from bot.disputes import cards, casework, checks, service, store
@@ -72,12 +73,13 @@ def _kb(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
 async def press_card(update: Update, context: Context) -> None:
     """A button under a dispute card: act at once, or open the step's questions privately."""
     query = update.callback_query
-    _dp, verb, number = query.data.split(":")
+    press = DisputePress.unpack(query.data)   # the pattern let only well-formed data through
+    verb, number = str(press.verb), press.number
     async with context.db.session() as session:
         try:
-            text, question = await _press(context, session, update, verb, int(number))
+            text, question = await _press(context, session, update, verb, number)
         except service.StepError as error:
-            text, question = await _refused(context, session, update, verb, int(number), error)
+            text, question = await _refused(context, session, update, verb, number, error)
     await query.answer(text[:190] if text else None, show_alert=bool(text))
     if question is not None:   # after the commit: the answer must find the step saved
         await context.bot.send_message(update.effective_user.id, **question)
@@ -130,21 +132,21 @@ async def ask(context: Context, session, state: str, data: dict) -> dict:
         dispute = await store.load(session, data["id"])
         units = [u for u in org.subtree(dispute.intake_unit_id) if org.units[u].kind != cards.DEPARTMENT][:12]
         return {"text": _("Which unit is responsible for it?"),
-                "reply_markup": _kb([[(org.units[u].name, f"dq:{u}")] for u in units])}
+                "reply_markup": _kb([[(org.units[u].name, DisputeChoice(str(u)).pack())] for u in units])}
     if state == DisputeStep.leader.state:
         people = [p for unit in _chain(org, data["unit"]) for p in await store.leaders_of(session, unit)]
         return {"text": _("Who is the responsible leader?"),
-                "reply_markup": _kb([[(p.name, f"dq:{p.id}")] for p in people[:12]])}
+                "reply_markup": _kb([[(p.name, DisputeChoice(str(p.id)).pack())] for p in people[:12]])}
     if state in (DisputeStep.supervise_method.state, DisputeStep.outcome.state):
         names = METHODS if state == DisputeStep.supervise_method.state else OUTCOMES
         return {"text": _("How?") if names is METHODS else _("The outcome of this attempt?"),
-                "reply_markup": _kb([[(_(label), f"dq:{key}")] for key, label in names.items()])}
+                "reply_markup": _kb([[(_(label), DisputeChoice(str(key)).pack())] for key, label in names.items()])}
     if state == DisputeStep.department.state:
         return {"text": _("To which department?"),
-                "reply_markup": _kb([[(org.units[u].name, f"dq:{u}")] for u in cards.departments(org)[:12]])}
+                "reply_markup": _kb([[(org.units[u].name, DisputeChoice(str(u)).pack())] for u in cards.departments(org)[:12]])}
     return {"text": _(QUESTIONS[state]).format(days=context.settings.dispute_deadline_days),
             **({"reply_markup": _kb([[(_("In {days} days").format(days=context.settings.dispute_deadline_days),
-                                       f"dq:d{context.settings.dispute_deadline_days}")]])}
+                                       DisputeChoice(f"d{context.settings.dispute_deadline_days}").pack())]])}
                if state == DisputeStep.deadline.state else {})}
 
 
@@ -171,7 +173,7 @@ async def choose(update: Update, context: Context) -> None:
         return
     await query.answer()
     await strip_keyboard(query)
-    await _answer(update, context, query.data.split(":", 1)[1], typed=False)
+    await _answer(update, context, DisputeChoice.unpack(query.data).value, typed=False)
 
 
 async def _answer(update: Update, context: Context, value: str, *, typed: bool) -> None:
@@ -301,8 +303,8 @@ async def check_disputes(context: Context) -> None:
 
 def register(application: Application) -> None:
     application.add_handler(CommandHandler(["supervise", "transfer"], case_command, filters=filters.ChatType.PRIVATE))
-    application.add_handler(CallbackQueryHandler(press_card, pattern=r"^dp:(as|ap|md|up|sv|tr|fb|rs|cl):\d{1,12}$"))
-    application.add_handler(CallbackQueryHandler(choose, pattern=r"^dq:[\w]{1,24}$"))
+    application.add_handler(CallbackQueryHandler(press_card, pattern=DisputePress.filter()))
+    application.add_handler(CallbackQueryHandler(choose, pattern=DisputeChoice.filter()))
     application.add_handler(MessageHandler(
         filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND & InState(DisputeStep), take_text))
     settings = application.bot_data["settings"]

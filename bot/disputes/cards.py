@@ -14,6 +14,7 @@ from sqlalchemy import or_, update
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import i18n
+from bot.callbacks import DisputePress, DisputeVerb
 from bot.card.send import chat_locales
 from bot.config import Settings
 from bot.daily.summary import Org, level_name
@@ -122,7 +123,7 @@ def transfer_line(item: Transfer, org: Org, tz: ZoneInfo) -> str:
 def keyboard(dispute: Dispute, open_transfer: int | None = None) -> InlineKeyboardMarkup | None:
     """The steps due now; a department's copy offers only its feedback."""
     def button(label: str, verb: str, number: int | None = None) -> InlineKeyboardButton:
-        return InlineKeyboardButton(label, callback_data=f"dp:{verb}:{number or dispute.id}")
+        return InlineKeyboardButton(label, callback_data=DisputePress(DisputeVerb(verb), number or dispute.id).pack())
     if dispute.status == Status.CLOSED:
         return None
     if open_transfer is not None:

@@ -15,6 +15,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import i18n
 from bot.access import Action
+from bot.callbacks import DisputePress, DisputeVerb
 from bot.card import copies
 from bot.card import send as case_cards
 from bot.cases import store as case_store
@@ -85,7 +86,7 @@ async def transfer_case(session: AsyncSession, reference: str, actor: Actor, *, 
 async def _ask_feedback(session: AsyncSession, report: Report, item: Transfer, chat: int, line, settings) -> None:
     with i18n.use_locale(settings.default_locale):
         payload = {"text": line(), "parse_mode": "HTML", "reply_markup": InlineKeyboardMarkup(
-            [[InlineKeyboardButton(_("Feedback"), callback_data=f"dp:fb:{item.id}")]]).to_dict()}
+            [[InlineKeyboardButton(_("Feedback"), callback_data=DisputePress(DisputeVerb.FEEDBACK, item.id).pack())]]).to_dict()}
     await enqueue(session, f"report:{report.id}:transfer:{item.id}:ask", chat, payload,
                   depends_on_key=(await copies.card_keys(session, report.id))[chat], depends_as="reply")
 
