@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from bot.cases.deadlines import open_case
 from bot.cases.store import Actor
 from bot.daily.summary import DayData, load_org, render_day_summary
 from bot.disputes import checks, service
@@ -208,6 +209,8 @@ class TestAnyCase:
         await org.member(3010, department, Role.REPORTER, name="信访局干部")
         report = await file_report(db, settings, tree.units["C01"], tree.reporters["C01"], category=Category.PETITION)
         await checks.run_check(db, settings, T0)   # a petition does not enter the dispute register
+        async with db.session() as session:
+            await open_case(session, report, settings, T0)
         district, street = await actor(db, tree.leaders["D01"]), await actor(db, tree.leaders["S01"])
         step = {"settings": settings, "now": T0, "chat_id": None}
         async with db.session() as session:
@@ -237,6 +240,11 @@ class TestAnyCase:
         feedback_chats = {chat for key, chat in keys if key.startswith(f"report:{report.id}:feedback:")}
         assert feedback_chats >= {tree.groups["C01"], tree.groups["S01"], -1005}
         assert f"事项 {report.reference}（和平社区）" in listing and "现场督办" in listing
+        async with db.read_session() as session:
+            edits = list((await session.execute(select(OutboxMessage.payload).where(
+                OutboxMessage.method == "editMessageText", OutboxMessage.chat_id == tree.groups["C01"],
+                OutboxMessage.key.like(f"report:{report.id}:card:%")).order_by(OutboxMessage.id))).scalars())
+        assert "已约谈信访人" in edits[-1]["text"]   # the card's own timeline shows the feedback
 
 
 class TestTransferReminder:

@@ -32,10 +32,10 @@ from storage.outbox import enqueue
 
 
 async def case_of(session: AsyncSession, reference: str) -> Report:
-    report = await case_store.report_by_reference(session, reference.strip())
-    if report is None:
+    found = await case_store.report_by_reference(session, reference.strip())
+    if found is None:
         raise StepError(_("No case with that reference."))
-    return report
+    return await case_store.load_report(session, found.id, lock=True)   # with what its card shows
 
 
 async def supervise_case(session: AsyncSession, reference: str, actor: Actor, *, method: str, due: datetime,
@@ -94,7 +94,7 @@ async def _ask_feedback(session: AsyncSession, report: Report, item: Transfer, c
 async def case_feedback(session: AsyncSession, item: Transfer, actor: Actor, text: str, settings: Settings,
                         now: datetime) -> None:
     """The department's feedback on a transferred case: a case event and a reply under every card."""
-    report = await session.get(Report, item.report_id)
+    report = await case_store.load_report(session, item.report_id, lock=True)
     org = await load_org(session)
     name = org.units[item.department_id].name
     await case_store.record(session, report, "feedback", actor, now, reason=text, unit=name)
@@ -105,8 +105,12 @@ async def case_feedback(session: AsyncSession, item: Transfer, actor: Actor, tex
 
 async def tell_cards(session: AsyncSession, report: Report, stem: str, settings: Settings, text_of,
                      chats: list[int] | None = None) -> None:
-    """A reply under every copy of the case's card (or those in `chats`), in each chat's language."""
-    keys = await case_cards.readable_keys(session, report, await case_store.existing_case(session, report.id))
+    """A reply under every copy of the case's card (or those in `chats`), in each chat's language;
+    with every copy edited first, so its timeline shows the step."""
+    case = await case_store.existing_case(session, report.id)
+    if case is not None and chats is None:
+        await case_cards.refresh_cards(session, report, case, settings)
+    keys = await case_cards.readable_keys(session, report, case)
     targets = [c for c in keys if chats is None or c in chats]
     locales = await case_cards.chat_locales(session, targets, settings)
     for chat_id in targets:

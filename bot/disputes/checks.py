@@ -15,6 +15,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cases.machine import FINAL
+from bot.cases.store import load_report
 from bot.config import Settings
 from bot.daily.overdue import OverdueItem, register_overdue_provider, register_supervised_provider
 from bot.daily.summary import load_org
@@ -89,7 +90,7 @@ async def remind_supervisions(session: AsyncSession, settings: Settings, now: da
             dispute = await session.get(Dispute, item.dispute_id)
             await cards.reply(session, dispute, f"dispute:{dispute.id}:supervision-missed:{item_id}", text_of, settings)
         else:
-            report = await session.get(Report, item.report_id)
+            report = await load_report(session, item.report_id, lock=True)
             await casework.tell_cards(session, report, f"report:{report.id}:supervision-missed:{item_id}", settings,
                                       text_of)
     return len(ids)
