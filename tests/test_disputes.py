@@ -281,3 +281,21 @@ class TestDepartments:
             loaded = await load_org(session)
         due = due_units(loaded, loaded.order, datetime.now(UTC) + timedelta(days=1))
         assert tree.units["C02"].id in due and department.id not in due
+
+
+class TestNothingAfterClosing:
+    async def test_a_closed_disputes_transfer_and_supervision_are_not_reminded(self, db, settings, org):
+        tree = await org.tree()
+        department = await org.unit("P01", "区信访局", "department", tree.units["D01"], -1005)
+        community, district = await actor(db, tree.leaders["C01"]), await actor(db, tree.leaders["D01"])
+        dispute = await new_dispute(db, settings, tree.units["C01"], community)
+        step = {"settings": settings, "now": T0, "chat_id": None}
+        async with db.session() as session:
+            await service.assign(session, dispute.id, community, unit_id=tree.units["C01"].id,
+                                 leader_id=community.member.id, deadline=T0 + timedelta(days=9), **step)
+            await service.transfer(session, dispute.id, community, department_id=department.id,
+                                   due=T0 + timedelta(days=1), **step)
+            await service.supervise(session, dispute.id, district, method="word", due=T0 + timedelta(days=1), **step)
+            await service.file_result(session, dispute.id, community, text="已调解", **step)
+            await service.close(session, dispute.id, community, **step)
+        assert await checks.run_check(db, settings, T0 + timedelta(days=3)) == 0

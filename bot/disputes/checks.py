@@ -77,9 +77,16 @@ async def remind_results(session: AsyncSession, settings: Settings, now: datetim
     return len(ids)
 
 
+def _still_open(model):
+    """The supervision's or transfer's dispute or case is not closed: nothing is reminded after."""
+    closed_dispute = exists().where(Dispute.id == model.dispute_id, Dispute.status == Status.CLOSED)
+    closed_case = exists().where(Report.id == model.report_id, Report.status.in_(list(FINAL)))
+    return ~closed_dispute & ~closed_case
+
+
 async def remind_supervisions(session: AsyncSession, settings: Settings, now: datetime) -> int:
     query = select(Supervision.id).where(Supervision.settled_at.is_(None), Supervision.due_at <= now,
-                                         Supervision.reminded_at.is_(None))
+                                         Supervision.reminded_at.is_(None), _still_open(Supervision))
     ids = await _claim(session, Supervision, Supervision.reminded_at, list((await session.execute(query)).scalars()),
                        now)
     for item_id in ids:
@@ -98,7 +105,7 @@ async def remind_supervisions(session: AsyncSession, settings: Settings, now: da
 
 async def remind_transfers(session: AsyncSession, settings: Settings, now: datetime) -> int:
     query = select(Transfer.id).where(Transfer.feedback_at.is_(None), Transfer.due_at <= now,
-                                      Transfer.reminded_at.is_(None))
+                                      Transfer.reminded_at.is_(None), _still_open(Transfer))
     ids = await _claim(session, Transfer, Transfer.reminded_at, list((await session.execute(query)).scalars()), now)
     org = await load_org(session) if ids else None
     for item_id in ids:
