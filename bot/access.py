@@ -82,6 +82,18 @@ class Action(StrEnum):
     OPINION_SUBSIDE = "opinion_subside"   # 已平息
     # The evaluation (总结评估) of an ended case: the reporting unit's leaders, in private.
     EVALUATE = "evaluate"
+    # Disputes (矛盾纠纷), each about one unit (`unit_id`): see DISPUTE_RULES.
+    DISPUTE_REGISTER = "dispute_register"
+    DISPUTE_ASSIGN = "dispute_assign"
+    DISPUTE_APPROVE = "dispute_approve"
+    DISPUTE_MEDIATE = "dispute_mediate"
+    DISPUTE_MOVE_UP = "dispute_move_up"
+    DISPUTE_TRANSFER = "dispute_transfer"
+    DISPUTE_FEEDBACK = "dispute_feedback"
+    DISPUTE_RESULT = "dispute_result"
+    DISPUTE_CLOSE = "dispute_close"
+    SUPERVISE = "supervise"
+    SUPERVISED = "supervised"   # the /supervised list: filtered per item
 
 
 CASE_ACTIONS = frozenset({Action.RECEIVE, Action.ASSIGN, Action.ACCEPT, Action.ARRIVE, Action.RESOLVE,
@@ -99,8 +111,19 @@ SUBTREE_ACTIONS = frozenset({Action.LEDGER, Action.TASK_CREATE})
 OPINION_ACTIONS = frozenset({Action.OPINION_MONITOR, Action.OPINION_CONSULT, Action.OPINION_DRAFT,
                              Action.OPINION_APPROVE, Action.OPINION_REPLY, Action.OPINION_SUBSIDE})
 OPINION_LEADER_STEPS = frozenset({Action.OPINION_CONSULT, Action.OPINION_SUBSIDE})
-PRIVATE_ONLY = frozenset({Action.EVALUATE, Action.LEDGER, Action.VIEW, Action.LIST_OPEN, Action.LIST_MINE, Action.WHOAMI, Action.UNITS,
-                          Action.INVITE, Action.MEMBERS, Action.DUTY_SET, Action.SENSITIVE, *RECORD_STEPS})
+# Who may take a dispute step about unit U: its own people ("member": any role in U), its
+# leaders and those above ("leader"), or only leaders of a unit above U ("above": the
+# principal leader's approval of a major dispute, supervision from above).
+DISPUTE_RULES = {
+    Action.DISPUTE_REGISTER: "member", Action.DISPUTE_FEEDBACK: "member",
+    Action.DISPUTE_MEDIATE: "member_or_leader", Action.DISPUTE_MOVE_UP: "member_or_leader",
+    Action.DISPUTE_RESULT: "member_or_leader",
+    Action.DISPUTE_ASSIGN: "leader", Action.DISPUTE_TRANSFER: "leader", Action.DISPUTE_CLOSE: "leader",
+    Action.DISPUTE_APPROVE: "above", Action.SUPERVISE: "above",
+}
+PRIVATE_ONLY = frozenset({Action.EVALUATE, Action.DISPUTE_REGISTER, Action.SUPERVISED, Action.LEDGER, Action.VIEW,
+                          Action.LIST_OPEN, Action.LIST_MINE, Action.WHOAMI, Action.UNITS, Action.INVITE,
+                          Action.MEMBERS, Action.DUTY_SET, Action.SENSITIVE, *RECORD_STEPS})
 
 
 class Place(StrEnum):
@@ -254,6 +277,8 @@ def decide(who: Who, action: Action, where: Where, *, org: Org | None = None, ca
         return _administration(who, action, where, org or Org(), unit_id)
     if action in SUBTREE_ACTIONS | {Action.ADOPT, Action.TASK_FILE}:
         return _unit_work(who, action, org or Org(), unit_id)
+    if action in DISPUTE_RULES:
+        return _dispute(who, DISPUTE_RULES[action], org or Org(), unit_id)
     return None   # LIST_OPEN, LIST_MINE, DUTY_VIEW: what is shown is filtered per item
 
 
@@ -269,6 +294,22 @@ def _unit_work(who: Who, action: Action, org: Org, unit_id: int | None) -> Refus
         return None
     heads = who.units_with(Role.LEADER, Role.ADMIN)
     return None if heads & set(chain) else Refusal.NOT_ALLOWED
+
+
+def _dispute(who: Who, rule: str, org: Org, unit_id: int | None) -> Refusal | None:
+    if unit_id is None:
+        return Refusal.NOT_ALLOWED
+    if who.operator:
+        return None
+    chain = org.up(unit_id)
+    leaders = who.units_with(Role.LEADER)
+    allowed = {
+        "member": unit_id in {unit for unit, _role in who.roles},
+        "member_or_leader": unit_id in {unit for unit, _role in who.roles} or bool(leaders & set(chain)),
+        "leader": bool(leaders & set(chain)),
+        "above": bool(leaders & set(chain[1:])),
+    }[rule]
+    return None if allowed else Refusal.NOT_ALLOWED
 
 
 def _administration(who: Who, action: Action, where: Where, org: Org, unit_id: int | None) -> Refusal | None:

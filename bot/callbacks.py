@@ -384,3 +384,40 @@ class EditPress(CallbackData, prefix="e"):
 def all_kinds() -> list[type[CallbackData]]:
     """Every kind of button (for tests and for checking prefixes are unique)."""
     return list(CallbackData.__subclasses__())
+
+
+# --- Disputes (矛盾纠纷) ------------------------------------------------------------------------
+
+
+class DisputeVerb(StrEnum):
+    """The dispute card's buttons (a Feedback button carries the transfer's number)."""
+
+    ASSIGN = "as"
+    APPROVE = "ap"
+    MEDIATE = "md"
+    MOVE_UP = "up"
+    SUPERVISE = "sv"
+    TRANSFER = "tr"
+    FEEDBACK = "fb"
+    RESULT = "rs"
+    CLOSE = "cl"
+
+
+@dataclasses.dataclass(frozen=True)
+class DisputePress(CallbackData, prefix="dp"):
+    verb: DisputeVerb
+    number: int
+
+
+@dataclasses.dataclass(frozen=True)
+class DisputeChoice(CallbackData, prefix="dq"):
+    """A choice under a dispute step's question: a unit, a leader, an outcome, a method, days."""
+
+    value: str = text_field(r"\w{1,24}")
+
+
+@dataclasses.dataclass(frozen=True)
+class DisputeIntakePress(CallbackData, prefix="di"):
+    """A button of the /dispute intake: the parties' kind, the level, register, cancel."""
+
+    value: str = text_field(r"\w{1,16}")

@@ -152,6 +152,13 @@ class Settings(BaseSettings):
     task_reminder_hours: float = Field(default=24, ge=0)
     task_street_kinds: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["street"])
     task_bulletin_kinds: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["district"])
+    # Disputes (矛盾纠纷): attempts per level before moving up (三三制), hours for the written
+    # result after assignment, the level from which a dispute is major (principal leader's approval),
+    # days offered as the deadline for the responsible unit, a supervision and a transfer.
+    dispute_attempts_per_level: int = Field(default=3, ge=1, le=20)
+    dispute_result_hours: float = Field(default=24, gt=0)
+    dispute_major_level: int = Field(default=2, ge=0, le=4)
+    dispute_deadline_days: int = Field(default=7, ge=1, le=365)
     # Stay this much under Telegram's figures: paces are stretched by it and the global
     # sliding window spans this many seconds (network jitter bunches arrivals).
     telegram_limit_margin: float = Field(1.05, ge=1, le=2)

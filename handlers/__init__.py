@@ -20,6 +20,8 @@ from handlers import (
     common,
     correction,
     daily,
+    dispute,
+    dispute_steps,
     duty,
     ledger,
     marks,
@@ -37,7 +39,7 @@ from handlers.base import Command, refuse_foreign_press
 # Commands first, flows after: a /command typed in the middle of a form must reach its
 # command handler rather than be taken as the form's answer.
 FLOWS = (common, admin, members, sensitive, duty, case, signoff, correction, marks, opinion, adoption, ledger,
-         stats, analysis, report, daily, task_new, tasks)
+         stats, analysis, report, daily, task_new, tasks, dispute, dispute_steps)
 
 
 def register_all(application: Application) -> None:

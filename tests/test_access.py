@@ -98,6 +98,18 @@ ALLOWED: dict[Action, dict[str, tuple[str, ...]]] = {
     Action.OPINION_APPROVE: dict.fromkeys(("operator", "leader_on", "leader_off"), HERE),
     # Only once the case ended (TestEvaluate): the matrix's case is still open.
     Action.EVALUATE: {},
+    # Disputes about C01: its own people register (privately) and give feedback (as a department);
+    # they or leaders at C01 and above mediate, move up, file the result; leaders at C01 and above
+    # assign, transfer, close; only leaders above C01 approve a major one and supervise.
+    Action.DISPUTE_REGISTER: dict.fromkeys(("operator", "reporter", "other_reporter", "assignee"), ("private",)),
+    Action.DISPUTE_FEEDBACK: dict.fromkeys(("operator", "reporter", "other_reporter", "assignee"), EVERYWHERE),
+    **{action: dict.fromkeys(("operator", "reporter", "other_reporter", "assignee", "leader_on", "leader_off"),
+                             EVERYWHERE)
+       for action in (Action.DISPUTE_MEDIATE, Action.DISPUTE_MOVE_UP, Action.DISPUTE_RESULT)},
+    **{action: dict.fromkeys(("operator", "leader_on", "leader_off"), EVERYWHERE)
+       for action in (Action.DISPUTE_ASSIGN, Action.DISPUTE_TRANSFER, Action.DISPUTE_CLOSE,
+                      Action.DISPUTE_APPROVE, Action.SUPERVISE)},
+    Action.SUPERVISED: dict.fromkeys(WITH_ACCESS, ("private",)),
 }
 
 MATRIX = [(action, actor, place, place in ALLOWED[action].get(actor, ()))
@@ -156,6 +168,22 @@ class TestUnitWork:
     def test_rules(self, roles, action, unit, allowed):
         who = Who(50, member_id=50, active=True, roles=frozenset(roles))
         assert (decide(who, action, PRIVATE, org=ORG, unit_id=unit) is None) == allowed
+
+    @pytest.mark.parametrize("roles, action, unit, allowed", [
+        ({(C01, Role.LEADER)}, Action.DISPUTE_ASSIGN, C01, True),     # the leader in charge assigns
+        ({(C01, Role.LEADER)}, Action.DISPUTE_APPROVE, C01, False),   # a major one: approved from above
+        ({(S01, Role.LEADER)}, Action.DISPUTE_APPROVE, C01, True),
+        ({(C01, Role.LEADER)}, Action.SUPERVISE, C01, False),         # supervision comes from above
+        ({(D01, Role.LEADER)}, Action.SUPERVISE, S01, True),
+        ({(C02, Role.LEADER)}, Action.DISPUTE_MEDIATE, C01, False),   # beside: nothing
+        ({(C01, Role.REPORTER)}, Action.DISPUTE_CLOSE, C01, False),
+        ({(C01, Role.REPORTER)}, Action.DISPUTE_FEEDBACK, C01, True),
+        ({(S01, Role.LEADER)}, Action.DISPUTE_FEEDBACK, C01, False),  # feedback is the department's own
+        ({(C01, Role.LEADER)}, Action.DISPUTE_ASSIGN, None, False),
+    ])
+    def test_dispute_rules(self, roles, action, unit, allowed):
+        who = Who(50, member_id=50, active=True, roles=frozenset(roles))
+        assert (decide(who, action, Where(Place.OTHER_GROUP, group_unit=unit), org=ORG, unit_id=unit) is None) == allowed
 
     def test_operators_set_tasks_for_everyone_but_file_none(self):
         operator = ACTORS["operator"]

@@ -151,12 +151,12 @@ class TestXlsx:
     async def test_four_sheets_with_headers_in_the_readers_language(self, db, month):
         data, _written = await export(db, 1002)
         workbook = load_workbook(io.BytesIO(data))
-        assert workbook.sheetnames == ["事项台账", "日报台账", "汇总", "舆情台账"]
+        assert workbook.sheetnames == ["事项台账", "日报台账", "汇总", "舆情台账", "矛盾纠纷台账"]
         header = [c.value for c in workbook["事项台账"][1]]
         assert header[:5] == ["编号", "单位", "单位层级", "类别", "级别"]
         data, _written = await export(db, 1002, locale="en")
         assert load_workbook(io.BytesIO(data)).sheetnames == ["Case ledger", "Daily report ledger", "Summary",
-                                                              "Public-opinion register"]
+                                                              "Public-opinion register", "Dispute register"]
 
     async def test_one_row_per_case_in_scope_and_none_outside(self, db, month):
         data, written = await export(db, 1002)

@@ -133,6 +133,6 @@ class TestDelivery:
         assert photo.params["protect_content"] is True and document.params["protect_content"] is True
         assert mpimage.imread(io.BytesIO(photo.params["photo"].data), format="png").shape[0] > 1000
         assert document.params["document"].filename == "ledger-20261101-20261130.xlsx"
-        assert load_workbook(io.BytesIO(document.params["document"].data)).sheetnames == ["事项台账", "日报台账", "汇总", "舆情台账"]
+        assert load_workbook(io.BytesIO(document.params["document"].data)).sheetnames == ["事项台账", "日报台账", "汇总", "舆情台账", "矛盾纠纷台账"]
         text = await emulator.wait_for_message(-1002, contains="月度统计")
         assert text.index < photo.index < document.index      # in the order they were queued

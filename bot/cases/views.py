@@ -61,6 +61,10 @@ EVENT_TEXTS = {
     "verified": N_("{actor} recorded the verification result: {reason}"),
     "false": N_("{actor} marked it a false report: {reason}"),
     "concealed": N_("{actor} marked it a concealed report: {reason}"),
+    # Supervision, transfer and feedback (bot.disputes.casework).
+    "supervise": N_("Supervised by {unit} ({actor}), due {until}"),
+    "transfer": N_("{actor} transferred it to {unit}, due {until}"),
+    "feedback": N_("Feedback from {unit} ({actor}): {reason}"),
 }
 # The public-opinion steps and the evaluation (bot.opinion) read as their own module says.
 EVENT_TEXTS.update(OPINION_EVENTS)
@@ -127,6 +131,8 @@ def event_text(event: CaseEvent, *, full: bool = False) -> str:
         "reference": details.get("reference", ""), "number": details.get("number", ""),
         "old": level_name(details.get("old", 0)), "new": level_name(details.get("new", 0)),
         "due": format_time(datetime.fromisoformat(due)) if due else "—",
+        # Deadlines days away (supervision, transfer) are shown with their date.
+        "until": format_datetime(datetime.fromisoformat(details["until"]), "short") if details.get("until") else "—",
     }
     kind = "escalate_top" if event.kind == "escalate" and not values["unit"] else event.kind
     return _(EVENT_TEXTS.get(kind, "{actor}")).format(**values)

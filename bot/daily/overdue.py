@@ -59,3 +59,21 @@ async def overdue_items(session: AsyncSession, now: datetime) -> list[OverdueIte
     for provider in list(_providers):
         items.extend(await provider(session, now))
     return sorted(items, key=lambda item: (item.due_at, item.reference))
+
+
+# Supervised items (督办), open whatever their deadline: listed and counted in the summary.
+_supervised: list[OverdueProvider] = []
+
+
+def register_supervised_provider(provider: OverdueProvider) -> OverdueProvider:
+    """Add a provider of open supervised items (idempotent); `what` names the method."""
+    if provider not in _supervised:
+        _supervised.append(provider)
+    return provider
+
+
+async def supervised_items(session: AsyncSession, now: datetime) -> list[OverdueItem]:
+    items: list[OverdueItem] = []
+    for provider in list(_supervised):
+        items.extend(await provider(session, now))
+    return sorted(items, key=lambda item: (item.due_at, item.reference))

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.daily.opinion import OpinionLine, opinion_lines, opinion_section
-from bot.daily.overdue import OverdueItem, overdue_items
+from bot.daily.overdue import OverdueItem, overdue_items, supervised_items
 from bot.daily.schedule import Schedule
 from bot.daily.store import Activity, Outcome, UnitDay, load_activity
 from bot.i18n import N_, _, current_locale, format_date, use_locale
@@ -189,6 +189,7 @@ class DayData:
     reports: dict[int, list[ReportLine]]          # today's reports by unit
     open_major: dict[int, list[ReportLine]]       # open level I–II reports by unit
     overdue: dict[int, list[OverdueItem]]
+    supervised: dict[int, list[OverdueItem]] = field(default_factory=dict)
     previous_day: date | None = None
     previous_deadline: datetime | None = None
     # Each report line is rendered once and shown in every group above its unit.
@@ -227,12 +228,15 @@ async def load_day(session: AsyncSession, schedule: Schedule, day: date, now: da
     overdue: dict[int, list[OverdueItem]] = {}
     for item in await overdue_items(session, now):
         overdue.setdefault(item.unit_id, []).append(item)
+    supervised: dict[int, list[OverdueItem]] = {}
+    for item in await supervised_items(session, now):
+        supervised.setdefault(item.unit_id, []).append(item)
     return DayData(
         day=day, deadline=schedule.deadline_at(day),
         activity=await load_activity(session, previous or day, day),
         reports=await _report_lines(session, Report.local_date == day),
         open_major=await _report_lines(session, Report.level <= 2, Report.status.not_in(CLOSED_STATUSES)),
-        overdue=overdue, previous_day=previous,
+        overdue=overdue, supervised=supervised, previous_day=previous,
         previous_deadline=schedule.deadline_at(previous) if previous else None,
         opinion=await opinion_lines(session, day, schedule.tz),
     )
@@ -240,7 +244,9 @@ async def load_day(session: AsyncSession, schedule: Schedule, day: date, now: da
 
 def due_units(org: Org, unit_ids: list[int], deadline: datetime) -> list[int]:
     """The units that owed a report: those that existed when the deadline passed."""
-    return [u for u in unit_ids if org.units[u].created_at <= deadline]
+    # A department (kind `department`) is outside the reporting chain: it takes transfers (转送)
+    # and owes no daily report.
+    return [u for u in unit_ids if org.units[u].created_at <= deadline and org.units[u].kind != "department"]
 
 
 def missing_units(org: Org, data: DayData) -> list[int]:
@@ -267,7 +273,18 @@ def render_day_summary(org: Org, data: DayData, unit_id: int, tz: ZoneInfo,
     lines += opinion_section([item for u in units for item in data.opinion.get(u, [])])
     lines += _open_major_section(org, data, [r for u in units for r in data.open_major.get(u, [])])
     lines += _overdue_section(org, [i for u in units for i in data.overdue.get(u, [])], tz)
+    lines += _supervised_section(org, [i for u in units for i in data.supervised.get(u, [])], tz)
     return "\n".join(lines)
+
+
+def _supervised_section(org: Org, items: list[OverdueItem], tz: ZoneInfo) -> list[str]:
+    """Open supervised items (督办), counted, each with its method and deadline."""
+    if not items:
+        return []
+    return ["", _("<b>Supervised items ({count})</b>").format(count=len(items))] + [
+        _("• <code>{reference}</code> {unit} · {title} — {what}, due {due}").format(
+            reference=esc(i.reference), unit=esc(org.units[i.unit_id].name), title=esc(i.title), what=_(i.what),
+            due=f"{day_text(i.due_at.astimezone(tz).date())} {local_hm(i.due_at, tz)}") for i in items]
 
 
 def _counts_section(org: Org, data: DayData, units: list[int]) -> list[str]:

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.daily.schedule import Schedule
 from bot.daily.summary import Org, level_name
 from bot.i18n import _
-from bot.ledger import opinion, sheets
+from bot.ledger import disputes, opinion, sheets
 from bot.ledger.rows import LedgerFilter, case_rows, daily_rows
 from bot.ledger.sheets import CASE_COLUMNS, DAILY_COLUMNS, SHEETS, Column, Paths, Summary
 from bot.ledger.tasks import task_sheets
@@ -43,6 +43,7 @@ class Written:
     cases: int = 0
     days: int = 0
     truncated: bool = False
+    disputes: int = 0
 
 
 @dataclass(frozen=True)
@@ -133,8 +134,9 @@ async def _write_xlsx(session: AsyncSession, job: LedgerJob, target: IO[bytes]) 
     for values in lines:
         totals.append(values)
     _filter(totals, columns, len(lines))
-    await _task_sheets(session, job, workbook, styles)
     await _opinion_sheet(session, workbook, job, paths, styles)
+    written.disputes = await _disputes(session, job, workbook, styles)
+    await _task_sheets(session, job, workbook, styles)
     workbook.save(target)
     return written
 
@@ -158,6 +160,15 @@ async def _opinion_sheet(session: AsyncSession, workbook: Workbook, job: LedgerJ
                             styles))
         count += 1
     _filter(sheet, opinion.COLUMNS, count)
+    return count
+
+
+async def _disputes(session: AsyncSession, job: LedgerJob, workbook: Workbook, styles: _Styles) -> int:
+    sheet, count = _sheet(workbook, _(disputes.SHEET), disputes.COLUMNS, styles), 0
+    async for values in disputes.dispute_rows(session, job.org, job.flt, job.tz):
+        sheet.append(_cells(sheet, disputes.COLUMNS, values, styles))
+        count += 1
+    _filter(sheet, disputes.COLUMNS, count)
     return count
 
 

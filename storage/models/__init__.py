@@ -12,6 +12,14 @@ from storage.models.case import (
     FollowUp,
 )
 from storage.models.daily import DailyKind, DailyMiss, DailyReport, UnitQuota
+from storage.models.dispute import (
+    Dispute,
+    DisputeAttempt,
+    DisputeCard,
+    DisputeEvent,
+    Supervision,
+    Transfer,
+)
 from storage.models.duty import DutyShift
 from storage.models.fsm import FSMState
 from storage.models.jobs import JobRun, JobStatus
@@ -39,6 +47,10 @@ __all__ = [
     "DailyKind",
     "DailyMiss",
     "DailyReport",
+    "Dispute",
+    "DisputeAttempt",
+    "DisputeCard",
+    "DisputeEvent",
     "DutyShift",
     "Evaluation",
     "FSMState",
@@ -66,9 +78,11 @@ __all__ = [
     "Role",
     "SenderLease",
     "SensitivePeriod",
+    "Supervision",
     "Task",
     "TaskFiling",
     "TaskPeriod",
+    "Transfer",
     "Unit",
     "UpdateStatus",
     "UnitQuota",
