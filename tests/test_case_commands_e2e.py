@@ -31,10 +31,11 @@ def clock(bot) -> Clock:
 
 
 async def say(emulator, user_id: int, chat_id: int, text: str) -> SentMessage:
-    """Type `text` in a chat; the bot's first answer there after it."""
+    """Type `text` in a chat; the bot's first answer there after it (the cards already sent)."""
+    await emulator.wait_idle()
     mark = len(emulator.sent)
     await emulator.users[user_id].send(text, chat=emulator.chats[chat_id] if chat_id < 0 else None)
-    return await emulator.wait_for_message(chat_id, after=mark)
+    return await emulator.wait_for_message(chat_id, after=mark, predicate=lambda m: not m.buttons())
 
 
 async def private_after(emulator, user_id: int, mark: int) -> list[str]:
