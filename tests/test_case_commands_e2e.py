@@ -9,18 +9,12 @@ from sqlalchemy import func, select
 
 from bot.sandbox.emulator import SentMessage
 from storage.models import AuditLog, CaseStatus
-from tests.case_helpers import Clock, file_report, reload
+from tests.case_helpers import Clock, file_report, reload, started_tree
 
 
 @pytest.fixture
 async def tree(org, emulator):
-    tree = await org.tree()
-    for code, chat_id in tree.groups.items():
-        emulator.group(chat_id, f"{tree.units[code].name}工作群")
-    for telegram_id in [*tree.leaders.values(), *tree.reporters.values()]:
-        emulator.user(telegram_id, f"u{telegram_id}")
-        emulator.started.add(telegram_id)
-    return tree
+    return await started_tree(org, emulator)
 
 
 @pytest.fixture
