@@ -27,12 +27,12 @@ from telegram.request import HTTPXRequest
 import handlers
 from bot import flood, i18n, metrics
 from bot.config import Settings
+from bot.context import Context
 from bot.delivery.limiter import PriorityRateLimiter
 from bot.delivery.sender import start_sender, stop_sender
 from bot.protect import ProtectingBot
 from bot.runtime import (
     ChatOrderedProcessor,
-    Context,
     prepare_update,
     request_redelivery,
     request_rerun,

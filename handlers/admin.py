@@ -10,8 +10,8 @@ from bot import access, i18n
 from bot.access import Action
 from bot.callbacks import InvitePress
 from bot.config import SUPPORTED_LOCALES
+from bot.context import Context
 from bot.i18n import N_, _
-from bot.runtime import Context
 from bot.textutil import esc, parse_digits, split_message
 from handlers.base import Command, is_private
 from handlers.common import role_name

@@ -10,9 +10,9 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 from bot.callbacks import AdoptionPress, AdoptionStep
 from bot.cases import adoption, store
 from bot.cases.adoption import INSTRUCTION_MAX, Refusal
+from bot.context import Context, InState
 from bot.fsm import FSMContext, State, StatesGroup
 from bot.i18n import N_, _
-from bot.runtime import Context, InState
 from bot.textutil import esc
 from handlers.base import Command
 from handlers.case.common import actor_of, now_of

@@ -9,9 +9,9 @@ from bot import access, i18n
 from bot.access import Action, Refusal
 from bot.callbacks import LanguagePress
 from bot.config import SUPPORTED_LOCALES
+from bot.context import Context, current_scope
 from bot.i18n import N_, _
 from bot.keyboards import MenuButton, main_menu
-from bot.runtime import Context, current_scope
 from bot.textutil import esc
 from handlers.base import Command, button_on_message, display_name, is_private, refuse_foreign_press
 from storage.invites import InviteProblem, redeem_invite

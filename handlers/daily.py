@@ -10,6 +10,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 
 from bot.callbacks import DailyPress
 from bot.clock import now as clock_now
+from bot.context import Context, InState, current_scope
 from bot.daily import buttons
 from bot.daily.schedule import load_schedule
 from bot.daily.scheduler import start_timer
@@ -18,7 +19,6 @@ from bot.daily.texts import NOTE_MAX, render_filed, render_items_question, rende
 from bot.fsm import State, StatesGroup
 from bot.i18n import N_, _
 from bot.keyboards import MENU_LABELS, MenuButton
-from bot.runtime import Context, InState, current_scope
 from bot.textutil import esc
 from handlers.base import Command, is_group
 from handlers.common import HELP_SECTIONS

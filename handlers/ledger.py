@@ -15,6 +15,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 
 from bot.callbacks import LedgerKind, LedgerPress
 from bot.clock import now as clock_now
+from bot.context import Context, InState, current_scope
 from bot.daily.summary import day_text
 from bot.fsm import State, StatesGroup
 from bot.i18n import N_, _
@@ -22,7 +23,6 @@ from bot.ledger import buttons, service
 from bot.ledger.period import Period, PeriodError, parse_period, preset
 from bot.ledger.rows import LedgerFilter
 from bot.ledger.scope import narrow
-from bot.runtime import Context, InState, current_scope
 from bot.textutil import esc
 from handlers.base import Command, is_private
 from handlers.common import HELP_SECTIONS

@@ -16,8 +16,8 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from bot import members
 from bot.access import Action
 from bot.callbacks import MemberPress, MemberStep
+from bot.context import Context
 from bot.i18n import N_, _
-from bot.runtime import Context
 from bot.textutil import esc, split_message
 from handlers.admin import permitted, say, target_unit
 from handlers.base import Command

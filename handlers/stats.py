@@ -10,13 +10,13 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 
 from bot.callbacks import StatsPress
 from bot.clock import now as clock_now
+from bot.context import Context, InState
 from bot.daily.summary import day_text
 from bot.fsm import State, StatesGroup
 from bot.i18n import N_, _, current_locale, use_locale
 from bot.ledger import buttons, service
 from bot.ledger.period import Period, PeriodError, parse_period, preset
 from bot.ledger.scope import narrow
-from bot.runtime import Context, InState
 from bot.stats.charts import render_chart
 from bot.stats.text import render_figures
 from bot.textutil import esc, split_message

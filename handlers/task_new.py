@@ -13,10 +13,10 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 
 from bot.callbacks import CallbackDataError, TaskNewPress, TaskNewStep
 from bot.clock import now as clock_now
+from bot.context import Context, InState, current_scope
 from bot.daily.summary import load_org
 from bot.fsm import State, StatesGroup
 from bot.i18n import N_, _, ngettext
-from bot.runtime import Context, InState, current_scope
 from bot.tasks.access import TaskAction, leading_units, task_allowed
 from bot.tasks.cadence import KINDS, WEEKDAYS, Cadence, CadenceError, format_cadence, parse_cadence
 from bot.tasks.scheduler import calendar

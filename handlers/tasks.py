@@ -12,10 +12,10 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 
 from bot.callbacks import TaskPress, TaskStep
 from bot.clock import now as clock_now
+from bot.context import Context, InState, current_scope
 from bot.daily.summary import load_org
 from bot.fsm import State, StatesGroup
 from bot.i18n import N_, _
-from bot.runtime import Context, InState, current_scope
 from bot.tasks.access import TaskAction, task_allowed
 from bot.tasks.forward import forward_filing
 from bot.tasks.prefill import draft_for

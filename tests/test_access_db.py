@@ -27,8 +27,8 @@ from storage.models import (
     Report,
     Role,
 )
-from tests.case_helpers import T0, actor, file_report
-from tests.conftest import ADMIN_ID
+from tests.support.case_helpers import T0, actor, file_report
+from tests.support.env import ADMIN_ID
 
 UNBOUND = -1999
 

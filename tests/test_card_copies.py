@@ -10,7 +10,7 @@ from bot.card import copies, send
 from bot.cases import store
 from bot.delivery.notices import chat_migrated
 from storage.models import OutboxMessage
-from tests.case_helpers import T0, file_report
+from tests.support.case_helpers import T0, file_report
 
 
 @pytest.fixture

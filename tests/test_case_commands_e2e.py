@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from bot.sandbox.emulator import SentMessage
 from storage.models import AuditLog, CaseStatus
-from tests.case_helpers import Clock, file_report, reload, started_tree
+from tests.support.case_helpers import Clock, file_report, reload, started_tree
 
 
 @pytest.fixture

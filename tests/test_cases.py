@@ -26,8 +26,8 @@ from storage.models import (
     OutboxStatus,
     Role,
 )
-from tests.case_helpers import T0, actor, event_kinds, file_report, outbox_keys, reload
-from tests.conftest import ADMIN_ID
+from tests.support.case_helpers import T0, actor, event_kinds, file_report, outbox_keys, reload
+from tests.support.env import ADMIN_ID
 
 
 @pytest.fixture

@@ -4,13 +4,10 @@ under `if TYPE_CHECKING:` are only for the type checker and do not count."""
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("bot", "handlers", "storage")
+from tests.support.imports import import_graph
+
 # Rings that are being taken apart elsewhere (issue #10's explicit wiring and bot/org split);
 # the test fails on any other ring, and on one of these growing.
 KNOWN = {
@@ -18,46 +15,6 @@ KNOWN = {
     frozenset({"bot.org", "bot.tasks.orgfile"}),
     frozenset({"bot.cli", "bot.sandbox.run"}),
 }
-
-
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def type_checking_only(tree: ast.Module) -> set[ast.AST]:
-    skipped: set[ast.AST] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            for child in node.body:
-                skipped.update(ast.walk(child))
-    return skipped
-
-
-def imported(path: Path, name: str, known: set[str]) -> set[str]:
-    """The project's modules that `path` imports anywhere (`from a import b` may name module a.b)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    skipped, found = type_checking_only(tree), set()
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    for node in ast.walk(tree):
-        if node in skipped:
-            continue
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join(anchor + ([node.module] if node.module else []))
-            submodules = {f"{base}.{alias.name}" for alias in node.names} & known
-            # `from package import module` needs the module; the package only for its own names.
-            found.update(submodules if len(submodules) == len(node.names) else {base, *submodules})
-    return {module for module in found if module in known and module != name}
-
-
-def import_graph() -> dict[str, set[str]]:
-    paths = {module_name(p): p for package in PACKAGES for p in (ROOT / package).rglob("*.py")}
-    return {name: imported(path, name, set(paths)) for name, path in paths.items()}
 
 
 def rings(graph: dict[str, set[str]]) -> list[frozenset[str]]:

@@ -10,8 +10,8 @@ from bot.reporting import routing
 from bot.reporting.rules import load_rules, parse_rules
 from bot.reporting.severity import Facts, Level
 from storage.models import OutboxMessage, Priority, ReferenceCounter, Report, Role
-from tests.conftest import ADMIN_ID
-from tests.report_factories import LEVEL_ANSWERS, file_report
+from tests.support.env import ADMIN_ID
+from tests.support.report_factories import LEVEL_ANSWERS, file_report
 
 DEFAULTS = load_rules(None)
 D01 = routing.UnitNode(1, "D01", "东城区", "district", ((-1001, "东城区群"),))

@@ -12,8 +12,8 @@ from bot.fsm import FSMContext
 from bot.sandbox.emulator import parse_text
 from storage.models import FSMState, OutboxMessage, Report, Role, SensitivePeriod
 from storage.types import utcnow
-from tests.report_factories import TZ
-from tests.wizard_driver import ReporterDriver, is_question
+from tests.support.report_factories import TZ
+from tests.support.wizard_driver import ReporterDriver, is_question
 
 
 @pytest.fixture

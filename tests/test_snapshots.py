@@ -6,7 +6,7 @@ Regenerate them after an intended change with
 
     SHANGBAO_UPDATE_SNAPSHOTS=1 .venv/bin/python -m pytest tests/test_snapshots.py
 
-Every rendering is also checked against the glossary (tests/glossary.py).
+Every rendering is also checked against the glossary (tests/support/glossary.py).
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ from storage.models import (
     Report,
     UnitQuota,
 )
-from tests.daily_factories import ReportFactory, backdate_units, daily_settings, local
-from tests.glossary import problems
-from tests.test_report_cards import make_report
+from tests.support.daily_factories import ReportFactory, backdate_units, daily_settings, local
+from tests.support.glossary import problems
+from tests.support.report_factories import make_report
 
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
 UPDATE = os.environ.get("SHANGBAO_UPDATE_SNAPSHOTS") == "1"

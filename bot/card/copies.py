@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import CaseCard
-from storage.outbox import dialect_insert
+from storage.upsert import dialect_insert
 
 
 def card_key(report_id: int, chat_id: int) -> str:

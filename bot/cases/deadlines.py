@@ -47,7 +47,7 @@ from storage.models import (
     Role,
     Unit,
 )
-from storage.outbox import dialect_insert
+from storage.upsert import dialect_insert
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from storage.models import (
     Report,
     Unit,
 )
-from storage.outbox import dialect_insert
+from storage.upsert import dialect_insert
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 
 from bot.callbacks import CasePress
 from bot.cases import deadlines
+from bot.context import Context, InState
 from bot.i18n import N_
-from bot.runtime import Context, InState
 from handlers.base import Command
 from handlers.case import commands, texts
 from handlers.case.buttons import press_case

@@ -18,8 +18,8 @@ from bot.card import keyboards
 from bot.cases import access, deadlines, details, service, store, views
 from bot.cases.access import Refusal
 from bot.cases.machine import Action
+from bot.context import Context
 from bot.i18n import _
-from bot.runtime import Context
 from bot.textutil import esc
 from handlers.base import button_on_message, is_private, refuse_foreign_press
 from handlers.case import texts

@@ -18,8 +18,8 @@ from bot.callbacks import CaseStep
 from bot.cases import access, details, service, store, views
 from bot.cases.access import Refusal
 from bot.cases.store import Actor
+from bot.context import Context
 from bot.i18n import _
-from bot.runtime import Context
 from bot.textutil import esc, split_message
 from handlers.base import is_private
 from handlers.case.common import (

@@ -20,9 +20,9 @@ from bot import access as bot_access
 from bot.cases import access, service, store
 from bot.cases.access import Refusal
 from bot.cases.store import Actor
+from bot.context import Context, current_scope
 from bot.fsm import State, StatesGroup
 from bot.i18n import _
-from bot.runtime import Context, current_scope
 from bot.textutil import esc
 from handlers.base import display_name, is_private
 from storage.types import utcnow

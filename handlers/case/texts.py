@@ -18,11 +18,11 @@ from bot.cases import service, store
 from bot.cases.access import Refusal
 from bot.cases.followups import FollowUpInput, add_followup
 from bot.cases.machine import Action
+from bot.context import Context
 from bot.fsm import PARKED, FSMContext, State
 from bot.i18n import N_, _
 from bot.reporting import validation
 from bot.reporting.validation import Invalid
-from bot.runtime import Context
 from bot.textutil import esc
 from handlers.base import is_private
 from handlers.case.common import (
