@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from bot import logs
+from bot import i18n, logs
 from bot.card.render import CardView, bounded_names, render_card
 from bot.config import ConfigError, load_settings, parse_clock_time, parse_quota_by_kind
 from bot.org import OrgFileError, parse_org
@@ -133,16 +133,24 @@ def card_report(names: int) -> tuple[Report, CardView]:
     return report, view
 
 
-class TestCardsAlwaysFit:
-    @pytest.mark.parametrize("names", [0, 3, 40, 400])
-    def test_received_by_and_timeline_are_bounded(self, names):
-        report, view = card_report(names)
-        text = render_card(report, view)
-        assert len(text) <= TELEGRAM_TEXT_LIMIT
-        if names > 3:
-            assert "more" in text or "还有" in text
+# How each language says "… and N more" (the locale is set per test: it used to leak in).
+MORE = {"en": "more", "zh_Hans": "等另外", "zh_Hant": "等另外"}
 
-    def test_bounded_names_says_how_many_more(self):
+
+class TestCardsAlwaysFit:
+    @pytest.mark.parametrize("locale", list(MORE))
+    @pytest.mark.parametrize("names", [0, 3, 40, 400])
+    def test_received_by_and_timeline_are_bounded(self, names, locale):
+        report, view = card_report(names)
+        with i18n.use_locale(locale):
+            text = render_card(report, view)
+        assert len(text) <= TELEGRAM_TEXT_LIMIT
+        assert (MORE[locale] in text) == (names > 3)
+
+    @pytest.mark.parametrize("locale", list(MORE))
+    def test_bounded_names_says_how_many_more(self, locale):
         names = [f"n{i}" for i in range(300)]
-        shown = bounded_names(names, room=50)
-        assert len(shown) < 80 and shown.endswith("more") or "还有" in shown
+        with i18n.use_locale(locale):
+            shown = bounded_names(names, room=50)
+        kept = [name for name in shown.split("…")[0].replace("、", ",").split(",") if name.strip()]
+        assert len(shown) < 80 and MORE[locale] in shown and str(len(names) - len(kept)) in shown
