@@ -249,7 +249,8 @@ async def press_new(update: Update, context: Context) -> None:
     action = press.step
     expected = {"skip": (TaskNewForm.instructions, TaskNewForm.questions), "kind": (TaskNewForm.units,),
                 "cad": (TaskNewForm.cadence,), "ok": (TaskNewForm.confirm,), "x": tuple(TaskNewForm.__states__)}
-    if current_scope().state not in {s.state for s in expected[action]}:
+    forged = action is TaskNewStep.CADENCE and press.value not in VALUE_HINT   # not one of our buttons
+    if forged or current_scope().state not in {s.state for s in expected[action]}:
         await query.answer(_("This question was already answered; please use the latest one below."))
         return
     await query.answer()

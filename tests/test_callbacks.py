@@ -159,6 +159,11 @@ class TestCaseSteps:
             assert (step in pressed) == MACHINE.allowed(status, step.action)
         assert (markup is None) == (status in FINAL)
 
+    def test_every_case_button_has_a_handler(self):
+        from handlers.case.buttons import PRESSES
+
+        assert set(PRESSES) == set(CaseStep)
+
     def test_the_base_class_is_a_frozen_dataclass(self):
         with pytest.raises(dataclasses.FrozenInstanceError):
             CasePress(CaseStep.RECEIVE, 1).report_id = 2  # type: ignore[misc]

@@ -8,17 +8,9 @@ from sqlalchemy import select
 
 from bot.card import copies, send
 from bot.cases import store
-from bot.config import load_settings
 from bot.delivery.notices import chat_migrated
 from storage.models import OutboxMessage
 from tests.support.case_helpers import T0, file_report
-from tests.support.env import ADMIN_ID
-
-
-@pytest.fixture
-def settings(db_url):
-    return load_settings(telegram_bot_token="1:x", database_url=db_url, admin_telegram_ids=[ADMIN_ID],
-                         _env_file=None)
 
 
 @pytest.fixture

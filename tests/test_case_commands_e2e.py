@@ -9,18 +9,12 @@ from sqlalchemy import func, select
 
 from bot.sandbox.emulator import SentMessage
 from storage.models import AuditLog, CaseStatus
-from tests.support.case_helpers import Clock, file_report, reload
+from tests.support.case_helpers import Clock, file_report, reload, started_tree
 
 
 @pytest.fixture
 async def tree(org, emulator):
-    tree = await org.tree()
-    for code, chat_id in tree.groups.items():
-        emulator.group(chat_id, f"{tree.units[code].name}工作群")
-    for telegram_id in [*tree.leaders.values(), *tree.reporters.values()]:
-        emulator.user(telegram_id, f"u{telegram_id}")
-        emulator.started.add(telegram_id)
-    return tree
+    return await started_tree(org, emulator)
 
 
 @pytest.fixture
@@ -31,10 +25,11 @@ def clock(bot) -> Clock:
 
 
 async def say(emulator, user_id: int, chat_id: int, text: str) -> SentMessage:
-    """Type `text` in a chat; the bot's first answer there after it."""
+    """Type `text` in a chat; the bot's first answer there after it (the cards already sent)."""
+    await emulator.wait_idle()
     mark = len(emulator.sent)
     await emulator.users[user_id].send(text, chat=emulator.chats[chat_id] if chat_id < 0 else None)
-    return await emulator.wait_for_message(chat_id, after=mark)
+    return await emulator.wait_for_message(chat_id, after=mark, predicate=lambda m: not m.buttons())
 
 
 async def private_after(emulator, user_id: int, mark: int) -> list[str]:

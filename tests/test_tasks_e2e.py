@@ -42,6 +42,18 @@ async def press(emulator, user_id: int, message, data: str):
 
 
 class TestCreateAndFileInChat:
+    async def test_a_forged_cadence_is_answered_and_changes_nothing(self, bot, emulator, db, clock, tree):
+        leader = tree.leaders["D01"]
+        await say(emulator, leader, "/task new", contains="title")
+        instructions = await say(emulator, leader, "国庆安保检查", contains="Instructions")
+        units = await press(emulator, leader, instructions, "tn:skip")
+        cadence = await press(emulator, leader, units, "tn:kind:community")
+        query = await emulator.user(leader, language_code="en").press_raw(None, cadence.message_id, "tn:cad:hourly")
+        answer = await emulator.wait_callback_answer(query)
+        assert "already answered" in answer["text"]
+        value = await press(emulator, leader, cadence, "tn:cad:once")   # the real button still works
+        assert "deadline date" in value.text
+
     async def test_leader_creates_and_community_files_and_amends(self, bot, emulator, db, clock, tree):
         leader, reporter = tree.leaders["D01"], tree.reporters["C01"]
         await say(emulator, leader, "/task new", contains="title")

@@ -8,12 +8,16 @@ which names two cases that may sit on different routes, is answered only private
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 
 from bot import access as bot_access
 from bot.callbacks import CaseStep
 from bot.cases import access, details, service, store, views
 from bot.cases.access import Refusal
+from bot.cases.store import Actor
 from bot.context import Context
 from bot.i18n import _
 from bot.opinion import archive
@@ -88,20 +92,24 @@ async def case_usage(update: Update, context: Context) -> None:
 
 async def open_cases(update: Update, context: Context) -> None:
     """/open: open cases on the routes of my units (leaders) or mine (others), most severe first."""
-    if not await only_in_private(update, context, bot_access.Action.LIST_OPEN, "open"):
-        return
-    async with context.db.session() as session:
-        reports = await service.open_cases_for(session, actor_of(update))
-    await send_list(update, reports, _("<b>Open cases</b>"), _("No open cases."))
+    await list_cases(update, context, bot_access.Action.LIST_OPEN, "open", service.open_cases_for,
+                     _("<b>Open cases</b>"), _("No open cases."))
 
 
 async def my_cases(update: Update, context: Context) -> None:
     """/mine: open cases assigned to me."""
-    if not await only_in_private(update, context, bot_access.Action.LIST_MINE, "mine"):
+    await list_cases(update, context, bot_access.Action.LIST_MINE, "mine", service.assigned_to,
+                     _("<b>Cases assigned to you</b>"), _("No case is assigned to you."))
+
+
+async def list_cases(update: Update, context: Context, action: bot_access.Action, start: str,
+                     query: Callable[[AsyncSession, Actor], Awaitable[list[Report]]], title: str, empty: str) -> None:
+    """A list of cases, only in a private chat (in a group: a button to it, `/start <start>`)."""
+    if not await only_in_private(update, context, action, start):
         return
     async with context.db.session() as session:
-        reports = await service.assigned_to(session, actor_of(update))
-    await send_list(update, reports, _("<b>Cases assigned to you</b>"), _("No case is assigned to you."))
+        reports = await query(session, actor_of(update))
+    await send_list(update, reports, title, empty)
 
 
 async def send_list(update: Update, reports: list[Report], title: str, empty: str) -> None:
