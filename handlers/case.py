@@ -18,7 +18,7 @@ from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot import access as bot_access
-from bot.cases import access, cards, deadlines, details, service, store, views
+from bot.cases import access, cards, deadlines, details, service, steps, store, views
 from bot.cases.access import Refusal
 from bot.cases.followups import FollowUpInput, add_followup
 from bot.cases.machine import Action
@@ -39,7 +39,6 @@ COMMANDS = [
     Command("case", N_("A case with its whole timeline"), private=True),
     Command("mine", N_("Cases assigned to me"), private=True),
     Command("followup", N_("Add a follow-up (续报) to a case"), private=True),
-    Command("close", N_("Close a case with the final report (leaders)"), private=True, group=True),
     Command("reject", N_("Reject a case as not an incident (leaders)"), private=True, group=True),
     Command("merge", N_("Merge a duplicate into another case (leaders)"), private=True, group=True),
 ]
@@ -50,7 +49,6 @@ HELP_LINES = [
     N_("/case &lt;reference&gt; — a case with its timeline"),
     N_("/mine — cases assigned to me"),
     N_("/followup &lt;reference&gt; — add a follow-up (续报)"),
-    N_("/close &lt;reference&gt; [outcome] — the final report (终报), leaders"),
     N_("/reject &lt;reference&gt; &lt;reason&gt; — not an incident, leaders"),
     N_("/merge &lt;reference&gt; &lt;into reference&gt; — merge a duplicate, leaders"),
 ]
@@ -265,7 +263,7 @@ async def show_deadlines(update: Update, report: Report, person: Member, choices
 
 # The texts asked for in private, by the button that asks: the step checked, the state, the question.
 ASKS = {
-    "cls": (Action.CLOSE, CaseText.outcome,
+    "fin": (Action.FINAL, CaseText.outcome,
             N_("Final report for case {reference} ({title}): what was the outcome? Send it as one message.")),
     "rej": (Action.REJECT, CaseText.reason,
             N_("Why is case {reference} ({title}) not an incident? Send the reason as one message.")),
@@ -317,7 +315,7 @@ async def ask_privately(update: Update, context: Context, report_id: int, code: 
 
 def choice_keyboard(report_id: int, code: str) -> InlineKeyboardMarkup:
     index = ASK_CODES.index(code)
-    first = {"cls": N_("🏁 The final report first"), "rej": N_("✖️ The rejection first"),
+    first = {"fin": N_("🏁 The final report first"), "rej": N_("✖️ The rejection first"),
              "fup": N_("📝 The follow-up first")}[code]
     return InlineKeyboardMarkup([
         [InlineKeyboardButton(_("📝 Continue the report"), callback_data=f"c:kep:{report_id}:{index}")],
@@ -368,11 +366,6 @@ async def answer_alert(update: Update, text: str) -> None:
         await update.effective_message.reply_text(text)
 
 
-async def press_close(update: Update, context: Context, report_id: int, args: list[int]) -> None:
-    """Close: a leader is asked privately for the final report's outcome."""
-    await ask_privately(update, context, report_id, "cls")
-
-
 async def press_reject(update: Update, context: Context, report_id: int, args: list[int]) -> None:
     """Reject: a leader is asked privately why this is not an incident."""
     await ask_privately(update, context, report_id, "rej")
@@ -396,8 +389,8 @@ async def press_stop(update: Update, context: Context, report_id: int, args: lis
 
 
 async def take_outcome(update: Update, context: Context) -> None:
-    """The final report's text: closes the case and clears the step."""
-    await take_text(update, context, service.close, _("Case {reference} is closed."))
+    """The final report's text: sends it (a leader closes the case next) and clears the step."""
+    await take_text(update, context, steps.final_report, _("Final report on case {reference} sent."))
 
 
 async def take_reason(update: Update, context: Context) -> None:
@@ -541,7 +534,7 @@ async def press_details(update: Update, context: Context, report_id: int, args: 
 
 
 PRESSES = {
-    "rcv": press_receive, "asg": press_assign, "ask": press_ask, "cls": press_close, "scn": press_on_scene,
+    "rcv": press_receive, "asg": press_assign, "ask": press_ask, "scn": press_on_scene,
     "res": press_resolved, "rej": press_reject, "acc": press_accept, "fup": press_followup,
     "fpk": press_keep_people, "stp": press_stop, "prk": press_park, "kep": press_keep_draft,
     "dtl": press_details,
@@ -634,12 +627,6 @@ async def followup_command(update: Update, context: Context) -> None:
         await press_followup(update, context, report.id, [])
 
 
-async def close_command(update: Update, context: Context) -> None:
-    """/close <reference> [outcome]: closes at once with the outcome, or asks for it."""
-    await text_command(update, context, _("Usage: /close &lt;reference&gt; [outcome]"), service.close,
-                       press_close, _("Case {reference} is closed."))
-
-
 async def reject_command(update: Update, context: Context) -> None:
     """/reject <reference> [reason]: rejects at once with the reason, or asks for it."""
     await text_command(update, context, _("Usage: /reject &lt;reference&gt; [reason]"), service.reject,
@@ -697,7 +684,6 @@ def register(application: Application) -> None:
     application.add_handler(CommandHandler("case", show_case))
     application.add_handler(CommandHandler("mine", my_cases))
     application.add_handler(CommandHandler("followup", followup_command))
-    application.add_handler(CommandHandler("close", close_command))
     application.add_handler(CommandHandler("reject", reject_command))
     application.add_handler(CommandHandler("merge", merge_command))
     application.add_handler(CallbackQueryHandler(press_case, pattern=r"^c:"))

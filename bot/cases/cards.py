@@ -18,6 +18,7 @@ from bot import access, i18n
 from bot.cases import access as case_access
 from bot.cases import store, views
 from bot.cases.machine import FINAL, MACHINE, Action
+from bot.cases.stages import stages_of
 from bot.config import Settings
 from bot.i18n import N_, _
 from bot.reporting.cards import CardView, adoption_row, details_button, render_brief, render_card
@@ -28,8 +29,11 @@ from storage.types import utcnow
 BUTTONS = {
     "rcv": N_("✅ Acknowledge"), "asg": N_("👤 Assign"), "ask": N_("⏰ Ask for update"),
     "cls": N_("🏁 Close"), "scn": N_("📍 On scene"), "res": N_("✔️ Resolved"), "rej": N_("✖️ Not an incident"),
-    "acc": N_("👍 Accept"), "fup": N_("📝 Follow-up"),
+    "acc": N_("👍 Accept"), "fup": N_("📝 Follow-up"), "fin": N_("📄 Final report"),
+    "pln": N_("📋 Contingency plan"), "bbk": N_("↩️ Brought back"),
 }
+# Petitions that reached these levels are brought back (劝返) within a deadline.
+BRING_BACK_REACH = ("city", "province", "beijing")
 # The third row appears when its steps are possible in the case's status.
 OPTIONAL = (("scn", Action.ARRIVE), ("res", Action.RESOLVE), ("rej", Action.REJECT))
 
@@ -44,10 +48,21 @@ def case_keyboard(report: Report, *, brief: bool = False) -> InlineKeyboardMarku
     details = [[details_button(report.id)]] if brief else []
     if report.status in FINAL:
         return InlineKeyboardMarkup(details) if details else None
+    ending = "cls" if MACHINE.allowed(report.status, Action.CLOSE) else "fin"
     rows = [[button("rcv", report.id), button("asg", report.id)],
-            [button("ask", report.id), button("cls", report.id)]]
+            [button("ask", report.id), button(ending, report.id)]]
     optional = [button(code, report.id) for code, action in OPTIONAL if MACHINE.allowed(report.status, action)]
-    return InlineKeyboardMarkup(rows + ([optional] if optional else []) + [adoption_row(report.id)] + details)
+    records = [button(code, report.id) for code in record_buttons(report)]
+    return InlineKeyboardMarkup(rows + [row for row in (optional, records) if row] + [adoption_row(report.id)]
+                                + details)
+
+
+def record_buttons(report: Report) -> list[str]:
+    """The contingency plan (levels I–II) and bringing petitioners back (city, province)."""
+    codes = ["pln"] if report.level <= 2 else []
+    if report.category == "petition" and (report.extra or {}).get("reach") in BRING_BACK_REACH:
+        codes.append("bbk")
+    return codes
 
 
 def brief_in(chat_id: int, settings: Settings) -> bool:
@@ -56,8 +71,8 @@ def brief_in(chat_id: int, settings: Settings) -> bool:
 
 
 def receipt_keyboard(report_id: int) -> InlineKeyboardMarkup:
-    """Under the reporter's receipt: add a follow-up."""
-    return InlineKeyboardMarkup([[button("fup", report_id)]])
+    """Under the reporter's receipt: add a follow-up, or send the final report."""
+    return InlineKeyboardMarkup([[button("fup", report_id), button("fin", report_id)]])
 
 
 def card_priority(report: Report) -> Priority:
@@ -65,11 +80,14 @@ def card_priority(report: Report) -> Priority:
 
 
 async def card_view(session: AsyncSession, report: Report, case: CaseFile | None) -> CardView:
+    events = await store.events(session, report.id)
+    stages = await stages_of(session, report, events)
     return CardView(
         status=views.status_name(report.status),
         received_by=await store.receipt_names(session, report.id),
-        timeline=views.timeline_lines(await store.events(session, report.id, last=views.CARD_TIMELINE)),
+        timeline=views.timeline_lines(events[-views.CARD_TIMELINE:]),
         assignee=views.assignee_text(case),
+        followups=stages.followups, final=stages.final, notes=stages.notes,
     )
 
 
