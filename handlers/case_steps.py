@@ -82,7 +82,7 @@ async def press_plan(update: Update, context: Context, report_id: int, args: lis
             result = await steps.record_plan(session, report_id, actor, args[0], chat_id=case.pressed_in(update),
                                              settings=context.settings, now=now)
         else:
-            result = await service.begin(session, report_id, actor, Action.PLAN, chat_id=case.pressed_in(update),
+            result = await service.begin(session, report_id, actor, "plan", chat_id=case.pressed_in(update),
                                          settings=context.settings, now=now)
     if result.refusal or args:
         await _done(update, context, result, _("Noted: the contingency plan decision."), edit=bool(args))

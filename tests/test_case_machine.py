@@ -15,7 +15,8 @@ EXPECTED: dict[Action, dict[S, S]] = {
     A.ACCEPT: {S.ASSIGNED: S.ASSIGNED},
     A.ARRIVE: {S.RECEIVED: S.ON_SCENE, S.ESCALATED: S.ON_SCENE, S.ASSIGNED: S.ON_SCENE},
     A.RESOLVE: {S.ASSIGNED: S.RESOLVED, S.ON_SCENE: S.RESOLVED},
-    A.CLOSE: {status: S.CLOSED for status in OPEN},
+    A.FINAL: {status: S.FINAL_REPORTED for status in OPEN if status != S.FINAL_REPORTED},
+    A.CLOSE: {S.FINAL_REPORTED: S.CLOSED},   # 办结 only after the final report (终报)
     A.ESCALATE: {S.REPORTED: S.ESCALATED, S.RECEIVED: S.ESCALATED, S.ESCALATED: S.ESCALATED},
     A.REJECT: {S.REPORTED: S.REJECTED, S.RECEIVED: S.REJECTED, S.ESCALATED: S.REJECTED, S.ASSIGNED: S.REJECTED},
     A.MERGE: {status: S.MERGED for status in OPEN},
@@ -42,7 +43,7 @@ class TestCaseMachine:
 
     def test_the_usual_path(self):
         status = S.REPORTED
-        for action in (A.RECEIVE, A.ASSIGN, A.ACCEPT, A.ARRIVE, A.RESOLVE, A.CLOSE):
+        for action in (A.RECEIVE, A.ASSIGN, A.ACCEPT, A.ARRIVE, A.RESOLVE, A.FINAL, A.CLOSE):
             status = MACHINE.fire(status, action)
         assert status == S.CLOSED
 

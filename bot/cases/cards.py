@@ -60,7 +60,7 @@ def case_keyboard(report: Report, *, brief: bool = False) -> InlineKeyboardMarku
 def record_buttons(report: Report) -> list[str]:
     """The contingency plan (levels I–II) and bringing petitioners back (city, province)."""
     codes = ["pln"] if report.level <= 2 else []
-    if report.category == "petition" and (report.extra or {}).get("reach") in BRING_BACK_REACH:
+    if report.category in ("petition", "collective_petition") and (report.extra or {}).get("reach") in BRING_BACK_REACH:
         codes.append("bbk")
     return codes
 

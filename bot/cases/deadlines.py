@@ -100,7 +100,8 @@ class Rules:
         if kind == PUBLIC:
             return self.public_response if category == Category.PUBLIC_OPINION else 0
         if kind == BRING_BACK:
-            wanted = BRING_BACK_REACH.get(reach or "") if category == Category.PETITION else None
+            petition = category in (Category.PETITION, Category.COLLECTIVE_PETITION)
+            wanted = BRING_BACK_REACH.get(reach or "") if petition else None
             return dict(self.bring_back).get(wanted, 0) if wanted else 0
         table = {RECEIVE: self.receive, ON_SCENE: self.on_scene, FOLLOWUP: self.followup,
                  ASSIGNMENT: self.assign, PLAN: self.plan}[kind]

@@ -195,7 +195,7 @@ async def merge(session: AsyncSession, reference: str, into: str, actor: Actor, 
     if source is None or target is None or source.id == target.id:
         return Result(refusal=Refusal.UNKNOWN_CASE)
     # Lock both in id order, so that two opposite merges cannot deadlock each other.
-    checks = {source.id: Action.MERGE, target.id: Action.ASK}  # a leader's step on the other case too
+    checks = {source.id: Action.MERGE, target.id: "ask"}  # a leader's step on the other case too
     done = {rid: await begin(session, rid, actor, checks[rid], chat_id=None, settings=settings, now=now)
             for rid in sorted(checks)}
     result, other = done[source.id], done[target.id]

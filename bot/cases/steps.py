@@ -80,7 +80,7 @@ async def arrive(session: AsyncSession, report_id: int, actor: Actor, chosen: in
 async def record_plan(session: AsyncSession, report_id: int, actor: Actor, scale: int, *, chat_id: int | None,
                       settings: Settings, now: datetime) -> Result:
     """The contingency plan decision: not activated (0) or a level I–IV response."""
-    result = await begin(session, report_id, actor, Action.PLAN, chat_id=chat_id, settings=settings, now=now)
+    result = await begin(session, report_id, actor, "plan", chat_id=chat_id, settings=settings, now=now)
     if result.refusal or scale not in PLAN_SCALES:
         result.refusal = result.refusal or Refusal.WRONG_STATE
         return result
@@ -91,7 +91,7 @@ async def record_plan(session: AsyncSession, report_id: int, actor: Actor, scale
 async def bring_back(session: AsyncSession, report_id: int, actor: Actor, *, chat_id: int | None,
                      settings: Settings, now: datetime) -> Result:
     """Petitioners who went to the city or the province are persuaded and brought back (劝返)."""
-    result = await begin(session, report_id, actor, Action.BRING_BACK, chat_id=chat_id, settings=settings, now=now)
+    result = await begin(session, report_id, actor, "bring_back", chat_id=chat_id, settings=settings, now=now)
     if not result.refusal:
         await _record(session, result, "bring_back", actor, settings, now)
     return result
