@@ -146,6 +146,21 @@ async def refresh_cards(session: AsyncSession, report: Report, case: CaseFile, s
     return case.card_version
 
 
+async def redraw_queued(session: AsyncSession, report: Report, case: CaseFile, settings: Settings) -> None:
+    """The wizard's cards, still queued in the filing transaction, drawn as the case draws
+    them (acknowledgement per unit, who is asked to the scene, the case's buttons): the first
+    copy already shows them, without an edit right after it."""
+    keys = await store.card_keys(session, report.id)
+    query = select(OutboxMessage).where(OutboxMessage.key.in_(list(keys.values())),
+                                        OutboxMessage.status == OutboxStatus.PENDING,
+                                        OutboxMessage.attempts == 0)
+    rows = list((await session.execute(query)).scalars())
+    locales = await chat_locales(session, [row.chat_id for row in rows], settings)
+    for row in rows:
+        drawn = await card_payload(session, report, case, locales[row.chat_id], brief=brief_in(row.chat_id, settings))
+        row.payload = {**{k: v for k, v in row.payload.items() if k != "reply_markup"}, **drawn}
+
+
 async def _supersede_edits(session: AsyncSession, original: str) -> None:
     # An edit still waiting would only be overwritten by the new one: skip it, saving a
     # request against the group's 20-a-minute limit and any chance of arriving out of order.

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cases import deadlines
+from bot.cases import cards, deadlines
 from bot.cases.regrade import push_to_duty
 from bot.config import Settings
 from storage.models import Report
@@ -20,4 +20,5 @@ async def case_filed(session: AsyncSession, report: Report, settings: Settings, 
     report filed by other means still gets its deadlines, only up to one pass later.
     """
     case = await deadlines.open_case(session, report, settings, now)
+    await cards.redraw_queued(session, report, case, settings)
     await push_to_duty(session, report, case, settings, now)

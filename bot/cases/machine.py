@@ -45,7 +45,8 @@ TRANSITIONS: list[dict] = [
     {"trigger": Action.RECEIVE, "source": [S.REPORTED, S.ESCALATED], "dest": S.RECEIVED},
     {"trigger": Action.ASSIGN, "source": [*UNHANDLED, S.ASSIGNED], "dest": S.ASSIGNED},
     {"trigger": Action.ACCEPT, "source": S.ASSIGNED, "dest": S.ASSIGNED},
-    {"trigger": Action.ARRIVE, "source": [S.RECEIVED, S.ESCALATED, S.ASSIGNED], "dest": S.ON_SCENE},
+    # The person the level sends may reach the scene before anyone pressed Acknowledge.
+    {"trigger": Action.ARRIVE, "source": [S.REPORTED, S.RECEIVED, S.ESCALATED, S.ASSIGNED], "dest": S.ON_SCENE},
     {"trigger": Action.RESOLVE, "source": [S.ASSIGNED, S.ON_SCENE], "dest": S.RESOLVED},
     {"trigger": Action.FINAL, "source": sorted(OPEN - {S.FINAL_REPORTED}), "dest": S.FINAL_REPORTED},
     {"trigger": Action.CLOSE, "source": S.FINAL_REPORTED, "dest": S.CLOSED},

@@ -48,7 +48,7 @@ CARD_BUTTONS = (
     (N_("✅ Acknowledge"), "rcv"),
     (N_("👤 Assign"), "asg"),
     (N_("⏰ Ask for update"), "ask"),
-    (N_("🏁 Close"), "cls"),
+    (N_("📄 Final report"), "fin"),   # the case closes (办结) after it
 )
 # For leaders of a unit above the reporting unit (bot.cases.adoption; handlers/adoption.py).
 ADOPTION_BUTTONS = ((N_("📌 Adopt"), "adp"), (N_("✍️ Instruction"), "ins"))
