@@ -29,6 +29,7 @@ from bot.reporting import validation
 from bot.reporting.validation import Invalid
 from bot.runtime import Context, InState, current_scope
 from bot.textutil import esc, split_message
+from handlers import followup_files
 from handlers.base import Command, button_on_message, display_name, is_private, refuse_foreign_press
 from handlers.common import DEEP_LINKS, HELP_SECTIONS, only_in_private
 from storage.models import Member, Report
@@ -268,7 +269,8 @@ ASKS = {
     "rej": (Action.REJECT, CaseText.reason,
             N_("Why is case {reference} ({title}) not an incident? Send the reason as one message.")),
     "fup": ("followup", FollowUpForm.text,
-            N_("Follow-up to case {reference} ({title}): what is new? Send a text, or photos with a caption.")),
+            N_("Follow-up to case {reference} ({title}): what is new? Send a text, or photos with a caption; "
+               "documents, voice notes and a location can go with it.")),
 }
 ASK_CODES = list(ASKS)   # c:prk / c:kep carry the index
 
@@ -444,7 +446,7 @@ async def take_followup_text(update: Update, context: Context) -> None:
                                        "shorter.").format(length=len(text), max=FOLLOWUP_TEXT_MAX))
             return
         photos = data.get("photos", []) + ([message.photo[-1].file_id] if message.photo else [])
-        await fsm.update_data(text=text.strip(), photos=photos)
+        await fsm.update_data(text=text.strip(), photos=photos, **followup_files.attached(message, data))
         await fsm.set_state(FollowUpForm.people)
         report = await store.load_report(session, data["report_id"])
     keep = InlineKeyboardMarkup([[cards.button("fpk", report.id, _("Unchanged ({n})").format(n=report.people))]])
@@ -458,6 +460,9 @@ async def take_followup_people(update: Update, context: Context) -> None:
     message = update.effective_message
     if message.photo:
         await add_photo(update, context)
+        return
+    if followup_files.is_file(message):
+        await followup_files.add_file(update, context)
         return
     people = validation.parse_people(message.text or "")
     if isinstance(people, Invalid):
@@ -496,7 +501,8 @@ async def submit_followup(update: Update, context: Context, people: int | None, 
         if await fsm.get_state() != FollowUpForm.people.state or "report_id" not in data or stale:
             result = service.Result(refusal=Refusal.WRONG_STATE)
         else:
-            entry = FollowUpInput(data.get("text", ""), data.get("photos", []), people)
+            entry = FollowUpInput(data.get("text", ""), data.get("photos", []), people, data.get("files", []),
+                                  data.get("location"))
             result = await add_followup(session, data["report_id"], actor_of(update), entry,
                                         settings=context.settings, now=now_of(context))
             restored = await fsm.finish()
@@ -690,10 +696,9 @@ def register(application: Application) -> None:
     text = private & filters.TEXT & ~filters.COMMAND
     application.add_handler(MessageHandler(text & InState(CaseText.outcome), take_outcome))
     application.add_handler(MessageHandler(text & InState(CaseText.reason), take_reason))
-    application.add_handler(MessageHandler(private & (filters.TEXT | filters.PHOTO) & ~filters.COMMAND
-                                           & InState(FollowUpForm.text), take_followup_text))
-    application.add_handler(MessageHandler(private & (filters.TEXT | filters.PHOTO) & ~filters.COMMAND
-                                           & InState(FollowUpForm.people), take_followup_people))
+    taken = private & (filters.TEXT | filters.PHOTO | followup_files.FILES) & ~filters.COMMAND
+    application.add_handler(MessageHandler(taken & InState(FollowUpForm.text), take_followup_text))
+    application.add_handler(MessageHandler(taken & InState(FollowUpForm.people), take_followup_people))
     settings = application.bot_data["settings"]
     if application.job_queue is not None and settings.scheduler_enabled:   # like the daily cycle's jobs
         seconds = settings.case_check_seconds

@@ -178,3 +178,25 @@ class TestContingencyPlan:
             plan = (await session.execute(select(CaseDeadline).where(
                 CaseDeadline.report_id == report.id, CaseDeadline.kind == "plan"))).scalar_one()
         assert plan.settled_at is not None and plan.minutes == 60
+
+
+class TestFollowUpFiles:
+    async def test_a_document_a_voice_note_and_a_location_go_under_every_card(self, bot, emulator, db, settings,
+                                                                             tree, clock):
+        report = await file_report(db, settings, tree.units["C01"], tree.reporters["C01"], level=3, at=clock.now)
+        street = await card(emulator, -1002, report)
+        reporter = emulator.users[3003]
+        await reporter.send(f"/followup {report.reference}")
+        await emulator.wait_for_message(3003, contains=report.reference, predicate=has_button("c:stp:"))
+        await reporter.send_location(39.91, 116.40)
+        await emulator.wait_for_message(3003, predicate=has_button(f"c:fpk:{report.id}"))
+        mark = len(emulator.sent)
+        await reporter.send_document("现场情况说明.pdf")
+        await emulator.wait_for_message(3003, contains="已添加", after=mark)
+        mark = len(emulator.sent)
+        await reporter.send_voice()
+        await emulator.wait_for_message(3003, contains="已添加", after=mark)
+        await reporter.send("3")
+        for method in ("sendLocation", "sendDocument", "sendVoice"):
+            sent = await emulator.wait_for_message(-1002, predicate=lambda m, x=method: m.method == x)
+            assert sent.reply_to_message_id == street.message_id
