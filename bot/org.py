@@ -33,6 +33,7 @@ key, `sensitive_periods`, lists the sensitive periods (below).
 | `role` | no | `reporter` (default), `leader` or `admin`. |
 | `phone` | no | Phone number as text — quote it (`"13800000000"`) so YAML keeps leading zeros. Up to 32 characters. |
 | `locale` | no | Language of the bot for this person: `zh_Hans`, `zh_Hant` or `en`. |
+| `scene_duty` | no | Who this person goes to the scene as, in this unit: `case_officer` (包案人, level III), `leader_in_charge` (分管领导, level II) or `principal_leader` (主要领导, level I). |
 
 A person may belong to several units: list them in each unit with the same `telegram_id`
 and a role per unit. They remain one person, so `name` must be the same everywhere, and
@@ -196,7 +197,9 @@ DEFAULT_KIND = "unit"
 # Key order here is the order export writes them in.
 TOP_KEYS = ("units", "sensitive_periods", "tasks")
 UNIT_KEYS = ("code", "name", "kind", "weekly_quota", "parent", "group_chat_id", "members", "duty", "children")
-MEMBER_KEYS = ("telegram_id", "name", "role", "phone", "locale")
+MEMBER_KEYS = ("telegram_id", "name", "role", "phone", "locale", "scene_duty")
+# Who goes to the scene by level (bot.cases.scene reads them from memberships.duty).
+SCENE_DUTIES = ("case_officer", "leader_in_charge", "principal_leader")
 PERIOD_KEYS = ("name", "starts_on", "ends_on", "morning_check_in")
 DUTY_KEYS = ("date", "leader", "officer")
 
@@ -215,6 +218,7 @@ class MemberSpec:
     phone: str | None = None
     locale: str | None = None
     line: int | None = field(default=None, compare=False)
+    scene_duty: str | None = None
 
 
 @dataclass(frozen=True)
@@ -577,7 +581,15 @@ class _Parser:
         if telegram_id is None or name is None or role is None:
             return None
         self.check_person(telegram_id, fields, name=name, phone=phone, locale=locale)
-        return MemberSpec(telegram_id, name, role, phone, locale, _line(node))
+        return MemberSpec(telegram_id, name, role, phone, locale, _line(node), self.scene_duty(fields))
+
+    def scene_duty(self, fields: dict[str, Node]) -> str | None:
+        duty = self.text(fields, "scene_duty", 24)
+        if duty is not None and duty not in SCENE_DUTIES:
+            self.error(fields["scene_duty"], _("scene_duty must be one of: {duties}").format(
+                duties=", ".join(SCENE_DUTIES)))
+            return None
+        return duty
 
     def duty(self, node: Node | None) -> tuple[DutySpec, ...]:
         days: dict[date, DutySpec] = {}
@@ -918,8 +930,10 @@ def _sync_membership(
     code: str,
     changes: OrgChanges,
 ) -> None:
+    if membership is not None and membership.duty != member.scene_duty:
+        membership.duty = member.scene_duty
     if membership is None:
-        session.add(Membership(member_id=key[0], unit_id=key[1], role=member.role))
+        session.add(Membership(member_id=key[0], unit_id=key[1], role=member.role, duty=member.scene_duty))
         line = _("person {id} added to unit {code} as {role}").format(
             id=member.telegram_id, code=code, role=member.role.value
         )
@@ -1109,7 +1123,8 @@ async def _spec_from_db(session: AsyncSession) -> OrgSpec:
 
 def _member_spec(membership: Membership) -> MemberSpec:
     member = membership.member
-    return MemberSpec(member.telegram_id, member.name, membership.role, member.phone, member.locale)
+    return MemberSpec(member.telegram_id, member.name, membership.role, member.phone, member.locale,
+                      scene_duty=membership.duty)
 
 
 class _Flow(dict):
@@ -1159,6 +1174,8 @@ def _member_data(member: MemberSpec) -> _Flow:
         data["phone"] = member.phone
     if member.locale is not None:
         data["locale"] = member.locale
+    if member.scene_duty is not None:
+        data["scene_duty"] = member.scene_duty
     return data
 
 
