@@ -33,13 +33,21 @@ class Copy:
         return self.chat_id < 0
 
 
-async def copies(session: AsyncSession, report_id: int) -> list[Copy]:
-    """Every copy of the card, in the order sent, with whether it has been acknowledged."""
+async def receipts(session: AsyncSession, report_id: int) -> list[tuple[int, int | None, str]]:
+    """(Telegram id, chat pressed in, name) of each person who acknowledged, in order."""
+    query = (select(CaseReceipt.telegram_id, CaseReceipt.chat_id, CaseReceipt.name)
+             .where(CaseReceipt.report_id == report_id).order_by(CaseReceipt.at))
+    return [tuple(row) for row in (await session.execute(query)).all()]
+
+
+async def copies(session: AsyncSession, report_id: int, pressed: list[tuple[int, int | None, str]] | None = None
+                 ) -> list[Copy]:
+    """Every copy of the card, in the order sent, with whether it has been acknowledged
+    (`pressed`: the receipts, when the caller has read them already)."""
     sent = (await store.card_units(session, [report_id])).get(report_id, {})
-    receipts = (await session.execute(
-        select(CaseReceipt.telegram_id, CaseReceipt.chat_id).where(CaseReceipt.report_id == report_id))).all()
-    pressed_in = {chat for _person, chat in receipts if chat is not None}
-    people = {person for person, _chat in receipts}
+    pressed = await receipts(session, report_id) if pressed is None else pressed
+    pressed_in = {chat for _person, chat, _name in pressed if chat is not None}
+    people = {person for person, _chat, _name in pressed}
     units_of = await _units_of(session, people)
     acked_units = set().union(*units_of.values()) if units_of else set()
     names = await _names(session, [chat for chat in sent if chat > 0])

@@ -22,7 +22,7 @@ from bot.cases.stages import stages_of
 from bot.config import Settings
 from bot.i18n import N_, _
 from bot.reporting.cards import CardView, adoption_row, details_button, render_brief, render_card
-from storage.models import CaseFile, Member, OutboxMessage, OutboxStatus, Priority, Report
+from storage.models import CaseCard, CaseFile, Member, OutboxMessage, OutboxStatus, Priority, Report
 from storage.outbox import enqueue
 from storage.types import utcnow
 
@@ -84,7 +84,7 @@ async def card_view(session: AsyncSession, report: Report, case: CaseFile | None
     stages = await stages_of(session, report, events)
     return CardView(
         status=views.status_name(report.status),
-        received_by=await store.receipt_names(session, report.id),
+        received_by=stages.received_by,
         timeline=views.timeline_lines(events[-views.CARD_TIMELINE:]),
         assignee=views.assignee_text(case),
         followups=stages.followups, final=stages.final, notes=stages.notes,
@@ -150,15 +150,17 @@ async def redraw_queued(session: AsyncSession, report: Report, case: CaseFile, s
     """The wizard's cards, still queued in the filing transaction, drawn as the case draws
     them (acknowledgement per unit, who is asked to the scene, the case's buttons): the first
     copy already shows them, without an edit right after it."""
-    keys = await store.card_keys(session, report.id)
-    query = select(OutboxMessage).where(OutboxMessage.key.in_(list(keys.values())),
-                                        OutboxMessage.status == OutboxStatus.PENDING,
-                                        OutboxMessage.attempts == 0)
+    query = (select(OutboxMessage).join(CaseCard, CaseCard.key == OutboxMessage.key)
+             .where(CaseCard.report_id == report.id, OutboxMessage.status == OutboxStatus.PENDING,
+                    OutboxMessage.attempts == 0))
     rows = list((await session.execute(query)).scalars())
     locales = await chat_locales(session, [row.chat_id for row in rows], settings)
+    drawn: dict[tuple[str, bool], dict] = {}
     for row in rows:
-        drawn = await card_payload(session, report, case, locales[row.chat_id], brief=brief_in(row.chat_id, settings))
-        row.payload = {**{k: v for k, v in row.payload.items() if k != "reply_markup"}, **drawn}
+        kind = (locales[row.chat_id], brief_in(row.chat_id, settings))
+        if kind not in drawn:
+            drawn[kind] = await card_payload(session, report, case, kind[0], brief=kind[1])
+        row.payload = {**{k: v for k, v in row.payload.items() if k != "reply_markup"}, **drawn[kind]}
 
 
 async def _supersede_edits(session: AsyncSession, original: str) -> None:

@@ -36,7 +36,8 @@ async def required(session: AsyncSession, report: Report, case: CaseFile | None)
     duty = DUTY_FOR_LEVEL.get(report.level)
     if duty is None:
         return None, None
-    chain = (await store.route(session, report, case)).chain
+    tree = await store.tree(session)   # cached per transaction: no query at filing
+    chain = [tree.units[unit_id] for unit_id in store.unit_chain(tree.units, report.unit_id)]
     query = (select(Membership).where(Membership.unit_id.in_([u.id for u in chain]), Membership.duty == duty)
              .options(selectinload(Membership.member)).order_by(Membership.id))
     holders = {ms.unit_id: ms.member for ms in reversed((await session.execute(query)).scalars().all())

@@ -21,6 +21,7 @@ class Stages:
     followups: int = 0
     final: bool = False
     notes: list[str] = field(default_factory=list)
+    received_by: list[str] = field(default_factory=list)
 
 
 def from_events(report: Report, events: list[CaseEvent]) -> Stages:
@@ -43,7 +44,9 @@ def from_events(report: Report, events: list[CaseEvent]) -> Stages:
 
 async def stages_of(session: AsyncSession, report: Report, events: list[CaseEvent]) -> Stages:
     stages = from_events(report, events)
-    line = acks.line(await acks.copies(session, report.id))
+    pressed = await acks.receipts(session, report.id)
+    stages.received_by = [name for _person, _chat, name in pressed]
+    line = acks.line(await acks.copies(session, report.id, pressed))
     if line:
         stages.notes.insert(0, line)
     return stages
