@@ -8,6 +8,7 @@ import operator
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot.callbacks import DailyPress
 from bot.clock import now as clock_now
 from bot.daily import buttons
 from bot.daily.schedule import load_schedule
@@ -98,7 +99,8 @@ async def _clear_note_step(update: Update, context: Context) -> None:
 async def press_daily(update: Update, context: Context) -> None:
     """A daily button: files a zero report, asks for the items note, skips it, or picks a unit."""
     query = update.callback_query
-    action, unit_id = buttons.parse(query.data)
+    press = DailyPress.unpack(query.data)   # the pattern let only well-formed data through
+    action, unit_id = press.step, press.unit_id
     if unit_id not in member_unit_ids(current_scope().member):
         await query.answer(_("Only members of the unit can file its daily report."), show_alert=True)
         return
@@ -162,7 +164,7 @@ async def file_and_render(update: Update, context: Context, unit_id: int, kind: 
 def register(application: Application) -> None:
     application.add_handler(CommandHandler("daily", start_daily))
     application.add_handler(MessageHandler(MenuButton("daily"), start_daily))
-    application.add_handler(CallbackQueryHandler(press_daily, pattern=buttons.PATTERN))
+    application.add_handler(CallbackQueryHandler(press_daily, pattern=DailyPress.filter()))
     application.add_handler(MessageHandler(
         filters.TEXT & ~filters.COMMAND & ~ANY_MENU_BUTTON & InState(DailyForm.note), receive_note))
     start_timer(application)

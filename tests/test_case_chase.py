@@ -14,8 +14,8 @@ from bot.cases.chase import Schedule
 from bot.config import ConfigError, load_settings
 from bot.duty import set_shift
 from storage.models import CaseDeadline, CaseEvent, Role
-from tests.case_helpers import T0, actor, file_report, outbox_keys
-from tests.conftest import ADMIN_ID
+from tests.support.case_helpers import T0, actor, file_report, outbox_keys
+from tests.support.env import ADMIN_ID
 
 
 @pytest.fixture

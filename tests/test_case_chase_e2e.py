@@ -11,10 +11,15 @@ from sqlalchemy import select, update
 from bot.app import build_application, start_polling, stop_polling
 from bot.cases import deadlines
 from storage.models import CaseDeadline, CaseEvent, CaseStatus, Member, Membership, Unit
-from tests.case_helpers import Clock, file_report, reload
-from tests.test_cases_e2e import card, edited, has_button, press
+from tests.support.case_helpers import Clock, file_report, reload
+from tests.support.cases import card, has_button, press
 
 CITY_GROUP = -1000
+
+
+async def edited(emulator, message, *words: str) -> str:
+    await emulator.wait_until(lambda: any(all(w in e for w in words) for e in message.edits))
+    return next(e for e in message.edits if all(w in e for w in words))
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from bot.i18n import _, use_locale
 from bot.keyboards import MENU_LABELS
 from storage.db import Database
 from storage.models import DailyKind, DailyReport, OutboxMessage, Role, SensitivePeriod
-from tests.conftest import ADMIN_ID
-from tests.daily_factories import Clock, ReportFactory, backdate_units, local
+from tests.support.daily_factories import Clock, ReportFactory, backdate_units, local
+from tests.support.env import ADMIN_ID
 
 DAY = date(2025, 10, 9)
 

@@ -4,11 +4,29 @@ into the membership, changed on a later import, exported back, and checked."""
 from __future__ import annotations
 
 import pytest
+import yaml
 from sqlalchemy import select
 
-from bot.org import OrgFileError, export_org, parse_org
+from bot.org import OrgFileError, export_org, import_org_file, parse_org
 from storage.models import Member, Membership
-from tests.test_org import import_text, org_text, person, unit
+
+
+def unit(code: str, **keys) -> dict:
+    return {"code": code, "name": f"单位{code}", **keys}
+
+
+def person(telegram_id: int, name: str, role: str, **keys) -> dict:
+    return {"telegram_id": telegram_id, "name": name, "role": role, **keys}
+
+
+def org_text(*units: dict) -> str:
+    return yaml.safe_dump({"units": list(units)}, allow_unicode=True, sort_keys=False)
+
+
+async def import_text(db, tmp_path, text: str):
+    path = tmp_path / "org.yaml"
+    path.write_text(text, encoding="utf-8")
+    return await import_org_file(db, path)
 
 
 async def duties(db) -> dict[int, str | None]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.card import copies as card_copies
 from bot.cases import store
 from bot.i18n import _
 from storage.models import CaseReceipt, Member, Membership
@@ -44,7 +45,7 @@ async def copies(session: AsyncSession, report_id: int, pressed: list[tuple[int,
                  ) -> list[Copy]:
     """Every copy of the card, in the order sent, with whether it has been acknowledged
     (`pressed`: the receipts, when the caller has read them already)."""
-    sent = (await store.card_units(session, [report_id])).get(report_id, {})
+    sent = (await card_copies.card_units(session, [report_id])).get(report_id, {})
     pressed = await receipts(session, report_id) if pressed is None else pressed
     pressed_in = {chat for _person, chat, _name in pressed if chat is not None}
     people = {person for person, _chat, _name in pressed}

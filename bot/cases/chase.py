@@ -22,7 +22,9 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup
 
-from bot.cases import acks, cards, scene, store, views
+from bot.callbacks import CaseStep
+from bot.card import keyboards
+from bot.cases import acks, notes, scene, store, views
 from bot.config import Settings
 from bot.duty import local_day, members_by_telegram_id, on_duty, shift_ids, shifts_on
 from bot.i18n import _
@@ -94,7 +96,7 @@ async def remind(session: AsyncSession, report: Report, case: CaseFile, deadline
               if m.telegram_id not in skip]
     keyboard = _keyboard(report, deadline)
     for member in people:
-        await cards.tell(
+        await notes.tell(
             session, f"{stem(report, deadline, number)}:remind:{member.telegram_id}", member,
             lambda: reminder_text(report, deadline, number), settings,
             keyboard=keyboard, priority=Priority.URGENT)
@@ -108,10 +110,11 @@ def reminder_text(report: Report, deadline: CaseDeadline, number: int) -> str:
 
 
 def _keyboard(report: Report, deadline: CaseDeadline):
-    code = {RECEIVE: "rcv", ON_SCENE: "scn", FOLLOWUP: "fup", PUBLIC: "fup", PLAN: "pln", BRING_BACK: "bbk"}
+    code = {RECEIVE: CaseStep.RECEIVE, ON_SCENE: CaseStep.ON_SCENE, FOLLOWUP: CaseStep.FOLLOW_UP,
+            PUBLIC: CaseStep.FOLLOW_UP, PLAN: CaseStep.PLAN, BRING_BACK: CaseStep.BRING_BACK}
     if deadline.kind not in code:
         return None
-    return lambda: InlineKeyboardMarkup([[cards.button(code[deadline.kind], report.id)]])
+    return lambda: InlineKeyboardMarkup([[keyboards.button(code[deadline.kind], report.id)]])
 
 
 async def _owed_by(session: AsyncSession, report: Report, case: CaseFile, deadline: CaseDeadline,

@@ -6,7 +6,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cases import cards, deadlines
+from bot.card import send as cards
+from bot.cases import deadlines
 from bot.cases.regrade import push_to_duty
 from bot.config import Settings
 from storage.models import Report

@@ -17,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from telegram import InlineKeyboardMarkup
 
-from bot.cases import cards, store, views
+from bot.callbacks import CaseStep
+from bot.card import keyboards
+from bot.cases import notes, store, views
 from bot.cases.store import BOT
 from bot.config import Settings
 from bot.i18n import _
@@ -56,13 +58,13 @@ async def ask(session: AsyncSession, report: Report, case: CaseFile, settings: S
         return None
     await store.record(session, report, "scene_ask", BOT, now, person=person.name, duty=duty, minutes=minutes,
                        level=report.level)
-    await cards.tell(
+    await notes.tell(
         session, f"report:{report.id}:scene:{report.level}:to:{person.telegram_id}", person,
         lambda: "📍 " + _("Case {reference} ({level}, {unit}): as {duty} you are asked to be on the scene within "
                          "{duration}.").format(reference=esc(report.reference), level=views.level_label(report.level),
                                                unit=esc(report.unit.name), duty=duty_name(duty),
                                                duration=views.duration(minutes)) + "\n" + esc(report.title),
-        settings, keyboard=lambda: InlineKeyboardMarkup([[cards.button("scn", report.id)]]),
+        settings, keyboard=lambda: InlineKeyboardMarkup([[keyboards.button(CaseStep.ON_SCENE, report.id)]]),
         priority=Priority.URGENT)
     return person
 

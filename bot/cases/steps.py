@@ -10,7 +10,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cases import cards, deadlines, scene, store
+from bot.card import send as cards
+from bot.cases import deadlines, scene, store
 from bot.cases.access import Refusal
 from bot.cases.machine import Action
 from bot.cases.service import Result, begin, move, tell_people
