@@ -107,6 +107,7 @@ class TestCard:
         buttons = [(b.text, b.callback_data) for row in markup.inline_keyboard for b in row]
         assert buttons == [("✅ Acknowledge", "c:rcv:42"), ("👤 Assign", "c:asg:42"),
                            ("⏰ Ask for update", "c:ask:42"), ("📄 Final report", "c:fin:42"),
+                           ("📋 Contingency plan", "c:pln:42"),     # level II decides on the plan
                            ("📌 Adopt", "a:adp:42"), ("✍️ Instruction", "a:ins:42")]
 
 
