@@ -36,7 +36,10 @@ class Action(StrEnum):
     ACCEPT = "accept"
     ARRIVE = "arrive"
     RESOLVE = "resolve"
-    CLOSE = "close"          # with the final report (终报)
+    FINAL = "final"          # the final report (终报): the reporter or a leader of the reporter's unit
+    CLOSE = "close"          # 办结, after the final report: a leader of the route
+    PLAN = "plan"            # the contingency plan decision (预案启动): a leader of the route
+    BRING_BACK = "bring_back"   # petitioners persuaded and brought back: a leader or the assignee
     REJECT = "reject"
     MERGE = "merge"
     ASK = "ask"              # 催报
@@ -97,12 +100,16 @@ class Action(StrEnum):
 
 
 CASE_ACTIONS = frozenset({Action.RECEIVE, Action.ASSIGN, Action.ACCEPT, Action.ARRIVE, Action.RESOLVE,
-                          Action.CLOSE, Action.REJECT, Action.MERGE, Action.ASK, Action.FOLLOWUP, Action.VIEW,
-                          Action.DETAILS, Action.SIGNOFF, Action.CORRECT, Action.LEVEL, Action.MARK})
+                          Action.FINAL, Action.CLOSE, Action.REJECT, Action.MERGE, Action.ASK, Action.FOLLOWUP,
+                          Action.VIEW, Action.DETAILS, Action.PLAN, Action.BRING_BACK, Action.SIGNOFF,
+                          Action.CORRECT, Action.LEVEL, Action.MARK})
 RECORD_STEPS = frozenset({Action.SIGNOFF, Action.CORRECT, Action.LEVEL, Action.MARK})   # no status change
 READING = frozenset({Action.VIEW, Action.DETAILS})
-LEADER_STEPS = frozenset({Action.RECEIVE, Action.ASSIGN, Action.CLOSE, Action.REJECT, Action.MERGE, Action.ASK})
-LEADER_OR_ASSIGNEE = frozenset({Action.ARRIVE, Action.RESOLVE})
+LEADER_STEPS = frozenset({Action.RECEIVE, Action.ASSIGN, Action.CLOSE, Action.REJECT, Action.MERGE, Action.ASK,
+                          Action.PLAN})
+LEADER_OR_ASSIGNEE = frozenset({Action.ARRIVE, Action.RESOLVE, Action.BRING_BACK})
+# Case steps that are records, not moves of the case machine: any open status takes them.
+RECORDS = frozenset({Action.RECEIVE, Action.ASK, Action.FOLLOWUP, Action.PLAN, Action.BRING_BACK})
 UNIT_ADMIN_ACTIONS = frozenset({Action.INVITE, Action.BIND_GROUP, Action.DUTY_SET, Action.MEMBERS})
 SUBTREE_ACTIONS = frozenset({Action.LEDGER, Action.TASK_CREATE})
 # Leaders on the route consult and say it subsided; any of the route's people (and the
@@ -150,6 +157,7 @@ class Refusal(StrEnum):
     READ_ONLY = "read_only"
     NOT_UNIT_LEADER = "not_unit_leader"
     NOT_ABOVE = "not_above"
+    NOT_REPORTING_SIDE = "not_reporting_side"
 
 
 REFUSALS = {
@@ -169,6 +177,8 @@ REFUSALS = {
     Refusal.READ_ONLY: N_("This card was sent for another unit; here it can only be read."),
     Refusal.NOT_UNIT_LEADER: N_("Sorry, only the leaders of the reporting unit can do this."),
     Refusal.NOT_ABOVE: N_("Sorry, only a leader of the reporting unit or of a unit above it can approve this."),
+    Refusal.NOT_REPORTING_SIDE: N_("Sorry, only the reporter or a leader of the reporting unit can send the final "
+                                   "report."),
 }
 
 
@@ -334,8 +344,7 @@ def _case(who: Who, action: Action, where: Where, org: Org, case: CaseFacts | No
     refusal = _case_role(who, action, where, org, case)
     if refusal is not None:
         return refusal
-    if action not in (Action.RECEIVE, Action.ASK, Action.FOLLOWUP, *READING, *RECORD_STEPS) \
-            and not MACHINE.allowed(case.status, action):
+    if action not in RECORDS | READING | RECORD_STEPS and not MACHINE.allowed(case.status, action):
         return Refusal.WRONG_STATE
     return None
 
@@ -383,6 +392,9 @@ def _case_role(who: Who, action: Action, where: Where, org: Org, case: CaseFacts
         return None if is_reporter(who, case) or is_assignee(who, case) else Refusal.NOT_AUTHOR
     elif action in RECORD_STEPS:
         allowed = _records(who, action, case, leader)
+    elif action == Action.FINAL:   # the reporting side: the reporter or their unit's leaders
+        reporting = who.operator or is_reporter(who, case) or case.unit_id in who.units_with(Role.LEADER)
+        return None if reporting else Refusal.NOT_REPORTING_SIDE
     else:   # VIEW, DETAILS
         allowed = leader or is_reporter(who, case) or is_assignee(who, case)
     return None if allowed else Refusal.NOT_ALLOWED

@@ -175,6 +175,9 @@ class CaseStep(StrEnum):
     PARK = "prk"            # park the open report draft and go on with the case
     KEEP_DRAFT = "kep"      # go back to the open report draft
     DETAILS = "dtl"
+    FINAL_REPORT = "fin"    # the final report (终报); 办结 (cls) follows it
+    PLAN = "pln"            # the contingency plan decision (预案启动); `item` the scale chosen
+    BRING_BACK = "bbk"      # petitioners persuaded and brought back (劝返)
 
     @property
     def action(self) -> Action | None:
@@ -185,7 +188,7 @@ class CaseStep(StrEnum):
 STEP_ACTIONS = {
     CaseStep.RECEIVE: Action.RECEIVE, CaseStep.ASSIGN: Action.ASSIGN, CaseStep.CLOSE: Action.CLOSE,
     CaseStep.ON_SCENE: Action.ARRIVE, CaseStep.RESOLVE: Action.RESOLVE, CaseStep.REJECT: Action.REJECT,
-    CaseStep.ACCEPT: Action.ACCEPT,
+    CaseStep.ACCEPT: Action.ACCEPT, CaseStep.FINAL_REPORT: Action.FINAL,
 }
 
 

@@ -92,6 +92,15 @@ class Settings(BaseSettings):
     # public-opinion case subsides (已平息).
     evaluation_days: int = Field(default=7, ge=1)
     opinion_evaluation_days: int = Field(default=3, ge=1)
+    # The chase (催办) of a missed deadline: a further round every this many minutes, each
+    # reminding again and escalating one more level up, at most this many rounds in all.
+    case_chase_minutes: int = Field(default=30, ge=1)
+    case_chase_max: int = Field(default=5, ge=1)
+    # A leader decides on the contingency plan (预案启动) within these minutes, per level.
+    case_plan_minutes: Annotated[tuple[int, int, int, int], NoDecode] = (60, 60, 0, 0)
+    # Petitioners who reached the city / the province (or Beijing) are brought back within.
+    case_bring_back_city_minutes: int = Field(default=60, ge=0)
+    case_bring_back_province_minutes: int = Field(default=120, ge=0)
     log_format: Literal["text", "json"] = "text"
 
     # Webhook mode (see docs/deploy.md); required ones are checked by webhook().
@@ -213,7 +222,7 @@ class Settings(BaseSettings):
         return value
 
     @field_validator("case_receive_minutes", "case_on_scene_minutes", "case_followup_minutes",
-                     "case_assign_minutes", mode="before")
+                     "case_assign_minutes", "case_plan_minutes", mode="before")
     @classmethod
     def _per_level(cls, value: object) -> object:
         # "10,20,30,0": one number per level I, II, III, IV.
@@ -226,7 +235,7 @@ class Settings(BaseSettings):
         return value
 
     @field_validator("case_receive_minutes", "case_on_scene_minutes", "case_followup_minutes",
-                     "case_assign_minutes")
+                     "case_assign_minutes", "case_plan_minutes")
     @classmethod
     def _non_negative(cls, value: tuple[int, ...]) -> tuple[int, ...]:
         if any(minutes < 0 for minutes in value):

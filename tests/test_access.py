@@ -56,7 +56,12 @@ WITH_ACCESS = ("operator", "admin_in", "admin_out", "leader_on", "leader_off", "
 # Administrative actions are for the unit C01.
 ALLOWED: dict[Action, dict[str, tuple[str, ...]]] = {
     **{action: {"operator": HERE, "leader_on": HERE}
-       for action in (Action.RECEIVE, Action.ASSIGN, Action.ASK, Action.CLOSE, Action.REJECT, Action.MERGE)},
+       for action in (Action.RECEIVE, Action.ASSIGN, Action.ASK, Action.REJECT, Action.MERGE, Action.PLAN)},
+    # 办结 only after the final report (the case is assigned): see TestFinalReportAndClosure.
+    Action.CLOSE: {},
+    # The final report comes from the reporting side: the reporter (or a leader of C01).
+    Action.FINAL: {"operator": HERE, "reporter": HERE},
+    Action.BRING_BACK: {"operator": HERE, "leader_on": HERE, "assignee": HERE},
     Action.ARRIVE: {"operator": HERE, "leader_on": HERE, "assignee": HERE},
     Action.RESOLVE: {"operator": HERE, "leader_on": HERE, "assignee": HERE},
     Action.ACCEPT: {"assignee": HERE},
@@ -210,7 +215,7 @@ class TestScopes:
 
     def test_admin_role_gives_no_rights_on_cases(self):
         admin_on_route = Who(23, member_id=23, active=True, roles=frozenset({(S01, Role.ADMIN)}))
-        assert decide(admin_on_route, Action.CLOSE, PRIVATE, org=ORG, case=CASE) == Refusal.NOT_ALLOWED
+        assert decide(admin_on_route, Action.REJECT, PRIVATE, org=ORG, case=CASE) == Refusal.NOT_ALLOWED
 
     def test_a_reporter_who_left_the_unit_loses_their_report(self):
         moved = Who(31, member_id=31, active=True, roles=frozenset({(C02, Role.REPORTER)}))
@@ -223,6 +228,25 @@ class TestScopes:
         assert decide(ACTORS["leader_on"], Action.VIEW, PRIVATE, org=ORG, case=closed) is None
 
 
+class TestFinalReportAndClosure:
+    @pytest.mark.parametrize("who, action, status, expected", [
+        (Who(51, member_id=51, active=True, roles=frozenset({(C01, Role.LEADER)})), Action.FINAL,
+         CaseStatus.ASSIGNED, None),                                      # a leader of the reporting unit
+        ("leader_on", Action.FINAL, CaseStatus.ASSIGNED, Refusal.NOT_REPORTING_SIDE),   # above it
+        ("assignee", Action.FINAL, CaseStatus.ASSIGNED, Refusal.NOT_REPORTING_SIDE),
+        ("reporter", Action.FINAL, CaseStatus.FINAL_REPORTED, Refusal.WRONG_STATE),     # once
+        ("leader_on", Action.CLOSE, CaseStatus.FINAL_REPORTED, None),     # then a leader of the route closes
+        ("operator", Action.CLOSE, CaseStatus.FINAL_REPORTED, None),
+        ("reporter", Action.CLOSE, CaseStatus.FINAL_REPORTED, Refusal.NOT_ALLOWED),
+        ("leader_off", Action.CLOSE, CaseStatus.FINAL_REPORTED, Refusal.NOT_ALLOWED),
+        ("leader_on", Action.CLOSE, CaseStatus.ASSIGNED, Refusal.WRONG_STATE),    # not before the final report
+    ])
+    def test_two_steps(self, who, action, status, expected):
+        person = ACTORS[who] if isinstance(who, str) else who
+        case = CaseFacts(str(status), C01, frozenset({C01, S01}), 31, 41)
+        assert decide(person, action, PLACES["case_group"], org=ORG, case=case) == expected
+
+
 class TestRebinding:
     """The S01 group was re-bound to D02 after the card was sent for S01."""
 
@@ -230,18 +254,18 @@ class TestRebinding:
 
     def test_the_new_units_leaders_only_read(self):
         d02_leader = Who(15, member_id=15, active=True, roles=frozenset({(D02, Role.LEADER)}))
-        for action in (Action.RECEIVE, Action.CLOSE, Action.ASSIGN):
+        for action in (Action.RECEIVE, Action.REJECT, Action.ASSIGN):
             assert decide(d02_leader, action, self.REBOUND, org=ORG, case=CASE) in (Refusal.READ_ONLY,
                                                                                    Refusal.NOT_ALLOWED)
-        assert decide(d02_leader, Action.CLOSE, self.REBOUND, org=ORG, case=CASE) == Refusal.READ_ONLY
+        assert decide(d02_leader, Action.REJECT, self.REBOUND, org=ORG, case=CASE) == Refusal.READ_ONLY
 
     def test_the_cards_unit_keeps_its_rights(self):
-        assert decide(ACTORS["leader_on"], Action.CLOSE, self.REBOUND, org=ORG, case=CASE) is None
+        assert decide(ACTORS["leader_on"], Action.REJECT, self.REBOUND, org=ORG, case=CASE) is None
 
     def test_other_route_leaders_act_under_their_own_card(self):
         c01_leader = Who(16, member_id=16, active=True, roles=frozenset({(C01, Role.LEADER)}))
-        assert decide(c01_leader, Action.CLOSE, self.REBOUND, org=ORG, case=CASE) == Refusal.NOT_ALLOWED
-        assert decide(c01_leader, Action.CLOSE, PRIVATE, org=ORG, case=CASE) is None
+        assert decide(c01_leader, Action.REJECT, self.REBOUND, org=ORG, case=CASE) == Refusal.NOT_ALLOWED
+        assert decide(c01_leader, Action.REJECT, PRIVATE, org=ORG, case=CASE) is None
 
 
 class TestDuty:
@@ -249,7 +273,7 @@ class TestDuty:
         officer = Who(33, member_id=33, active=True, roles=frozenset({(S01, Role.REPORTER)}),
                       on_duty=frozenset({S01}))
         assert decide(officer, Action.RECEIVE, PRIVATE, org=ORG, case=CASE) is None
-        assert decide(officer, Action.CLOSE, PRIVATE, org=ORG, case=CASE) == Refusal.NOT_ALLOWED
+        assert decide(officer, Action.REJECT, PRIVATE, org=ORG, case=CASE) == Refusal.NOT_ALLOWED
 
     def test_private_copy_follows_membership_of_its_unit(self):
         officer = Who(33, member_id=33, active=True, roles=frozenset({(S01, Role.REPORTER)}))

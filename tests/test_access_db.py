@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from bot import access, members
 from bot.access import Action, Refusal
 from bot.card import copies
-from bot.cases import service, store
+from bot.cases import service, steps, store
 from bot.cases.followups import FollowUpInput, add_followup
 from bot.config import load_settings
 from bot.duty import on_duty_ids, set_shift
@@ -72,7 +72,9 @@ async def deactivate(db, telegram_id: int) -> None:
 
 STEPS = {
     "receive": lambda s, rid, who, chat, st: service.receive(s, rid, who, chat_id=chat, settings=st, now=T0),
-    "close": lambda s, rid, who, chat, st: service.close(s, rid, who, "已办结", chat_id=chat, settings=st, now=T0),
+    "final": lambda s, rid, who, chat, st: steps.final_report(s, rid, who, "已办结", chat_id=chat, settings=st,
+                                                              now=T0),
+    "plan": lambda s, rid, who, chat, st: steps.record_plan(s, rid, who, 1, chat_id=chat, settings=st, now=T0),
     "ask": lambda s, rid, who, chat, st: service.ask_update(s, rid, who, chat_id=chat, settings=st, now=T0),
     "followup": lambda s, rid, who, chat, st: add_followup(s, rid, who, FollowUpInput("人数增加", [], 90),
                                                            settings=st, now=T0),
@@ -112,7 +114,7 @@ class TestRefusalsChangeNothing:
         report = await file_report(db, settings, tree.units["C01"], tree.reporters["C01"], level=3)
         leader = await actor(db, 1002)
         async with db.session() as session:
-            result = await STEPS["close"](session, report.id, leader, -1002, settings)
+            result = await STEPS["plan"](session, report.id, leader, -1002, settings)
         assert result.refusal is None
 
 
@@ -169,7 +171,7 @@ class TestRebinding:
             refused = await STEPS["receive"](session, report.id, district_leader, -1002, settings)
         assert refused.refusal == Refusal.NOT_ALLOWED and await state(db, report.id) == before
         async with db.session() as session:
-            refused = await STEPS["close"](session, report.id, district_leader, -1002, settings)
+            refused = await STEPS["plan"](session, report.id, district_leader, -1002, settings)
         assert refused.refusal == Refusal.READ_ONLY and await state(db, report.id) == before
         async with db.session() as session:
             allowed = await STEPS["receive"](session, report.id, street_leader, -1002, settings)

@@ -126,7 +126,7 @@ class TestRebinding:
         await emulator.users[ADMIN_ID].send("/bindgroup D01", chat=emulator.chats[-1002])
         await emulator.wait_for_message(-1002, contains="东城区")
         before = await case_state(db, report.id)
-        query = await emulator.users[1001].press(street_card, f"c:cls:{report.id}")
+        query = await emulator.users[1001].press(street_card, f"c:ask:{report.id}")
         answer = await emulator.wait_callback_answer(query)
         assert answer["show_alert"] is True and "只能查看" in answer["text"]
         assert await case_state(db, report.id) == before and await refusals(db) == 1

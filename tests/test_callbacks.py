@@ -152,10 +152,10 @@ class TestCaseSteps:
     @pytest.mark.parametrize("status", list(CaseStatus))
     def test_the_card_offers_a_next_step_exactly_when_the_machine_allows_it(self, status):
         with i18n.use_locale("en"):
-            markup = keyboards.card_keyboard(Report(id=42, status=status))
+            markup = keyboards.card_keyboard(Report(id=42, status=status, level=3))
         pressed = {CasePress.unpack(b.callback_data).step for row in (markup.inline_keyboard if markup else ())
                    for b in row if CasePress.parse(b.callback_data)}
-        for step in keyboards.OPTIONAL:
+        for step in (*keyboards.OPTIONAL, CaseStep.FINAL_REPORT, CaseStep.CLOSE):
             assert (step in pressed) == MACHINE.allowed(status, step.action)
         assert (markup is None) == (status in FINAL)
 

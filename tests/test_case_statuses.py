@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from bot.cases import service, store, views
+from bot.cases import service, steps, store, views
 from bot.cases.followups import FollowUpInput, add_followup
 from bot.cases.machine import FINAL, MACHINE, Action
 from bot.config import load_settings
@@ -65,7 +65,10 @@ async def actions(db, settings, tree) -> dict:
                    Action.ARRIVE),
         "resolve": (lambda s, r: service.simple_step(s, r.id, assignee, Action.RESOLVE, chat_id=None, **common),
                     Action.RESOLVE),
-        "close": (lambda s, r: service.close(s, r.id, leader, "已处置完毕", chat_id=None, **common), Action.CLOSE),
+        "final": (lambda s, r: steps.final_report(s, r.id, leader, "已处置完毕", chat_id=None, **common), Action.FINAL),
+        "close": (lambda s, r: steps.close(s, r.id, leader, chat_id=None, **common), Action.CLOSE),
+        "plan": (lambda s, r: steps.record_plan(s, r.id, leader, 2, chat_id=None, **common), None),
+        "bring_back": (lambda s, r: steps.bring_back(s, r.id, assignee, chat_id=None, **common), None),
         "reject": (lambda s, r: service.reject(s, r.id, leader, "重复上报", chat_id=None, **common), Action.REJECT),
         "ask": (lambda s, r: service.ask_update(s, r.id, leader, chat_id=-1002, **common), None),
         "followup": (lambda s, r: add_followup(s, r.id, assignee, FollowUpInput("现场人数增加", [], 12), **common),
@@ -76,7 +79,8 @@ async def actions(db, settings, tree) -> dict:
     }
 
 
-ACTIONS = ["receive", "accept", "arrive", "resolve", "close", "reject", "ask", "followup", "reassign", "merge"]
+ACTIONS = ["receive", "accept", "arrive", "resolve", "final", "close", "plan", "bring_back", "reject", "ask",
+           "followup", "reassign", "merge"]
 
 
 class TestEveryActionInEveryStatus:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot import i18n
 from bot.card import copies
-from bot.cases import access, deadlines, service, store
+from bot.cases import access, deadlines, service, steps, store
 from bot.cases.access import Refusal
 from bot.cases.deadlines import Rules
 from bot.cases.followups import FollowUpInput, add_followup
@@ -76,7 +76,11 @@ class TestAccess:
         (1001, Action.RECEIVE, -1002, Refusal.NOT_ALLOWED),    # the district is not on the route
         (3003, Action.RECEIVE, -1003, Refusal.NOT_ALLOWED),    # the reporter is not a leader
         (3003, Action.CLOSE, None, Refusal.NOT_ALLOWED),
-        (ADMIN_ID, Action.CLOSE, -1003, None),
+        (ADMIN_ID, Action.CLOSE, -1003, Refusal.WRONG_STATE),   # 办结 only after the final report
+        (3003, Action.FINAL, None, None),                       # the reporter sends the final report
+        (1003, Action.FINAL, -1003, None),                      # or a leader of the reporter's unit
+        (1002, Action.FINAL, -1002, Refusal.NOT_REPORTING_SIDE),  # not a leader of the unit above
+        (3004, Action.FINAL, None, Refusal.NOT_REPORTING_SIDE),
         (3003, "followup", None, None),
         (3004, "followup", None, Refusal.NOT_AUTHOR),
         (1003, Action.ACCEPT, None, Refusal.NOT_ASSIGNEE),
@@ -97,7 +101,8 @@ class TestAccess:
         leader = await actor(db, 1003)
         result = await run(db, service.receive, 99999, leader, chat_id=-1003, settings=settings, now=T0)
         assert result.refusal == Refusal.UNKNOWN_CASE
-        await run(db, service.close, report.id, leader, "已调解", chat_id=-1003, settings=settings, now=T0)
+        await run(db, steps.final_report, report.id, leader, "已调解", chat_id=-1003, settings=settings, now=T0)
+        await run(db, steps.close, report.id, leader, chat_id=-1003, settings=settings, now=T0)
         again = await run(db, service.receive, report.id, leader, chat_id=-1003, settings=settings, now=T0)
         assert again.refusal == Refusal.FINISHED
 
@@ -142,14 +147,22 @@ class TestAssignAndClose:
             done = await run(db, service.simple_step, report.id, assignee, action, chat_id=None,
                              settings=settings, now=T0 + timedelta(minutes=20))
             assert done.refusal is None
-        closed = await run(db, service.close, report.id, leader, "双方达成调解协议", chat_id=-1002,
+        early = await run(db, steps.close, report.id, leader, chat_id=-1002, settings=settings,
+                          now=T0 + timedelta(minutes=30))
+        assert early.refusal == Refusal.WRONG_STATE      # no final report yet
+        final = await run(db, steps.final_report, report.id, assignee, "双方达成调解协议", chat_id=None,
+                          settings=settings, now=T0 + timedelta(minutes=35))
+        assert final.refusal is None and (await reload(db, report.id)).status == CaseStatus.FINAL_REPORTED
+        assert all(settled for _m, settled in (await deadline_steps(db, report.id)).values())
+        closed = await run(db, steps.close, report.id, leader, chat_id=-1002,
                            settings=settings, now=T0 + timedelta(minutes=40))
         assert closed.refusal is None
         assert (await reload(db, report.id)).status == CaseStatus.CLOSED
-        assert await event_kinds(db, report.id) == ["assign", "accept", "arrive", "resolve", "close"]
-        assert all(settled for _m, settled in (await deadline_steps(db, report.id)).values())
-        told = await outbox_keys(db, f"report:{report.id}:event:5:to:")
-        assert told == [f"report:{report.id}:event:5:to:3003"]   # the reporter (also the assignee), once
+        kinds = await event_kinds(db, report.id)
+        assert kinds == ["assign", "accept", "arrive", "resolve", "final", "close"]
+        close_event = kinds.index("close") + 1
+        told = await outbox_keys(db, f"report:{report.id}:event:{close_event}:to:")
+        assert told == [f"report:{report.id}:event:{close_event}:to:3003"]   # the reporter (also the assignee)
 
     async def test_only_members_of_the_route_can_be_assigned(self, db, settings, tree):
         report = await file_report(db, settings, tree.units["C01"], tree.reporters["C01"], level=3)
@@ -230,10 +243,19 @@ class TestDeadlineRules:
         ("followup", 1, None, 240), ("followup", 2, None, 240), ("followup", 3, None, 0),
         ("public_response", 3, Category.PUBLIC_OPINION, 720), ("public_response", 3, Category.DISPUTE, 0),
         ("assignment", 4, None, 1440),
+        ("plan", 1, None, 60), ("plan", 2, None, 60), ("plan", 3, None, 0), ("plan", 4, None, 0),
     ])
     def test_defaults_from_the_domain_brief(self, kind, level, category, minutes):
         rules = Rules.from_settings(load_settings(_env_file=None))
         assert rules.minutes(kind, level, category) == minutes
+
+    @pytest.mark.parametrize("category, reach, minutes", [
+        (Category.PETITION, "city", 60), (Category.PETITION, "province", 120), (Category.PETITION, "beijing", 120),
+        (Category.PETITION, "county", 0), (Category.PETITION, None, 0), (Category.DISPUTE, "city", 0),
+    ])
+    def test_petitioners_are_brought_back_by_reach(self, category, reach, minutes):
+        rules = Rules.from_settings(load_settings(_env_file=None))
+        assert rules.minutes("bring_back", 2, category, reach) == minutes
 
     def test_settings_change_them(self, monkeypatch):
         monkeypatch.setenv("CASE_RECEIVE_MINUTES", "5, 15, 25, 40")
@@ -247,7 +269,7 @@ class TestDeadlineRules:
         assert info.value.setting == "CASE_ON_SCENE_MINUTES"
 
     @pytest.mark.parametrize("level, category, steps", [
-        (1, Category.DISPUTE, {"receive": 10, "on_scene": 50, "followup-1": 240}),
+        (1, Category.DISPUTE, {"receive": 10, "on_scene": 50, "followup-1": 240, "plan": 60}),
         (3, Category.PUBLIC_OPINION, {"receive": 30, "on_scene": 60, "public_response": 720}),
         (4, Category.DISPUTE, {}),
     ])
@@ -266,7 +288,10 @@ class TestEscalation:
         assert (await reload(db, report.id)).status == CaseStatus.ESCALATED
         escalation = await outbox_keys(db, f"report:{report.id}:escalate:")
         assert escalation == [f"report:{report.id}:escalate:receive:-1001",
-                              f"report:{report.id}:escalate:receive:to:1001"]
+                              f"report:{report.id}:escalate:receive:to:1001",
+                              # the units that have not acknowledged, reminded privately
+                              f"report:{report.id}:escalate:receive:remind:1003",
+                              f"report:{report.id}:escalate:receive:remind:1002"]
         async with db.session() as session:
             assert await copies.card_chats(session, report.id) == [-1003, -1002, -1001]
         district = await actor(db, 1001)

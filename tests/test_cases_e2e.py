@@ -103,14 +103,16 @@ class TestFollowUp:
 
 
 class TestClosing:
-    async def test_final_report_closes_and_edits_every_card(self, bot, emulator, db, settings, tree, clock):
+    async def test_final_report_then_closure_edits_every_card(self, bot, emulator, db, settings, tree, clock):
         report = await file_report(db, settings, tree.units["C01"], tree.reporters["C01"], level=3, at=clock.now)
         community, street = await card(emulator, -1003, report), await card(emulator, -1002, report)
-        await press(emulator, 1002, street, f"c:cls:{report.id}")
-        await emulator.wait_for_message(1002, contains=report.reference, predicate=has_button("c:stp:"))
+        await press(emulator, 1003, community, f"c:fin:{report.id}")   # a leader of the reporting unit
+        await emulator.wait_for_message(1003, contains=report.reference, predicate=has_button("c:stp:"))
         mark = len(emulator.sent)
-        await emulator.users[1002].send("经调解双方和解，已恢复正常")
-        await emulator.wait_for_message(1002, contains=report.reference, after=mark)
+        await emulator.users[1003].send("经调解双方和解，已恢复正常")
+        await emulator.wait_for_message(1003, contains=report.reference, after=mark)
+        await emulator.wait_until(lambda: has_button(f"c:cls:{report.id}")(street))
+        await press(emulator, 1002, street, f"c:cls:{report.id}")
         for message in (community, street):
             await edited(emulator, message, "经调解双方和解")
             await emulator.wait_until(lambda m=message: m.buttons() == [])

@@ -83,17 +83,17 @@ class TestLongFollowUp:
                                                                                tree, clock):
         report = await file_report(db, settings, tree.units["C01"], 3003, level=3, at=clock.now)
         group_card = await card(emulator, -1003, report)
-        await press(emulator, 1003, group_card, f"c:cls:{report.id}")
+        await press(emulator, 1003, group_card, f"c:fin:{report.id}")
         await emulator.wait_for_message(1003, predicate=has_button(f"c:stp:{report.id}"))
         mark = len(emulator.sent)
         await emulator.users[1003].send(long_text(4000))
         refusal = await emulator.wait_for_message(1003, after=mark)
         assert "4000" in refusal.text and "3000" in refusal.text
-        assert (await reload(db, report.id)).status != "closed"
+        assert (await reload(db, report.id)).status != "final_reported"
         mark = len(emulator.sent)
         await emulator.users[1003].send("已妥善处置，双方达成和解。")
         await emulator.wait_for_message(1003, contains=report.reference, after=mark)
-        assert (await reload(db, report.id)).status == "closed"
+        assert (await reload(db, report.id)).status == "final_reported"
 
 
 class TestRejectedContent:

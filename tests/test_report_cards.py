@@ -25,7 +25,7 @@ class TestCard:
         with i18n.use_locale("zh_Hans"):
             text = cards.render_card(make_report())
         lines = text.splitlines()
-        assert lines[0] == "⚡ <b>快报</b>"                 # level II goes up as a flash report
+        assert lines[0] == "<b>【快报】首报</b>"             # level II goes up as a flash report
         assert lines[1] == "🟠 <b>II级 · 重大（橙色）</b>"
         assert lines[2] == "📨 信访 · <b>讨薪&lt;上访&gt;</b>"
         for expected in ("🏢 单位：和平社区", "2026年11月21日 14:30", "📍 地点：和平路12号", "👥 涉及人数：4",
@@ -37,16 +37,24 @@ class TestCard:
     def test_english_card(self):
         with i18n.use_locale("en"):
             text = cards.render_card(make_report(level=1, sensitive_period="National Day"))
-        assert text.startswith("⚡ <b>Flash report</b>\n🔴 <b>Level I · especially major (red)</b>")
+        assert text.startswith("<b>[Flash report] Initial report</b>\n🔴 <b>Level I · especially major (red)</b>")
         assert "raised during the sensitive period “National Day”" in text
         assert "raised by the reporter" not in text   # II raised to I by the period, not the reporter
         assert "Nov 21, 2026" in text and "2:30" in text
 
-    @pytest.mark.parametrize("level, flash", [(1, True), (2, True), (3, False), (4, False)])
-    def test_flash_banner_only_on_levels_one_and_two(self, level, flash):
+    @pytest.mark.parametrize("level, banner", [(1, "【快報】首報"), (2, "【快報】首報"), (3, "首報"), (4, "首報")])
+    def test_flash_banner_only_on_levels_one_and_two(self, level, banner):
         with i18n.use_locale("zh_Hant"):
             text = cards.render_card(make_report(level=level, rule_level=level))
-        assert text.startswith("⚡ <b>快報</b>\n") is flash
+        assert text.startswith(f"<b>{banner}</b>\n")
+
+    @pytest.mark.parametrize("followups, final, banner", [
+        (0, False, "【快报】首报"), (1, False, "【快报】首报 · 续报1次"), (3, True, "【快报】首报 · 续报3次 · 终报"),
+    ])
+    def test_the_banner_counts_follow_ups_and_the_final_report(self, followups, final, banner):
+        with i18n.use_locale("zh_Hans"):
+            text = cards.render_card(make_report(level=2), cards.CardView(followups=followups, final=final))
+        assert text.splitlines()[0] == f"<b>{banner}</b>"
 
     def test_a_custom_rule_without_explanation_reads_as_a_phrase(self):
         for locale, phrase in (("zh_Hans", "本单位自定的定级规则"), ("en", "a grading rule of this organisation")):
@@ -98,7 +106,8 @@ class TestCard:
             markup = keyboards.card_keyboard(make_report(), first=True)
         buttons = [(b.text, b.callback_data) for row in markup.inline_keyboard for b in row]
         assert buttons == [("✅ Acknowledge", "c:rcv:42"), ("👤 Assign", "c:asg:42"),
-                           ("⏰ Ask for update", "c:ask:42"), ("🏁 Close", "c:cls:42"),
+                           ("⏰ Ask for update", "c:ask:42"), ("📄 Final report", "c:fin:42"),
+                           ("📋 Contingency plan", "c:pln:42"),     # level II decides on the plan
                            ("📌 Adopt", "a:adp:42"), ("✍️ Instruction", "a:ins:42")]
 
 

@@ -66,15 +66,16 @@ class TestCardsReachGroups:
             cards = {chat: await emulator.wait_for_message(chat, contains=reference, timeout=10)
                      for chat in (-1003, -1002, -1001)}
             for chat, card in cards.items():
-                assert card.text.startswith("⚡ 快报\n🔴 I级 · 特别重大（红色）") and "十余名居民" in card.text
-                assert [b["callback_data"].split(":")[1] for b in card.buttons()] == ["rcv", "asg", "ask", "cls", "adp", "ins"]
+                assert card.text.startswith("【快报】首报\n🔴 I级 · 特别重大（红色）") and "十余名居民" in card.text
+                assert [b["callback_data"].split(":")[1] for b in card.buttons()] == ["rcv", "asg", "ask", "fin", "scn", "rej",
+                                                                                 "pln", "adp", "ins"]
                 album = await emulator.wait_for_message(chat, predicate=lambda m: m.method == "sendMediaGroup")
                 document = await emulator.wait_for_message(chat, predicate=lambda m: m.method == "sendDocument")
                 assert album.reply_to_message_id == card.message_id == document.reply_to_message_id
             # The card, not the sign-off request this leader also gets as the unit's approver.
             private = await emulator.wait_for_message(leader.id, contains=reference, predicate=lambda m: any(
                 b.get("callback_data", "").startswith("c:rcv:") for b in m.buttons()))
-            assert private.text.startswith("⚡ Flash report\n🔴 Level I · especially major (red)")
+            assert private.text.startswith("[Flash report] Initial report\n🔴 Level I · especially major (red)")
             # The leader's private copy carries the attachments too, as replies to it.
             album = await emulator.wait_for_message(leader.id, predicate=lambda m: m.method == "sendMediaGroup")
             document = await emulator.wait_for_message(leader.id, predicate=lambda m: m.method == "sendDocument")

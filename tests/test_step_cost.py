@@ -35,8 +35,10 @@ BUDGET = {
     "photo": (3, 2),
     "done": (5, 2),             # the review grades the draft (rules need the unit tree)
     # The report, its cards, receipt and case rows, and (issue 18) the unit each card copy is
-    # sent for and the access facts of the leaders who get private copies.
-    "submit": (27, 2),
+    # sent for and the access facts of the leaders who get private copies; (issue 14) the
+    # first cards drawn as the case draws them (acknowledgement per unit, the scene, the
+    # plan) and the person the level sends to the scene looked up.
+    "submit": (32, 2),
 }
 
 

@@ -152,8 +152,8 @@ class TestCaseSteps:
     async def test_any_button_under_a_card(self, bot, emulator, db, settings, tree, caplog):
         report = await file_report(db, settings, tree.units["C01"], 3003, level=3)
         message = await card(emulator, -1003, report)
-        codes = st.sampled_from(["rcv", "asg", "ask", "cls", "scn", "res", "rej", "acc", "fup", "fpk", "stp", "prk",
-                                 "kep", "dtl", "zzz"])
+        codes = st.sampled_from(["rcv", "asg", "ask", "cls", "fin", "pln", "bbk", "scn", "res", "rej", "acc", "fup",
+                                 "fpk", "stp", "prk", "kep", "dtl", "zzz"])
         numbers = st.one_of(st.none(), st.integers(0, 10 ** 6))
         data = st.builds(lambda code, rid, a, b: ":".join(str(p) for p in ("c", code, rid, a, b) if p is not None),
                          codes, st.sampled_from([report.id, report.id + 1]), numbers, numbers)

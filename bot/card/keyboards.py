@@ -9,7 +9,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.callbacks import AdoptionPress, AdoptionStep, CasePress, CaseStep
-from bot.cases.machine import FINAL, MACHINE
+from bot.cases.machine import FINAL, MACHINE, Action
 from bot.i18n import N_, _
 from storage.models import Report
 
@@ -17,8 +17,11 @@ LABELS = {
     CaseStep.RECEIVE: N_("✅ Acknowledge"), CaseStep.ASSIGN: N_("👤 Assign"), CaseStep.ASK: N_("⏰ Ask for update"),
     CaseStep.CLOSE: N_("🏁 Close"), CaseStep.ON_SCENE: N_("📍 On scene"), CaseStep.RESOLVE: N_("✔️ Resolved"),
     CaseStep.REJECT: N_("✖️ Not an incident"), CaseStep.ACCEPT: N_("👍 Accept"), CaseStep.FOLLOW_UP: N_("📝 Follow-up"),
-    CaseStep.DETAILS: N_("🔍 Details"),
+    CaseStep.DETAILS: N_("🔍 Details"), CaseStep.FINAL_REPORT: N_("📄 Final report"),
+    CaseStep.PLAN: N_("📋 Contingency plan"), CaseStep.BRING_BACK: N_("↩️ Brought back"),
 }
+# Petitions that reached these levels are brought back (劝返) within a deadline.
+BRING_BACK_REACH = ("city", "province", "beijing")
 # For leaders of a unit above the reporting unit (bot.cases.adoption; handlers/adoption.py).
 ADOPTION_LABELS = {AdoptionStep.ADOPT: N_("📌 Adopt"), AdoptionStep.INSTRUCT: N_("✍️ Instruction")}
 # The third row appears when its steps are possible in the case's status.
@@ -43,14 +46,25 @@ def card_keyboard(report: Report, *, brief: bool = False, first: bool = False,
     details = [[button(CaseStep.DETAILS, report.id)]] if brief else []
     if report.status in FINAL:
         return InlineKeyboardMarkup(details) if details else None
+    # 办结 once the final report is in; until then the final report (终报).
+    ending = CaseStep.CLOSE if MACHINE.allowed(report.status, Action.CLOSE) else CaseStep.FINAL_REPORT
     rows = [[button(CaseStep.RECEIVE, report.id), button(CaseStep.ASSIGN, report.id)],
-            [button(CaseStep.ASK, report.id), button(CaseStep.CLOSE, report.id)]]
+            [button(CaseStep.ASK, report.id), button(ending, report.id)]]
     optional = [] if first else [button(step, report.id) for step in OPTIONAL
                                  if MACHINE.allowed(report.status, step.action)]
-    return InlineKeyboardMarkup(rows + ([optional] if optional else []) + (steps or []) + [adoption_row(report.id)]
-                                + details)
+    records = [button(step, report.id) for step in record_buttons(report)]
+    return InlineKeyboardMarkup(rows + [row for row in (optional, records) if row] + (steps or [])
+                                + [adoption_row(report.id)] + details)
+
+
+def record_buttons(report: Report) -> list[CaseStep]:
+    """The contingency plan (levels I–II) and bringing petitioners back (city, province)."""
+    steps = [CaseStep.PLAN] if report.level <= 2 else []
+    if report.category in ("petition", "collective_petition") and (report.extra or {}).get("reach") in BRING_BACK_REACH:
+        steps.append(CaseStep.BRING_BACK)
+    return steps
 
 
 def receipt_keyboard(report_id: int) -> InlineKeyboardMarkup:
-    """Under the reporter's receipt: add a follow-up."""
-    return InlineKeyboardMarkup([[button(CaseStep.FOLLOW_UP, report_id)]])
+    """Under the reporter's receipt: add a follow-up, or send the final report."""
+    return InlineKeyboardMarkup([[button(CaseStep.FOLLOW_UP, report_id), button(CaseStep.FINAL_REPORT, report_id)]])

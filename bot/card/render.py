@@ -35,6 +35,7 @@ STATUS_LABELS = {
     CaseStatus.ASSIGNED: N_("assigned"),
     CaseStatus.ON_SCENE: N_("on the scene"),
     CaseStatus.RESOLVED: N_("resolved"),
+    CaseStatus.FINAL_REPORTED: N_("final report in, waiting to be closed"),
     CaseStatus.CLOSED: N_("closed"),
     CaseStatus.ESCALATED: N_("escalated"),
     CaseStatus.MERGED: N_("merged"),
@@ -54,6 +55,25 @@ class CardView:
     timeline: list[str] = field(default_factory=list)
     assignee: str | None = None
     standing: Standing | None = None     # sign-off, version and marks (bot.signoff.view)
+    # What the card is: 首报, with its follow-ups counted, and 终报 (bot.cases.stages).
+    followups: int = 0
+    final: bool = False
+    # Lines the case adds under the status (plain text): acknowledgement per unit, the
+    # person asked to the scene, the contingency plan.
+    notes: list[str] = field(default_factory=list)
+
+
+def stage_banner(report: Report, view: CardView) -> str:
+    """"【快报】首报 · 续报2次 · 终报": a level I–II card says it is a flash report first."""
+    stages = [_("Initial report")]
+    if view.followups:
+        stages.append(i18n.ngettext("{n} follow-up", "{n} follow-ups", view.followups).format(n=view.followups))
+    if view.final:
+        stages.append(_("Final report"))
+    text = " · ".join(stages)
+    if Level(report.level) <= Level.II:   # 快报: a major item goes up at once, and says so first
+        text = _("[Flash report] {stages}").format(stages=text)
+    return f"<b>{text}</b>"
 
 
 def map_link(latitude: float, longitude: float) -> str:
@@ -139,6 +159,7 @@ def footer_lines(report: Report, view: CardView) -> list[str]:
         lines.append(_("Assigned to: {name}").format(name=esc(view.assignee)))
     if view.received_by:
         lines.append(_("Acknowledged by: {names}").format(names=esc(bounded_names(view.received_by))))
+    lines += [esc(note) for note in view.notes]
     return lines
 
 
@@ -159,9 +180,7 @@ def render_card(report: Report, view: CardView | None = None) -> str:
     """The card for a group (or a leader in private), within Telegram's 4,096 characters."""
     view = view or CardView()
     level = Level(report.level)
-    head = [f"{level.emoji} <b>{esc(level.title())}</b>", category_line(report)]
-    if level <= Level.II:  # 快报: a major item goes up at once, and says so first
-        head.insert(0, _("⚡ <b>Flash report</b>"))
+    head = [stage_banner(report, view), f"{level.emoji} <b>{esc(level.title())}</b>", category_line(report)]
     text = "\n".join(head + detail_lines(report) + body_lines(report) + footer_lines(report, view))
     return text + timeline_text(view.timeline, TELEGRAM_TEXT_LIMIT - len(text))
 
@@ -189,10 +208,12 @@ def render_brief(report: Report, view: CardView | None = None) -> str:
     level, category = Level(report.level), report.category.value
     status = view.status or _(STATUS_LABELS.get(report.status, report.status.value))
     return "\n".join([
+        stage_banner(report, view),
         f"{level.emoji} <b>{esc(level.title())}</b>",
         "{} {}".format(CATEGORY_EMOJI.get(category, ""), label(CATEGORIES, category)),
         _("🏢 Unit: {unit}").format(unit=esc(report.unit.name)),
         _("🔖 Reference: <code>{reference}</code>").format(reference=esc(report.reference)),
         _("Status: {status}").format(status=esc(status)),
+        *(esc(note) for note in view.notes),
         "", _("🔒 The report is shown privately to those it concerns: press Details."),
     ])

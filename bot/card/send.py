@@ -17,9 +17,10 @@ from bot.card.keyboards import card_keyboard
 from bot.card.render import CardView, render_brief, render_card
 from bot.cases import access as case_access
 from bot.cases import store, views
+from bot.cases.stages import stages_of
 from bot.config import Settings
 from bot.signoff.view import standing
-from storage.models import CaseFile, Member, OutboxMessage, OutboxStatus, Priority, Report
+from storage.models import CaseCard, CaseFile, Member, OutboxMessage, OutboxStatus, Priority, Report
 from storage.outbox import content_notice, enqueue
 from storage.types import utcnow
 
@@ -48,12 +49,15 @@ async def send_first(session: AsyncSession, report: Report, chat_id: int, unit_i
 
 
 async def card_view(session: AsyncSession, report: Report, case: CaseFile | None) -> CardView:
+    events = await store.events(session, report.id)
+    stages = await stages_of(session, report, events)
     return CardView(
         status=views.status_name(report.status),
-        received_by=await store.receipt_names(session, report.id),
-        timeline=views.timeline_lines(await store.events(session, report.id, last=views.CARD_TIMELINE)),
+        received_by=stages.received_by,
+        timeline=views.timeline_lines(events[-views.CARD_TIMELINE:]),
         assignee=views.assignee_text(case),
         standing=await standing(session, report.id),
+        followups=stages.followups, final=stages.final, notes=stages.notes,
     )
 
 
@@ -116,6 +120,23 @@ async def refresh_cards(session: AsyncSession, report: Report, case: CaseFile, s
                       method="editMessageText", priority=card_priority(report),
                       depends_on_key=original, depends_as="edit")
     return case.card_version
+
+
+async def redraw_queued(session: AsyncSession, report: Report, case: CaseFile, settings: Settings) -> None:
+    """The wizard's cards, still queued in the filing transaction, drawn as the case draws
+    them (acknowledgement per unit, who is asked to the scene, the case's buttons): the first
+    copy already shows them, without an edit right after it."""
+    query = (select(OutboxMessage).join(CaseCard, CaseCard.key == OutboxMessage.key)
+             .where(CaseCard.report_id == report.id, OutboxMessage.status == OutboxStatus.PENDING,
+                    OutboxMessage.attempts == 0))
+    rows = list((await session.execute(query)).scalars())
+    locales = await chat_locales(session, [row.chat_id for row in rows], settings)
+    drawn: dict[tuple[str, bool], dict] = {}
+    for row in rows:
+        kind = (locales[row.chat_id], brief_in(row.chat_id, settings))
+        if kind not in drawn:
+            drawn[kind] = await card_payload(session, report, case, kind[0], brief=kind[1])
+        row.payload = {**{k: v for k, v in row.payload.items() if k != "reply_markup"}, **drawn[kind]}
 
 
 async def _supersede_edits(session: AsyncSession, original: str) -> None:

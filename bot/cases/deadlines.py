@@ -10,10 +10,14 @@ parameter everywhere, so tests move time by hand.
 
 Defaults follow the domain brief and are settings (minutes per level I, II, III, IV; 0 = none):
 CASE_RECEIVE_MINUTES 10,20,30,0 ("Received" pressed), CASE_ON_SCENE_MINUTES 50,60,60,0
-(someone on scene), CASE_FOLLOWUP_MINUTES 240,240,0,0 (a follow-up every 4 hours while
-open), CASE_PUBLIC_RESPONSE_MINUTES 720 (public-opinion cases: the public reply as published,
-recorded by bot.opinion, within 12 hours; a follow-up does not meet it), CASE_ASSIGN_MINUTES 50,60,60,1440 (the
-deadline offered first when assigning).
+(someone on scene), CASE_PLAN_MINUTES 60,60,0,0 (a leader's decision on the contingency
+plan), CASE_FOLLOWUP_MINUTES 240,240,0,0 (a follow-up every 4 hours while
+open), CASE_PUBLIC_RESPONSE_MINUTES 720 (public-opinion cases: the public reply as
+published, recorded by bot.opinion, within 12 hours; a follow-up does not meet it), CASE_ASSIGN_MINUTES 50,60,60,1440 (the
+deadline offered first when assigning); petitions that reached the city or the province
+(`extra.reach`) get CASE_BRING_BACK_CITY_MINUTES 60 / CASE_BRING_BACK_PROVINCE_MINUTES 120 to
+persuade and bring the petitioners back. A missed deadline is chased round after round
+(`bot.cases.chase`) until it is met or the top is reached.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.card import copies
 from bot.card import send as cards
-from bot.cases import notes, store, views
+from bot.cases import chase, notes, scene, store, views
 from bot.cases.machine import FINAL, MACHINE, Action
 from bot.cases.store import BOT
 from bot.config import Settings
@@ -52,6 +56,10 @@ from storage.upsert import dialect_insert
 log = logging.getLogger(__name__)
 
 RECEIVE, ON_SCENE, FOLLOWUP, ASSIGNMENT, PUBLIC = "receive", "on_scene", "followup", "assignment", "public_response"
+PLAN, BRING_BACK = chase.PLAN, chase.BRING_BACK
+ALL_KINDS = (RECEIVE, ON_SCENE, ASSIGNMENT, FOLLOWUP, PUBLIC, PLAN, BRING_BACK)
+# Petition reach → which bring-back allowance applies.
+BRING_BACK_REACH = {"city": "city", "province": "province", "beijing": "province"}
 
 # Which deadlines each step of the case satisfies.
 SETTLES: dict[str, tuple[str, ...]] = {
@@ -61,9 +69,12 @@ SETTLES: dict[str, tuple[str, ...]] = {
     Action.ARRIVE: (RECEIVE, ON_SCENE, ASSIGNMENT),
     Action.RESOLVE: (RECEIVE, ON_SCENE, ASSIGNMENT),
     "followup": (FOLLOWUP,),
-    Action.CLOSE: (RECEIVE, ON_SCENE, ASSIGNMENT, FOLLOWUP, PUBLIC),
-    Action.REJECT: (RECEIVE, ON_SCENE, ASSIGNMENT, FOLLOWUP, PUBLIC),
-    Action.MERGE: (RECEIVE, ON_SCENE, ASSIGNMENT, FOLLOWUP, PUBLIC),
+    Action.FINAL: ALL_KINDS,
+    Action.CLOSE: ALL_KINDS,
+    Action.REJECT: ALL_KINDS,
+    Action.MERGE: ALL_KINDS,
+    "plan": (PLAN,),
+    "bring_back": (BRING_BACK,),
 }
 
 
@@ -76,18 +87,26 @@ class Rules:
     followup: tuple[int, ...]
     assign: tuple[int, ...]
     public_response: int
+    plan: tuple[int, ...] = (0, 0, 0, 0)
+    bring_back: tuple[tuple[str, int], ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Rules:
         return cls(settings.case_receive_minutes, settings.case_on_scene_minutes,
                    settings.case_followup_minutes, settings.case_assign_minutes,
-                   settings.case_public_response_minutes)
+                   settings.case_public_response_minutes, settings.case_plan_minutes,
+                   (("city", settings.case_bring_back_city_minutes),
+                    ("province", settings.case_bring_back_province_minutes)))
 
-    def minutes(self, kind: str, level: int, category: Category | str | None = None) -> int:
+    def minutes(self, kind: str, level: int, category: Category | str | None = None, reach: str | None = None) -> int:
         if kind == PUBLIC:
             return self.public_response if category == Category.PUBLIC_OPINION else 0
+        if kind == BRING_BACK:
+            petition = category in (Category.PETITION, Category.COLLECTIVE_PETITION)
+            wanted = BRING_BACK_REACH.get(reach or "") if petition else None
+            return dict(self.bring_back).get(wanted, 0) if wanted else 0
         table = {RECEIVE: self.receive, ON_SCENE: self.on_scene, FOLLOWUP: self.followup,
-                 ASSIGNMENT: self.assign}[kind]
+                 ASSIGNMENT: self.assign, PLAN: self.plan}[kind]
         return table[min(max(level, 1), len(table)) - 1]
 
 
@@ -108,10 +127,14 @@ async def open_case(session: AsyncSession, report: Report, settings: Settings, n
     if report.status in FINAL:
         return case
     rules, start = Rules.from_settings(settings), report.created_at
-    for kind, step in ((RECEIVE, RECEIVE), (ON_SCENE, ON_SCENE), (FOLLOWUP, f"{FOLLOWUP}-1"), (PUBLIC, PUBLIC)):
-        minutes = rules.minutes(kind, report.level, report.category)
+    steps = ((RECEIVE, RECEIVE), (ON_SCENE, ON_SCENE), (FOLLOWUP, f"{FOLLOWUP}-1"), (PUBLIC, PUBLIC), (PLAN, PLAN),
+             (BRING_BACK, BRING_BACK))
+    for kind, step in steps:
+        minutes = rules.minutes(kind, report.level, report.category, (report.extra or {}).get("reach"))
         if minutes:
             await add_deadline(session, report, kind, step, start + timedelta(minutes=minutes), minutes)
+    if minutes := rules.minutes(ON_SCENE, report.level):
+        await scene.ask(session, report, case, settings, now, minutes)
     return case
 
 
@@ -152,7 +175,7 @@ async def regrade(session: AsyncSession, report: Report, settings: Settings, now
     rules = Rules.from_settings(settings)
     query = select(CaseDeadline).where(CaseDeadline.report_id == report.id)
     rows = list((await session.execute(query)).scalars())
-    for kind in (RECEIVE, ON_SCENE):
+    for kind in (RECEIVE, ON_SCENE, PLAN):
         minutes = rules.minutes(kind, report.level)
         row = next((r for r in rows if r.step == kind), None)
         if minutes and row is None:
@@ -161,6 +184,8 @@ async def regrade(session: AsyncSession, report: Report, settings: Settings, now
             row.due_at, row.minutes = min(row.due_at, now + timedelta(minutes=minutes)), min(row.minutes, minutes)
     if not any(r.kind == FOLLOWUP and r.settled_at is None for r in rows):
         await next_followup(session, report, settings, now)
+    if minutes := rules.minutes(ON_SCENE, report.level):
+        await scene.ask(session, report, await store.case_file(session, report, now), settings, now, minutes)
 
 
 # --- Escalation ---------------------------------------------------------------------------
@@ -171,9 +196,7 @@ async def run_check(db: Database, settings: Settings, now: datetime) -> int:
     async with db.session() as session:
         await open_missing_cases(session, settings, now)
     async with db.session() as session:
-        query = select(CaseDeadline.id).where(
-            CaseDeadline.settled_at.is_(None), CaseDeadline.escalated_at.is_(None), CaseDeadline.due_at <= now)
-        due = list((await session.execute(query.order_by(CaseDeadline.due_at))).scalars())
+        due = await chase.due_ids(session, now)
     escalated = 0
     for deadline_id in due:
         try:
@@ -193,31 +216,30 @@ async def open_missing_cases(session: AsyncSession, settings: Settings, now: dat
 
 
 async def escalate(session: AsyncSession, deadline_id: int, settings: Settings, now: datetime) -> int:
-    """Escalate one missed deadline; 0 when another process (or an earlier pass) already did."""
+    """Take the next chase round of one missed deadline: remind, and escalate one level up
+    (or, at the top, say so and stop); 0 when it is not due or another process took it."""
     deadline = await session.get(CaseDeadline, deadline_id)
     # The report first, as every press locks it before touching deadlines: the same lock
     # order everywhere, so an escalation and a press cannot deadlock on PostgreSQL.
     report = await store.load_report(session, deadline.report_id, lock=True) if deadline else None
-    claimed = await session.execute(
-        update(CaseDeadline)
-        .where(CaseDeadline.id == deadline_id, CaseDeadline.escalated_at.is_(None), CaseDeadline.settled_at.is_(None))
-        .values(escalated_at=now))
-    if report is None or claimed.rowcount != 1:
+    number = await chase.claim(session, deadline_id, now) if report is not None else None
+    if number is None:
         return 0
-    await session.refresh(deadline)
     if report.status in FINAL:
         deadline.settled_at = now
         return 0
     case = await store.case_file(session, report, now)
     target, chats = await escalation_target(session, report, case)
-    deadline.escalated_to_unit_id = target.id if target else None
-    await _record_escalation(session, report, deadline, target, now)
+    deadline.escalated_to_unit_id = target.id if target else deadline.escalated_to_unit_id
+    deadline.next_chase_at = chase.Schedule.from_settings(settings).next_at(number, target is None, now)
+    await _record_escalation(session, report, deadline, target, now, number)
     await cards.send_cards(session, report, case, settings, chats)
     await cards.refresh_cards(session, report, case, settings)
-    await _notice(session, report, deadline, target, chats, settings)
+    await _notice(session, report, deadline, target, chats, settings, number)
     top = target or (await store.route(session, report, case)).chain[-1]
-    await _tell_duty(session, report, deadline, top, settings, now)
-    if deadline.kind == FOLLOWUP:
+    told = await _tell_duty(session, report, deadline, top, settings, now, number)
+    await chase.remind(session, report, case, deadline, number, settings, now, skip=set(told))
+    if deadline.kind == FOLLOWUP and number == 1:
         await next_followup(session, report, settings, now)
     return 1
 
@@ -236,17 +258,18 @@ async def escalation_target(session: AsyncSession, report: Report, case: CaseFil
 
 
 async def _record_escalation(session: AsyncSession, report: Report, deadline: CaseDeadline,
-                             target: Unit | None, now: datetime) -> None:
+                             target: Unit | None, now: datetime, number: int) -> None:
     before = report.status
     if MACHINE.allowed(before, Action.ESCALATE):
         report.status = MACHINE.fire(before, Action.ESCALATE)
     await store.record(session, report, "escalate", BOT, now, before=before, after=report.status,
                        reason=deadline.kind, minutes=deadline.minutes, step=deadline.step,
-                       unit=target.name if target else "")
+                       unit=target.name if target else "", round=number,
+                       last=deadline.next_chase_at is None)
 
 
 async def _notice(session: AsyncSession, report: Report, deadline: CaseDeadline, target: Unit | None,
-                  chats: list[int], settings: Settings) -> None:
+                  chats: list[int], settings: Settings, number: int) -> None:
     """Why the card came up (or, at the top, a warning under the existing cards)."""
     from bot import i18n
 
@@ -256,13 +279,13 @@ async def _notice(session: AsyncSession, report: Report, deadline: CaseDeadline,
             reason=views.missed_text(deadline.kind, deadline.minutes))
         if target is None:
             text += "\n" + _("There is no higher group to send it to.")
-    stem = f"report:{report.id}:escalate:{deadline.step}"
+    stem = chase.stem(report, deadline, number)
     await cards.reply_to_cards(session, report, stem, {"text": text, "parse_mode": "HTML"},
                                priority=Priority.URGENT, chats=chats or None)
 
 
 async def _tell_duty(session: AsyncSession, report: Report, deadline: CaseDeadline, unit: Unit,
-                     settings: Settings, now: datetime) -> None:
+                     settings: Settings, now: datetime, number: int) -> list[int]:
     """The unit's leader on duty today, or else its leaders, hear of it privately."""
     shift = (await shifts_on(session, [unit.id], local_day(settings, now))).get(unit.id)
     live = await on_duty(session, [unit.id], local_day(settings, now))
@@ -272,11 +295,12 @@ async def _tell_duty(session: AsyncSession, report: Report, deadline: CaseDeadli
         people = await _leaders(session, unit)
     for member in people:
         await notes.tell(
-            session, f"report:{report.id}:escalate:{deadline.step}:to:{member.telegram_id}", member,
+            session, f"{chase.stem(report, deadline, number)}:to:{member.telegram_id}", member,
             lambda: "⚠️ " + _("Case {reference} (level {level}, {unit}) escalated to you: {reason}.").format(
                 reference=esc(report.reference), level=views.level_name(report.level), unit=esc(report.unit.name),
                 reason=views.missed_text(deadline.kind, deadline.minutes)) + "\n" + esc(report.title),
             settings, priority=Priority.URGENT)
+    return [member.telegram_id for member in people]
 
 
 async def _leaders(session: AsyncSession, unit: Unit) -> list[Member]:

@@ -1,4 +1,4 @@
-"""Follow-ups (续报): text, photos and a changed number of people, from the reporter or the
+"""Follow-ups (续报): text, photos, documents, voice notes, a location and a changed number of people, from the reporter or the
 assignee. More people can raise the level: the case is re-graded by the report rules and
 pushed to the groups the new level reaches. Each follow-up is posted under every card."""
 
@@ -32,6 +32,8 @@ class FollowUpInput:
     text: str = ""
     photos: list[str] = field(default_factory=list)   # Telegram file ids
     people: int | None = None                          # None: unchanged
+    files: list[dict] = field(default_factory=list)    # {"kind": "document" | "voice", "file_id"}
+    location: dict | None = None                       # {"latitude", "longitude"}
 
 
 async def add_followup(session: AsyncSession, report_id: int, actor: Actor, data: FollowUpInput, *,
@@ -43,7 +45,8 @@ async def add_followup(session: AsyncSession, report_id: int, actor: Actor, data
     report, case = result.report, result.case
     followup = FollowUp(report_id=report.id, number=await store.next_followup_number(session, report.id),
                         author_telegram_id=actor.telegram_id, author_name=actor.name[:128], at=now,
-                        text=data.text, photos=list(data.photos), people_before=report.people,
+                        text=data.text, photos=list(data.photos), files=list(data.files), location=data.location,
+                        people_before=report.people,
                         people_after=report.people if data.people is None else data.people,
                         level_before=report.level, level_after=report.level)
     report.people = followup.people_after
@@ -117,3 +120,18 @@ async def post(session: AsyncSession, report: Report, followup: FollowUp, settin
                                 for i, p in enumerate(chunk)]}
         await cards.reply_to_cards(session, report, f"{stem}:photos:{index // MEDIA_GROUP_MAX}", {**photos, **notify},
                                    method=method, priority=Priority.NORMAL, chats=full)
+    await post_files(session, report, followup, stem, full, notify)
+
+
+async def post_files(session: AsyncSession, report: Report, followup: FollowUp, stem: str, chats: list[int],
+                     notify: dict) -> None:
+    """Documents, voice notes and the location as replies under the full cards."""
+    caption = f"{report.reference} · {followup.number}"
+    for index, item in enumerate(followup.files or []):
+        method, field_name = ("sendVoice", "voice") if item.get("kind") == "voice" else ("sendDocument", "document")
+        await cards.reply_to_cards(session, report, f"{stem}:file:{index}",
+                                   {field_name: item["file_id"], "caption": caption, **notify}, method=method,
+                                   priority=Priority.NORMAL, chats=chats)
+    if followup.location:
+        await cards.reply_to_cards(session, report, f"{stem}:location", dict(followup.location), method="sendLocation",
+                                   priority=Priority.NORMAL, chats=chats)

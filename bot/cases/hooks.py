@@ -21,6 +21,7 @@ async def case_filed(session: AsyncSession, report: Report, settings: Settings, 
     report filed by other means still gets its deadlines, only up to one pass later.
     """
     case = await deadlines.open_case(session, report, settings, now)
+    await cards.redraw_queued(session, report, case, settings)
     await push_to_duty(session, report, case, settings, now)
     await opinion_opened(session, report, case, settings, now)
 

@@ -1,6 +1,7 @@
 """The life cycle of a case: which step may follow which, declared once as a table.
 
-reported → received → assigned → on scene → resolved → closed is the usual path; a case
+reported → received → assigned → on scene → resolved → final report (终报, from the
+reporting side) → closed (办结, by a leader of the route) is the usual path; a case
 that nobody acknowledges in time becomes `escalated`; a duplicate is `merged` into another
 case; a report that is not an incident is `rejected`. Closed, merged and rejected are final.
 
@@ -28,7 +29,8 @@ class Action(StrEnum):
     ACCEPT = "accept"
     ARRIVE = "arrive"       # on scene
     RESOLVE = "resolve"
-    CLOSE = "close"         # with the final report (终报)
+    FINAL = "final"         # the final report (终报), from the reporting side
+    CLOSE = "close"         # 办结: a leader of the route, after the final report
     ESCALATE = "escalate"
     REJECT = "reject"
     MERGE = "merge"
@@ -43,9 +45,11 @@ TRANSITIONS: list[dict] = [
     {"trigger": Action.RECEIVE, "source": [S.REPORTED, S.ESCALATED], "dest": S.RECEIVED},
     {"trigger": Action.ASSIGN, "source": [*UNHANDLED, S.ASSIGNED], "dest": S.ASSIGNED},
     {"trigger": Action.ACCEPT, "source": S.ASSIGNED, "dest": S.ASSIGNED},
-    {"trigger": Action.ARRIVE, "source": [S.RECEIVED, S.ESCALATED, S.ASSIGNED], "dest": S.ON_SCENE},
+    # The person the level sends may reach the scene before anyone pressed Acknowledge.
+    {"trigger": Action.ARRIVE, "source": [S.REPORTED, S.RECEIVED, S.ESCALATED, S.ASSIGNED], "dest": S.ON_SCENE},
     {"trigger": Action.RESOLVE, "source": [S.ASSIGNED, S.ON_SCENE], "dest": S.RESOLVED},
-    {"trigger": Action.CLOSE, "source": sorted(OPEN), "dest": S.CLOSED},
+    {"trigger": Action.FINAL, "source": sorted(OPEN - {S.FINAL_REPORTED}), "dest": S.FINAL_REPORTED},
+    {"trigger": Action.CLOSE, "source": S.FINAL_REPORTED, "dest": S.CLOSED},
     {"trigger": Action.ESCALATE, "source": list(UNHANDLED), "dest": S.ESCALATED},
     {"trigger": Action.REJECT, "source": [*UNHANDLED, S.ASSIGNED], "dest": S.REJECTED},
     {"trigger": Action.MERGE, "source": sorted(OPEN), "dest": S.MERGED},

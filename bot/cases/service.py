@@ -50,7 +50,7 @@ async def begin(session: AsyncSession, report_id: int, actor: Actor, step: Actio
     return Result(report, case, refusal)
 
 
-async def _move(session: AsyncSession, result: Result, action: Action, actor: Actor, now: datetime,
+async def move(session: AsyncSession, result: Result, action: Action, actor: Actor, now: datetime,
                 settings: Settings, *, reason: str = "", **details) -> CaseEvent:
     """Fire `action`, record it, settle what it satisfies and edit every card."""
     report = result.report
@@ -103,7 +103,7 @@ async def assign(session: AsyncSession, report_id: int, actor: Actor, member_id:
     await store.add_receipt(session, report, actor, chat_id, now)  # assigning it proves it was seen
     case.assignee_id, case.assignee, case.assigned_at, case.due_at, case.accepted_at = (
         assignee.id, assignee, now, due, None)
-    event = await _move(session, result, Action.ASSIGN, actor, now, settings,
+    event = await move(session, result, Action.ASSIGN, actor, now, settings,
                         assignee=assignee.name, assignee_id=assignee.id, due=due.isoformat())
     await deadlines.assignment_deadline(session, report, await _count(session, report.id, "assign"), due, now)
     await notes.tell(session, f"report:{report.id}:event:{event.id}:to:{assignee.telegram_id}", assignee,
@@ -134,7 +134,7 @@ async def accept(session: AsyncSession, report_id: int, actor: Actor, *, setting
         result.changed = False
         return result
     result.case.accepted_at = now
-    await _move(session, result, Action.ACCEPT, actor, now, settings)
+    await move(session, result, Action.ACCEPT, actor, now, settings)
     return result
 
 
@@ -143,21 +143,7 @@ async def simple_step(session: AsyncSession, report_id: int, actor: Actor, actio
     """On scene or resolved: a status change without anything else to ask."""
     result = await begin(session, report_id, actor, action, chat_id=chat_id, settings=settings, now=now)
     if not result.refusal:
-        await _move(session, result, action, actor, now, settings)
-    return result
-
-
-async def close(session: AsyncSession, report_id: int, actor: Actor, outcome: str, *, chat_id: int | None,
-                settings: Settings, now: datetime) -> Result:
-    """The final report (终报) closes the case; the reporter hears the outcome."""
-    result = await begin(session, report_id, actor, Action.CLOSE, chat_id=chat_id, settings=settings, now=now)
-    if result.refusal:
-        return result
-    report, case = result.report, result.case
-    case.outcome, case.closed_at = outcome, now
-    event = await _move(session, result, Action.CLOSE, actor, now, settings, reason=outcome)
-    await _tell_people(session, report, case, event, settings, lambda: _("Case {reference} is closed. Final report from {actor}:\n{text}").format(
-        reference=esc(report.reference), actor=esc(actor.name), text=esc(outcome)), skip=actor)
+        await move(session, result, action, actor, now, settings)
     return result
 
 
@@ -168,8 +154,8 @@ async def reject(session: AsyncSession, report_id: int, actor: Actor, reason: st
     if result.refusal:
         return result
     report = result.report
-    event = await _move(session, result, Action.REJECT, actor, now, settings, reason=reason)
-    await _tell_people(session, report, result.case, event, settings, lambda: _(
+    event = await move(session, result, Action.REJECT, actor, now, settings, reason=reason)
+    await tell_people(session, report, result.case, event, settings, lambda: _(
         "{actor} judged case {reference} not an incident. Reason: {reason}").format(
         reference=esc(report.reference), actor=esc(actor.name), reason=esc(reason)), skip=actor)
     return result
@@ -184,14 +170,14 @@ async def ask_update(session: AsyncSession, report_id: int, actor: Actor, *, cha
     report = result.report
     event = await store.record(session, report, "ask", actor, now)
     await cards.refresh_cards(session, report, result.case, settings)
-    await _tell_people(session, report, result.case, event, settings, lambda: _(
+    await tell_people(session, report, result.case, event, settings, lambda: _(
         "{actor} asks for an update on case {reference}: {title}\nPress Follow-up to send it.").format(
         actor=esc(actor.name), reference=esc(report.reference), title=esc(report.title)),
         keyboard=lambda: InlineKeyboardMarkup([[keyboards.button(CaseStep.FOLLOW_UP, report.id)]]))
     return result
 
 
-async def _tell_people(session: AsyncSession, report: Report, case: CaseFile, event: CaseEvent,
+async def tell_people(session: AsyncSession, report: Report, case: CaseFile, event: CaseEvent,
                        settings: Settings, compose, *, skip: Actor | None = None, keyboard=None) -> None:
     """The reporter and the assignee (once each, not the actor) hear of `event` privately."""
     people = {report.reporter.id: report.reporter}
@@ -212,16 +198,16 @@ async def merge(session: AsyncSession, reference: str, into: str, actor: Actor, 
     if source is None or target is None or source.id == target.id:
         return Result(refusal=Refusal.UNKNOWN_CASE)
     # Lock both in id order, so that two opposite merges cannot deadlock each other.
-    checks = {source.id: Action.MERGE, target.id: Action.CLOSE}  # closing needs the rights merging does
+    checks = {source.id: Action.MERGE, target.id: "ask"}  # a leader's step on the other case too
     done = {rid: await begin(session, rid, actor, checks[rid], chat_id=None, settings=settings, now=now)
             for rid in sorted(checks)}
     result, other = done[source.id], done[target.id]
     if result.refusal or other.refusal:
         return result if result.refusal else other
     result.case.merged_into_id = target.id
-    event = await _move(session, result, Action.MERGE, actor, now, settings, reference=target.reference)
+    event = await move(session, result, Action.MERGE, actor, now, settings, reference=target.reference)
     await _absorb(session, other, result, actor, settings, now)
-    await _tell_people(session, result.report, result.case, event, settings, lambda: _(
+    await tell_people(session, result.report, result.case, event, settings, lambda: _(
         "Case {reference} was merged into case {into} by {actor}; it continues there.").format(
         reference=esc(source.reference), into=esc(target.reference), actor=esc(actor.name)), skip=actor)
     return result

@@ -177,6 +177,11 @@ async def route_units(session: AsyncSession, report: Report, case: CaseFile | No
     return (await route(session, report, case)).units
 
 
+def unit_chain(units: dict[int, Unit], unit_id: int) -> list[int]:
+    """The unit and its ancestors, nearest first."""
+    return _chain(units, unit_id)
+
+
 def _chain(units: dict[int, Unit], unit_id: int) -> list[int]:
     chain: list[int] = []
     current = units.get(unit_id)

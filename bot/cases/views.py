@@ -25,6 +25,7 @@ STATUS_NAMES = {
     CaseStatus.ASSIGNED: N_("Assigned"),
     CaseStatus.ON_SCENE: N_("On scene"),
     CaseStatus.RESOLVED: N_("Resolved, waiting for the final report"),
+    CaseStatus.FINAL_REPORTED: N_("Final report in, waiting to be closed"),
     CaseStatus.CLOSED: N_("Closed"),
     CaseStatus.ESCALATED: N_("Escalated"),
     CaseStatus.MERGED: N_("Merged into another case"),
@@ -37,9 +38,17 @@ EVENT_TEXTS = {
     "accept": N_("{actor} accepted the assignment"),
     "arrive": N_("{actor}: on scene"),
     "resolve": N_("{actor}: resolved"),
-    "close": N_("{actor} closed it with the final report: {reason}"),
+    "close": N_("{actor} closed it (办结)"),
+    "final": N_("Final report (终报) from {actor}: {reason}"),
     "escalate": N_("Escalated to {unit}: {reason}"),
     "escalate_top": N_("Escalated: {reason}"),
+    "escalate_round": N_("Chase round {round}: escalated to {unit}: {reason}"),
+    "escalate_round_top": N_("Chase round {round}: no higher group, the chase stops: {reason}"),
+    "scene_ask": N_("{person} ({duty}) asked to be on the scene within {duration}"),
+    "arrive_person": N_("{person} on scene (recorded by {actor})"),
+    "arrive_instead": N_("{actor} on scene instead of {required} ({duty})"),
+    "plan": N_("{actor}: contingency plan {plan}"),
+    "bring_back": N_("{actor}: petitioners persuaded and brought back"),
     "reject": N_("{actor} judged it not an incident: {reason}"),
     "merge": N_("{actor} merged it into {reference}"),
     "absorb": N_("{actor} merged {reference} into this case"),
@@ -75,6 +84,8 @@ MISSED = {
     "assignment": N_("the assignee's deadline passed"),
     "followup": N_("no follow-up for {duration}"),
     "public_response": N_("no public response within {duration}"),
+    "plan": N_("no decision on the contingency plan within {duration}"),
+    "bring_back": N_("petitioners not brought back within {duration}"),
 }
 
 # What is late, for the daily summary's list of overdue items.
@@ -84,7 +95,17 @@ OVERDUE = {
     "assignment": N_("the assignee's deadline passed"),
     "followup": N_("follow-up overdue"),
     "public_response": N_("no public response yet"),
+    "plan": N_("no decision on the contingency plan yet"),
+    "bring_back": N_("petitioners not yet brought back"),
 }
+
+# Who the level sends to the scene (bot.cases.scene), as the organisation file names the duty.
+DUTY_NAMES = {"case_officer": N_("case officer"), "leader_in_charge": N_("leader in charge"),
+              "principal_leader": N_("principal leader")}
+
+# The contingency plan (预案): not activated, or activated with a response of level I–IV.
+PLAN_SCALES = {0: N_("not activated"), 1: N_("activated, level I response"), 2: N_("activated, level II response"),
+               3: N_("activated, level III response"), 4: N_("activated, level IV response")}
 
 CARD_TIMELINE = 5
 SNIPPET = 60
@@ -97,6 +118,10 @@ def level_name(level: int) -> str:
 def level_label(level: int) -> str:
     """"III级" / "Level III": a level numeral never stands alone."""
     return _("Level {level}").format(level=level_name(level))
+
+
+def duty_name(duty: str) -> str:
+    return _(DUTY_NAMES[duty]) if duty in DUTY_NAMES else duty
 
 
 def status_name(status: CaseStatus | str) -> str:
@@ -133,9 +158,24 @@ def event_text(event: CaseEvent, *, full: bool = False) -> str:
         "due": format_time(datetime.fromisoformat(due)) if due else "—",
         # Deadlines days away (supervision, transfer) are shown with their date.
         "until": format_datetime(datetime.fromisoformat(details["until"]), "short") if details.get("until") else "—",
+        "round": details.get("round", 1), "person": details.get("person", ""), "required": details.get("required", ""),
+        "duty": duty_name(details.get("duty", "")), "duration": duration(int(details.get("minutes", 0))),
+        "plan": _(PLAN_SCALES.get(details.get("scale"), PLAN_SCALES[0])),
     }
-    kind = "escalate_top" if event.kind == "escalate" and not values["unit"] else event.kind
-    return _(EVENT_TEXTS.get(kind, "{actor}")).format(**values)
+    return _(EVENT_TEXTS.get(event_kind(event), "{actor}")).format(**values)
+
+
+def event_kind(event: CaseEvent) -> str:
+    """Which wording an event takes: an escalation by its round, an arrival by who went."""
+    details = event.details or {}
+    if event.kind == "escalate":
+        kind = "escalate_round" if int(details.get("round", 1)) > 1 else "escalate"
+        return kind + ("_top" if not details.get("unit") else "")
+    if event.kind == "arrive" and details.get("instead"):
+        return "arrive_instead"
+    if event.kind == "arrive" and details.get("person") not in (None, "", event.actor_name):
+        return "arrive_person"
+    return event.kind
 
 
 def timeline_lines(events: list[CaseEvent], *, full: bool = False) -> list[str]:

@@ -34,7 +34,7 @@ from storage.models import (
 )
 
 LEVELS = {1: "I", 2: "II", 3: "III", 4: "IV"}
-CLOSED_STATUSES = (CaseStatus.RESOLVED, CaseStatus.CLOSED, CaseStatus.MERGED, CaseStatus.REJECTED)
+CLOSED_STATUSES = (CaseStatus.RESOLVED, CaseStatus.FINAL_REPORTED, CaseStatus.CLOSED, CaseStatus.MERGED, CaseStatus.REJECTED)
 
 CATEGORY_NAMES = {
     Category.PETITION: N_("petition"),
@@ -52,6 +52,7 @@ STATUS_NAMES = {
     CaseStatus.ASSIGNED: N_("assigned"),
     CaseStatus.ON_SCENE: N_("on scene"),
     CaseStatus.RESOLVED: N_("resolved"),
+    CaseStatus.FINAL_REPORTED: N_("final report in"),
     CaseStatus.CLOSED: N_("closed"),
     CaseStatus.ESCALATED: N_("escalated"),
     CaseStatus.MERGED: N_("merged"),

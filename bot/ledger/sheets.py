@@ -66,7 +66,8 @@ OUTCOMES = {Outcome.ITEMS: N_("items reported"), Outcome.ZERO: N_("zero report")
             Outcome.LATE: N_("late"), Outcome.MISSING: N_("missed")}
 STATUS_WORDS = {
     CaseStatus.REPORTED: N_("reported"), CaseStatus.RECEIVED: N_("received"), CaseStatus.ASSIGNED: N_("assigned"),
-    CaseStatus.ON_SCENE: N_("on scene"), CaseStatus.RESOLVED: N_("resolved"), CaseStatus.CLOSED: N_("closed"),
+    CaseStatus.ON_SCENE: N_("on scene"), CaseStatus.RESOLVED: N_("resolved"),
+    CaseStatus.FINAL_REPORTED: N_("final report in"), CaseStatus.CLOSED: N_("closed"),
     CaseStatus.ESCALATED: N_("escalated"), CaseStatus.MERGED: N_("merged"), CaseStatus.REJECTED: N_("rejected"),
 }
 

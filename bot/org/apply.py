@@ -219,8 +219,10 @@ def _sync_membership(
     code: str,
     changes: OrgChanges,
 ) -> None:
+    if membership is not None and membership.duty != member.scene_duty:
+        membership.duty = member.scene_duty
     if membership is None:
-        session.add(Membership(member_id=key[0], unit_id=key[1], role=member.role))
+        session.add(Membership(member_id=key[0], unit_id=key[1], role=member.role, duty=member.scene_duty))
         line = _("person {id} added to unit {code} as {role}").format(
             id=member.telegram_id, code=code, role=member.role.value
         )

@@ -44,7 +44,8 @@ async def _spec_from_db(session: AsyncSession) -> OrgSpec:
 
 def _member_spec(membership: Membership) -> MemberSpec:
     member = membership.member
-    return MemberSpec(member.telegram_id, member.name, membership.role, member.phone, member.locale)
+    return MemberSpec(member.telegram_id, member.name, membership.role, member.phone, member.locale,
+                      scene_duty=membership.duty)
 
 
 class _Flow(dict):
@@ -94,6 +95,8 @@ def _member_data(member: MemberSpec) -> _Flow:
         data["phone"] = member.phone
     if member.locale is not None:
         data["locale"] = member.locale
+    if member.scene_duty is not None:
+        data["scene_duty"] = member.scene_duty
     return data
 
 

@@ -22,6 +22,7 @@ from bot.org.spec import (
     PERIOD_KEYS,
     PHONE_MAX,
     QUOTA_MAX,
+    SCENE_DUTIES,
     TOP_KEYS,
     UNIT_KEYS,
     DutySpec,
@@ -313,7 +314,15 @@ class _Parser:
         if telegram_id is None or name is None or role is None:
             return None
         self.check_person(telegram_id, fields, name=name, phone=phone, locale=locale)
-        return MemberSpec(telegram_id, name, role, phone, locale, line_of(node))
+        return MemberSpec(telegram_id, name, role, phone, locale, line_of(node), self.scene_duty(fields))
+
+    def scene_duty(self, fields: dict[str, Node]) -> str | None:
+        duty = self.text(fields, "scene_duty", 24)
+        if duty is not None and duty not in SCENE_DUTIES:
+            self.error(fields["scene_duty"], _("scene_duty must be one of: {duties}").format(
+                duties=", ".join(SCENE_DUTIES)))
+            return None
+        return duty
 
     def duty(self, node: Node | None) -> tuple[DutySpec, ...]:
         days: dict[date, DutySpec] = {}

@@ -29,7 +29,9 @@ DEFAULT_KIND = "unit"
 # Key order here is the order export writes them in.
 TOP_KEYS = ("units", "sensitive_periods", "tasks")
 UNIT_KEYS = ("code", "name", "kind", "weekly_quota", "parent", "group_chat_id", "members", "duty", "children")
-MEMBER_KEYS = ("telegram_id", "name", "role", "phone", "locale")
+MEMBER_KEYS = ("telegram_id", "name", "role", "phone", "locale", "scene_duty")
+# Who goes to the scene by level (bot.cases.scene reads them from memberships.duty).
+SCENE_DUTIES = ("case_officer", "leader_in_charge", "principal_leader")
 PERIOD_KEYS = ("name", "starts_on", "ends_on", "morning_check_in")
 DUTY_KEYS = ("date", "leader", "officer")
 
@@ -50,6 +52,7 @@ class MemberSpec:
     phone: str | None = None
     locale: str | None = None
     line: int | None = field(default=None, compare=False)
+    scene_duty: str | None = None
 
 
 @dataclass

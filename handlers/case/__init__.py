@@ -16,6 +16,7 @@ from bot.callbacks import CasePress
 from bot.cases import deadlines
 from bot.context import Context, InState
 from bot.i18n import N_
+from handlers import followup_files
 from handlers.base import Command
 from handlers.case import commands, texts
 from handlers.case.buttons import press_case
@@ -27,7 +28,6 @@ COMMANDS = [
     Command("case", N_("A case with its whole timeline"), private=True),
     Command("mine", N_("Cases assigned to me"), private=True),
     Command("followup", N_("Add a follow-up (续报) to a case"), private=True),
-    Command("close", N_("Close a case with the final report (leaders)"), private=True, group=True),
     Command("reject", N_("Reject a case as not an incident (leaders)"), private=True, group=True),
     Command("merge", N_("Merge a duplicate into another case (leaders)"), private=True, group=True),
 ]
@@ -38,7 +38,8 @@ HELP_LINES = [
     N_("/case &lt;reference&gt; — a case with its timeline"),
     N_("/mine — cases assigned to me"),
     N_("/followup &lt;reference&gt; — add a follow-up (续报)"),
-    N_("/close &lt;reference&gt; [outcome] — the final report (终报), leaders"),
+    N_("/final &lt;reference&gt; [text] — the final report (终报): the reporter or the unit's leaders"),
+    N_("/close &lt;reference&gt; — close the case after its final report (办结), leaders of its route"),
     N_("/reject &lt;reference&gt; &lt;reason&gt; — not an incident, leaders"),
     N_("/merge &lt;reference&gt; &lt;into reference&gt; — merge a duplicate, leaders"),
 ]
@@ -53,12 +54,13 @@ async def check_deadlines(context: Context) -> None:
 def register(application: Application) -> None:
     DEEP_LINKS.update(open=commands.open_cases, mine=commands.my_cases, case=commands.case_usage)
     for name, callback in (("open", commands.open_cases), ("case", commands.show_case), ("mine", commands.my_cases),
-                           ("followup", commands.followup_command), ("close", commands.close_command),
+                           ("followup", commands.followup_command),
                            ("reject", commands.reject_command), ("merge", commands.merge_command)):
         application.add_handler(CommandHandler(name, callback))
     application.add_handler(CallbackQueryHandler(press_case, pattern=CasePress.family()))
     private = filters.ChatType.PRIVATE
-    text, text_or_photo = filters.TEXT & ~filters.COMMAND, (filters.TEXT | filters.PHOTO) & ~filters.COMMAND
+    text = filters.TEXT & ~filters.COMMAND
+    text_or_photo = (filters.TEXT | filters.PHOTO | followup_files.FILES) & ~filters.COMMAND
     application.add_handler(MessageHandler(private & text & InState(CaseText.outcome), texts.take_outcome))
     application.add_handler(MessageHandler(private & text & InState(CaseText.reason), texts.take_reason))
     application.add_handler(MessageHandler(private & text_or_photo & InState(FollowUpForm.text), texts.take_followup_text))

@@ -181,7 +181,7 @@ async def press_details(update: Update, context: Context, press: CasePress) -> N
 
 PRESSES = {
     CaseStep.RECEIVE: press_receive, CaseStep.ASSIGN: press_assign, CaseStep.ASK: press_ask,
-    CaseStep.CLOSE: texts.press_close, CaseStep.ON_SCENE: press_on_scene, CaseStep.RESOLVE: press_resolved,
+    CaseStep.FINAL_REPORT: texts.press_final, CaseStep.ON_SCENE: press_on_scene, CaseStep.RESOLVE: press_resolved,
     CaseStep.REJECT: texts.press_reject, CaseStep.ACCEPT: press_accept, CaseStep.FOLLOW_UP: texts.press_followup,
     CaseStep.KEEP_PEOPLE: texts.press_keep_people, CaseStep.STOP: texts.press_stop, CaseStep.PARK: texts.press_park,
     CaseStep.KEEP_DRAFT: texts.press_keep_draft, CaseStep.DETAILS: press_details,

@@ -130,12 +130,6 @@ async def followup_command(update: Update, context: Context) -> None:
         await ask_privately(update, context, report.id, CaseStep.FOLLOW_UP)
 
 
-async def close_command(update: Update, context: Context) -> None:
-    """/close <reference> [outcome]: closes at once with the outcome, or asks for it."""
-    await text_command(update, context, _("Usage: /close &lt;reference&gt; [outcome]"), service.close,
-                       CaseStep.CLOSE, _("Case {reference} is closed."))
-
-
 async def reject_command(update: Update, context: Context) -> None:
     """/reject <reference> [reason]: rejects at once with the reason, or asks for it."""
     await text_command(update, context, _("Usage: /reject &lt;reference&gt; [reason]"), service.reject,

@@ -14,7 +14,7 @@ from telegram.error import BadRequest, Forbidden
 
 from bot.callbacks import CasePress, CaseStep
 from bot.card import keyboards
-from bot.cases import service, store
+from bot.cases import service, steps, store
 from bot.cases.access import Refusal
 from bot.cases.followups import FollowUpInput, add_followup
 from bot.cases.machine import Action
@@ -24,6 +24,7 @@ from bot.i18n import N_, _
 from bot.reporting import validation
 from bot.reporting.validation import Invalid
 from bot.textutil import esc
+from handlers import followup_files
 from handlers.base import is_private
 from handlers.case.common import (
     FOLLOWUP_TEXT_MAX,
@@ -42,15 +43,17 @@ from handlers.case.common import (
 
 # The texts asked for in private, by the button that asks: the step checked, the state, the question.
 ASKS = {
-    CaseStep.CLOSE: (Action.CLOSE, CaseText.outcome,
-                     N_("Final report for case {reference} ({title}): what was the outcome? Send it as one message.")),
+    CaseStep.FINAL_REPORT: (Action.FINAL, CaseText.outcome,
+                            N_("Final report for case {reference} ({title}): what was the outcome? Send it as one "
+                               "message.")),
     CaseStep.REJECT: (Action.REJECT, CaseText.reason,
                       N_("Why is case {reference} ({title}) not an incident? Send the reason as one message.")),
     CaseStep.FOLLOW_UP: ("followup", FollowUpForm.text,
-                         N_("Follow-up to case {reference} ({title}): what is new? Send a text, or photos with a caption.")),
+                         N_("Follow-up to case {reference} ({title}): what is new? Send a text, or photos with a "
+                            "caption; documents, voice notes and a location can go with it.")),
 }
 ASK_STEPS = list(ASKS)   # c:prk / c:kep carry the index
-FIRST = {CaseStep.CLOSE: N_("🏁 The final report first"), CaseStep.REJECT: N_("✖️ The rejection first"),
+FIRST = {CaseStep.FINAL_REPORT: N_("🏁 The final report first"), CaseStep.REJECT: N_("✖️ The rejection first"),
          CaseStep.FOLLOW_UP: N_("📝 The follow-up first")}
 
 
@@ -138,9 +141,9 @@ async def press_keep_draft(update: Update, context: Context, press: CasePress) -
         _("Your report in progress is kept. Send /report to continue it; press the case's button again later."))
 
 
-async def press_close(update: Update, context: Context, press: CasePress) -> None:
-    """Close: a leader is asked privately for the final report's outcome."""
-    await ask_privately(update, context, press.report_id, CaseStep.CLOSE)
+async def press_final(update: Update, context: Context, press: CasePress) -> None:
+    """Final report: the reporter or a leader of the reporting unit is asked for it privately."""
+    await ask_privately(update, context, press.report_id, CaseStep.FINAL_REPORT)
 
 
 async def press_reject(update: Update, context: Context, press: CasePress) -> None:
@@ -169,8 +172,8 @@ async def press_stop(update: Update, context: Context, press: CasePress) -> None
 
 
 async def take_outcome(update: Update, context: Context) -> None:
-    """The final report's text: closes the case and clears the step."""
-    await take_text(update, context, service.close, _("Case {reference} is closed."))
+    """The final report's text: sends it (a leader of the route closes the case next) and clears the step."""
+    await take_text(update, context, steps.final_report, _("Final report on case {reference} sent."))
 
 
 async def take_reason(update: Update, context: Context) -> None:
@@ -226,7 +229,7 @@ async def take_followup_text(update: Update, context: Context) -> None:
                                        "shorter.").format(length=len(text), max=FOLLOWUP_TEXT_MAX))
             return
         photos = data.get("photos", []) + ([message.photo[-1].file_id] if message.photo else [])
-        await fsm.update_data(text=text.strip(), photos=photos)
+        await fsm.update_data(text=text.strip(), photos=photos, **followup_files.attached(message, data))
         await fsm.set_state(FollowUpForm.people)
         report = await store.load_report(session, data["report_id"])
     unchanged = _("Unchanged ({n})").format(n=report.people)
@@ -240,6 +243,9 @@ async def take_followup_people(update: Update, context: Context) -> None:
     message = update.effective_message
     if message.photo:
         await add_photo(update, context)
+        return
+    if followup_files.is_file(message):
+        await followup_files.add_file(update, context)
         return
     people = validation.parse_people(message.text or "")
     if isinstance(people, Invalid):
@@ -278,7 +284,8 @@ async def submit_followup(update: Update, context: Context, people: int | None, 
         if await fsm.get_state() != FollowUpForm.people.state or "report_id" not in data or stale:
             result = service.Result(refusal=Refusal.WRONG_STATE)
         else:
-            entry = FollowUpInput(data.get("text", ""), data.get("photos", []), people)
+            entry = FollowUpInput(data.get("text", ""), data.get("photos", []), people, data.get("files", []),
+                                  data.get("location"))
             result = await add_followup(session, data["report_id"], actor_of(update), entry,
                                         settings=context.settings, now=now_of(context))
             restored = await fsm.finish()

@@ -127,10 +127,15 @@ class CaseDeadline(Base):
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # missed and escalated
     escalated_to_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
+    # The chase (催办): rounds taken so far, and when the next one is due (None: no more,
+    # the top was reached or the maximum of rounds taken). Claimed round by round.
+    chase_round: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_chase_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         UniqueConstraint("report_id", "step", name="uq_case_deadlines_report_step"),
         Index("ix_case_deadlines_open", "settled_at", "due_at"),
+        Index("ix_case_deadlines_chase", "settled_at", "next_chase_at"),
     )
 
 
@@ -149,6 +154,9 @@ class FollowUp(Base):
     level_before: Mapped[int] = mapped_column(SmallInteger)
     level_after: Mapped[int] = mapped_column(SmallInteger)
     photos: Mapped[list] = mapped_column(JSONType, default=list)         # Telegram file ids
+    # Documents and voice notes: [{"kind": "document" | "voice", "file_id": …}].
+    files: Mapped[list | None] = mapped_column(JSONType, default=list)
+    location: Mapped[dict | None] = mapped_column(JSONType)              # {"latitude", "longitude"}
 
     __table_args__ = (UniqueConstraint("report_id", "number", name="uq_case_followups_report_number"),)
 

@@ -76,6 +76,8 @@ class Membership(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), index=True)
     role: Mapped[Role] = mapped_column(role_enum, default=Role.REPORTER)
+    # Who goes to the scene (bot.cases.scene): case_officer, leader_in_charge or principal_leader.
+    duty: Mapped[str | None] = mapped_column(String(24))
 
     member: Mapped[Member] = relationship(lazy="raise", back_populates="memberships")
     unit: Mapped[Unit] = relationship(lazy="raise", back_populates="memberships")

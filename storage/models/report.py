@@ -41,6 +41,7 @@ class CaseStatus(enum.StrEnum):
     ASSIGNED = "assigned"
     ON_SCENE = "on_scene"
     RESOLVED = "resolved"
+    FINAL_REPORTED = "final_reported"   # 终报 in, waiting for a leader to close it (办结)
     CLOSED = "closed"
     ESCALATED = "escalated"
     MERGED = "merged"
