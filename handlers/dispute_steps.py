@@ -256,7 +256,7 @@ def _carry_out(session, data: dict, actor, common: dict):
         "up": lambda: service.move_up(session, number, actor, reason=text, **common),
         "sv": lambda: service.supervise(session, number, actor, method=data.get("method"), due=due, **common),
         "tr": lambda: service.transfer(session, number, actor, department_id=data.get("unit"), due=due, **common),
-        "fb": lambda: service.feedback(session, number, actor, text=text, **common),
+        "fb": lambda: casework.feedback(session, number, actor, text=text, **common),
         "rs": lambda: service.file_result(session, number, actor, text=text, **common),
         "svc": lambda: casework.supervise_case(session, number, actor, method=data.get("method"), due=due, **common),
         "trc": lambda: casework.transfer_case(session, number, actor, department_id=data.get("unit"), due=due,

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from bot.cases.deadlines import open_case
 from bot.cases.store import Actor
 from bot.daily.summary import DayData, load_org, render_day_summary
-from bot.disputes import checks, service
+from bot.disputes import casework, checks, service
 from bot.disputes.rules import (
     DeadlineError,
     MoveUp,
@@ -202,7 +202,7 @@ class TestAnyCase:
     async def test_supervised_transferred_and_fed_back_on_every_card_and_in_the_timeline(self, db, settings, org):
         from bot.cases import store as case_store
         from bot.cases.views import event_text
-        from bot.disputes import casework, views
+        from bot.disputes import views
 
         tree = await org.tree()
         department = await org.unit("P01", "区信访局", "department", tree.units["D01"], -1005)
@@ -222,7 +222,7 @@ class TestAnyCase:
             item = await casework.transfer_case(session, report.reference, street, department_id=department.id,
                                                 due=T0 + timedelta(days=5), **step)
         async with db.session() as session:
-            await service.feedback(session, item.id, await actor(db, 3010), text="已约谈信访人", **step)
+            await casework.feedback(session, item.id, await actor(db, 3010), text="已约谈信访人", **step)
         async with db.read_session() as session:
             events = await case_store.events(session, report.id)
             keys = list((await session.execute(select(OutboxMessage.key, OutboxMessage.chat_id).where(

@@ -23,8 +23,9 @@ from bot.cases.store import Actor
 from bot.config import Settings
 from bot.daily.summary import load_org
 from bot.disputes import cards
+from bot.disputes import store as dispute_store
 from bot.disputes.rules import METHODS
-from bot.disputes.service import StepError, allow, leading_above
+from bot.disputes.service import StepError, allow, leading_above, opened
 from bot.i18n import _
 from bot.textutil import esc
 from storage.models import Report, Supervision, Transfer
@@ -89,6 +90,25 @@ async def _ask_feedback(session: AsyncSession, report: Report, item: Transfer, c
             [[InlineKeyboardButton(_("Feedback"), callback_data=DisputePress(DisputeVerb.FEEDBACK, item.id).pack())]]).to_dict()}
     await enqueue(session, f"report:{report.id}:transfer:{item.id}:ask", chat, payload,
                   depends_on_key=(await copies.card_keys(session, report.id))[chat], depends_as="reply")
+
+
+async def feedback(session: AsyncSession, transfer_id: int, actor: Actor, *, text: str, settings: Settings,
+                   now: datetime, chat_id: int | None) -> Transfer:
+    """反馈: the department's answer, shown on every copy and in the timeline."""
+    item = await session.get(Transfer, transfer_id)
+    if item is None:
+        raise StepError(_("This dispute does not exist."))
+    dispute = await opened(session, item.dispute_id) if item.dispute_id is not None else None
+    await allow(session, actor, Action.DISPUTE_FEEDBACK, item.department_id, settings, chat_id)
+    if item.feedback_at is not None:
+        raise StepError(_("Feedback on this transfer was already given."))
+    item.feedback, item.feedback_at, item.feedback_by = text, now, actor.name[:128]
+    if dispute is None:   # a case's transfer
+        await case_feedback(session, item, actor, text, settings, now)
+        return item
+    await dispute_store.record(session, dispute, "feedback", actor, now, reason=text, unit_id=item.department_id)
+    await cards.refresh(session, dispute, await load_org(session), settings)
+    return item
 
 
 async def case_feedback(session: AsyncSession, item: Transfer, actor: Actor, text: str, settings: Settings,

@@ -223,26 +223,6 @@ async def transfer(session: AsyncSession, dispute_id: int, actor: Actor, *, depa
     return item
 
 
-async def feedback(session: AsyncSession, transfer_id: int, actor: Actor, *, text: str, settings: Settings,
-                   now: datetime, chat_id: int | None) -> Transfer:
-    """反馈: the department's answer, shown on every copy and in the timeline."""
-    item = await session.get(Transfer, transfer_id)
-    if item is None:
-        raise StepError(_("This dispute does not exist."))
-    dispute = await opened(session, item.dispute_id) if item.dispute_id is not None else None
-    await allow(session, actor, Action.DISPUTE_FEEDBACK, item.department_id, settings, chat_id)
-    if item.feedback_at is not None:
-        raise StepError(_("Feedback on this transfer was already given."))
-    item.feedback, item.feedback_at, item.feedback_by = text, now, actor.name[:128]
-    if dispute is None:   # a case's transfer
-        from bot.disputes.casework import case_feedback  # casework builds on this module
-        await case_feedback(session, item, actor, text, settings, now)
-        return item
-    await store.record(session, dispute, "feedback", actor, now, reason=text, unit_id=item.department_id)
-    await cards.refresh(session, dispute, await load_org(session), settings)
-    return item
-
-
 async def file_result(session: AsyncSession, dispute_id: int, actor: Actor, *, text: str, settings: Settings,
                       now: datetime, chat_id: int | None) -> Dispute:
     """The written result (书面报告) of the responsible unit."""

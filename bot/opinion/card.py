@@ -7,7 +7,7 @@ from telegram import InlineKeyboardButton
 
 from bot.callbacks import OpinionButton, OpinionPress
 from bot.i18n import _
-from bot.opinion.service import progress
+from bot.opinion.progress import progress
 from bot.opinion.steps import Step, due_steps
 from bot.opinion.texts import BUTTONS
 from storage.models import Report

@@ -18,12 +18,12 @@ from bot.access import Refusal
 from bot.card import send as cards
 from bot.cases import deadlines, store
 from bot.cases import service as case_service
-from bot.cases.machine import FINAL
 from bot.cases.service import Result
 from bot.cases.store import Actor
 from bot.config import Settings
 from bot.opinion import evaluations, texts
-from bot.opinion.steps import ACCESS, Progress, Step, is_due, links_in
+from bot.opinion.progress import progress_of
+from bot.opinion.steps import ACCESS, Step, is_due, links_in
 from storage.models import Category, OpinionCase, OpinionEntry, Report
 from storage.outbox import dialect_insert
 
@@ -38,21 +38,6 @@ async def open_opinion(session: AsyncSession, report: Report, now: datetime) -> 
         report_id=report.id, opened_at=now, drafted_by="", approved_by="", replied_by="", subsided_by="")
     await session.execute(insert.on_conflict_do_nothing(index_elements=["report_id"]))
     return await session.get(OpinionCase, report.id, populate_existing=True)
-
-
-def progress_of(report: Report, case: OpinionCase | None) -> Progress:
-    if case is None:
-        return Progress(ended=report.status in FINAL)
-    return Progress(ended=report.status in FINAL, drafted=case.drafted_at is not None,
-                    approved=case.approved_at is not None, replied=case.replied_at is not None,
-                    subsided=case.subsided_at is not None)
-
-
-async def progress(session: AsyncSession, report: Report) -> Progress | None:
-    """The case's progress, None when it is not a public-opinion case."""
-    if report.category != Category.PUBLIC_OPINION:
-        return None
-    return progress_of(report, await session.get(OpinionCase, report.id))
 
 
 async def begin(session: AsyncSession, report_id: int, actor: Actor, step: Step, *, chat_id: int | None,
