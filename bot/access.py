@@ -16,9 +16,10 @@ case's card, and lists and case details are shown only in a private chat.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -66,6 +67,8 @@ class Action(StrEnum):
     ADOPT = "adopt"
     # Filing a unit's reporting task: its members.
     TASK_FILE = "task_file"
+    # Filing a unit's daily report (日报 / 零报告): its members, in private or in the unit's own group.
+    DAILY = "daily"
 
 
 CASE_ACTIONS = frozenset({Action.RECEIVE, Action.ASSIGN, Action.ACCEPT, Action.ARRIVE, Action.RESOLVE,
@@ -102,6 +105,10 @@ class Refusal(StrEnum):
     NOT_UNIT_ADMIN = "not_unit_admin"
     OPERATORS_ONLY = "operators_only"
     READ_ONLY = "read_only"
+    NOT_ABOVE = "not_above"            # adoption and instructions come from a unit above
+    ALREADY = "already"                # the unit has adopted this case before
+    UNBOUND = "unbound"                # a group bound to no unit
+    NOT_MEMBER = "not_member"          # the unit's own people only
 
 
 REFUSALS = {
@@ -119,6 +126,10 @@ REFUSALS = {
     Refusal.NOT_UNIT_ADMIN: N_("Sorry, only the administrators of this unit or of a unit above it can do this."),
     Refusal.OPERATORS_ONLY: N_("Sorry, only the operators of the bot can do this."),
     Refusal.READ_ONLY: N_("This card was sent for another unit; here it can only be read."),
+    Refusal.NOT_ABOVE: N_("Sorry, only leaders of a unit above the reporting unit can adopt a case or add an instruction."),
+    Refusal.ALREADY: N_("Your unit has already adopted this case."),
+    Refusal.UNBOUND: N_("This group is not bound to a unit."),
+    Refusal.NOT_MEMBER: N_("Only members of the unit can file its daily report."),
 }
 
 
@@ -176,11 +187,21 @@ class CaseFacts:
     assignee_id: int | None = None
 
 
+class HasParent(Protocol):
+    parent_id: int | None
+
+
 @dataclass(frozen=True)
 class Org:
     """The unit tree: each unit's parent."""
 
     parents: dict[int, int | None] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, units: Mapping[int, HasParent]) -> Org:
+        """From any unit table keyed by id whose rows know their parent (the daily cycle's
+        `Org.units`, loaded `Unit` rows)."""
+        return cls({unit_id: unit.parent_id for unit_id, unit in units.items()})
 
     def up(self, unit_id: int) -> list[int]:
         """The unit and its ancestors, nearest first."""
@@ -221,6 +242,8 @@ def decide(who: Who, action: Action, where: Where, *, org: Org | None = None, ca
         return None if who.operator or who.units_with(Role.ADMIN) else Refusal.NOT_UNIT_ADMIN
     if action in UNIT_ADMIN_ACTIONS:
         return _administration(who, action, where, org or Org(), unit_id)
+    if action == Action.DAILY:
+        return _daily(who, where, unit_id)
     if action in SUBTREE_ACTIONS | {Action.ADOPT, Action.TASK_FILE}:
         return _unit_work(who, action, org or Org(), unit_id)
     return None   # LIST_OPEN, LIST_MINE, DUTY_VIEW: what is shown is filtered per item
@@ -238,6 +261,18 @@ def _unit_work(who: Who, action: Action, org: Org, unit_id: int | None) -> Refus
         return None
     heads = who.units_with(Role.LEADER, Role.ADMIN)
     return None if heads & set(chain) else Refusal.NOT_ALLOWED
+
+
+def _daily(who: Who, where: Where, unit_id: int | None) -> Refusal | None:
+    """A unit's own people file its daily report: in private, or in the group bound to it
+    (in another unit's group the report would be filed where that unit's people watch)."""
+    if where.place == Place.UNBOUND_GROUP:
+        return Refusal.UNBOUND
+    if unit_id is None or unit_id not in {unit for unit, _role in who.roles}:
+        return Refusal.NOT_MEMBER
+    if where.place != Place.PRIVATE and where.group_unit != unit_id:
+        return Refusal.NOT_MEMBER
+    return None
 
 
 def _administration(who: Who, action: Action, where: Where, org: Org, unit_id: int | None) -> Refusal | None:

@@ -155,7 +155,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from bot.config import SUPPORTED_LOCALES, parse_clock_time
+from bot.config import SUPPORTED_LOCALES, Settings, parse_clock_time
 from bot.i18n import _, ngettext
 from bot.tasks.orgfile import apply_tasks, parse_tasks
 from bot.yamlsafe import NoAliasLoader
@@ -1035,7 +1035,7 @@ async def _apply_periods(session: AsyncSession, spec: OrgSpec, changes: OrgChang
 
 
 async def apply_org(
-    session: AsyncSession, spec: OrgSpec, *, actor: int | None = None, prune: bool = False
+    session: AsyncSession, spec: OrgSpec, *, settings: Settings, actor: int | None = None, prune: bool = False
 ) -> OrgChanges:
     """Upsert the spec into the session's transaction; the caller commits or rolls back.
 
@@ -1053,7 +1053,7 @@ async def apply_org(
     await _apply_duty(session, spec, units, changes, actor)
     await _apply_quotas(session, spec, units, changes)
     await _apply_periods(session, spec, changes)
-    changes.tasks_set = await apply_tasks(session, spec.tasks, utcnow())
+    changes.tasks_set = await apply_tasks(session, spec.tasks, settings, utcnow())
     roots = ", ".join(unit.code for unit in spec.units)
     await audit(session, actor, "org.import", roots[:255], prune=prune, **changes.counts())
     await session.flush()
@@ -1061,7 +1061,7 @@ async def apply_org(
 
 
 async def import_org_file(
-    db: Database, path: str | Path, *, actor: int | None = None, prune: bool = False
+    db: Database, path: str | Path, *, settings: Settings, actor: int | None = None, prune: bool = False
 ) -> OrgChanges:
     """Parse and apply a file in one transaction: on any error nothing is written."""
     try:
@@ -1072,7 +1072,7 @@ async def import_org_file(
         ) from exc
     spec = parse_org(text)
     async with db.session() as session:
-        return await apply_org(session, spec, actor=actor, prune=prune)
+        return await apply_org(session, spec, settings=settings, actor=actor, prune=prune)
 
 
 # --- Export: the database as a spec, then as YAML -------------------------------------------

@@ -9,8 +9,9 @@ from telegram import Update
 from telegram.error import Forbidden
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot.access import Refusal, refusal_text
 from bot.cases import adoption, store
-from bot.cases.adoption import INSTRUCTION_MAX, Refusal
+from bot.cases.adoption import INSTRUCTION_MAX
 from bot.fsm import FSMContext, State, StatesGroup
 from bot.i18n import N_, _
 from bot.runtime import Context, InState
@@ -40,7 +41,7 @@ class InstructionForm(StatesGroup):
 async def refuse(update: Update, context: Context, refusal: Refusal, what: str) -> None:
     async with context.db.session() as session:
         await audit(session, update.effective_user.id, "adoption.refused", what[:255], refusal=str(refusal))
-    text = _(adoption.REFUSALS[refusal])
+    text = refusal_text(refusal)
     if update.callback_query is not None:
         await update.callback_query.answer(text, show_alert=True)
     else:
