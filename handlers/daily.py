@@ -8,11 +8,13 @@ import operator
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot import access
+from bot.access import Action, Refusal, refusal_text
 from bot.clock import now as clock_now
 from bot.daily import buttons
 from bot.daily.schedule import load_schedule
 from bot.daily.scheduler import start_timer
-from bot.daily.store import current_daily, file_daily, member_unit_ids, reports_filed_on
+from bot.daily.store import current_daily, file_daily, reports_filed_on
 from bot.daily.texts import NOTE_MAX, render_filed, render_items_question, render_prompt
 from bot.fsm import State, StatesGroup
 from bot.i18n import N_, _
@@ -64,17 +66,28 @@ async def start_daily(update: Update, context: Context) -> None:
 
 
 async def _group_unit(update: Update, context: Context, units: list[tuple[int, str]]) -> list | None:
-    """In a group: the group's unit, if the speaker belongs to it; None after saying why not."""
+    """In a group: the group's unit, if the speaker may file its report; None after saying why not."""
     async with context.db.session() as session:
         group = await group_by_chat_id(session, update.effective_chat.id)
-    if group is None:
-        await update.effective_message.reply_text(_("This group is not bound to a unit."))
-        return None
-    if group.unit_id not in {unit_id for unit_id, _name in units}:
+        refusal = await _check(session, update, context, group.unit_id if group else None)
+    if refusal == Refusal.NOT_MEMBER and group is not None:
         await update.effective_message.reply_text(
             _("Only members of {unit} can file its daily report.").format(unit=esc(group.unit.name)))
-        return None
-    return [(group.unit_id, group.unit.name)]
+    elif refusal is not None:
+        await update.effective_message.reply_text(refusal_text(refusal))
+    return None if refusal is not None else [(group.unit_id, group.unit.name)]
+
+
+async def _check(session, update: Update, context: Context, unit_id: int | None) -> Refusal | None:
+    """The permission model's answer (Action.DAILY) for this unit here; refusals are audited."""
+    return await access.check(session, update.effective_user.id, Action.DAILY,
+                              operators=context.settings.admin_telegram_ids, chat_id=update.effective_chat.id,
+                              unit_id=unit_id, subject=f"daily {unit_id}")
+
+
+async def _allowed(update: Update, context: Context, unit_id: int | None) -> bool:
+    async with context.db.session() as session:
+        return await _check(session, update, context, unit_id) is None
 
 
 async def _prompt(context: Context, unit_id: int) -> dict:
@@ -99,8 +112,8 @@ async def press_daily(update: Update, context: Context) -> None:
     """A daily button: files a zero report, asks for the items note, skips it, or picks a unit."""
     query = update.callback_query
     action, unit_id = buttons.parse(query.data)
-    if unit_id not in member_unit_ids(current_scope().member):
-        await query.answer(_("Only members of the unit can file its daily report."), show_alert=True)
+    if not await _allowed(update, context, unit_id):
+        await query.answer(refusal_text(Refusal.NOT_MEMBER), show_alert=True)
         return
     if action == buttons.SKIP and current_scope().state not in DailyForm:
         await query.answer(_("This daily report has already been filed."))
@@ -138,9 +151,9 @@ async def receive_note(update: Update, context: Context) -> None:
         return
     async with context.db.session() as session:
         unit_id = (await context.fsm(session, update).get_data()).get("unit_id")
-    if unit_id not in member_unit_ids(current_scope().member):
+    if not await _allowed(update, context, unit_id):
         await _clear_note_step(update, context)
-        await update.effective_message.reply_text(_("Only members of the unit can file its daily report."))
+        await update.effective_message.reply_text(refusal_text(Refusal.NOT_MEMBER))
         return
     await update.effective_message.reply_text(await file_and_render(update, context, unit_id, DailyKind.ITEMS, text))
 
