@@ -46,7 +46,14 @@ from bot.reporting.store import Assessment, assess, last_place, submit_draft
 from bot.reporting.validation import Invalid
 from bot.runtime import Context, InState, current_scope
 from bot.textutil import parse_digits
-from handlers.base import Command, button_on_message, is_private, refuse_foreign_press
+from handlers.base import (
+    CLOSED,
+    Command,
+    button_on_message,
+    closed_for_presser,
+    is_private,
+    refuse_foreign_press,
+)
 from handlers.common import HELP_SECTIONS, refuse_stranger
 from storage.models import Member, Unit
 from storage.queries import member_by_telegram_id
@@ -747,7 +754,8 @@ async def on_press(update: Update, context: Context) -> None:
     query = update.callback_query
     _prefix, draft_id, seq, action, value = (query.data.split(":", 4) + [""])[:5]
     if not draft_id or not button_on_message(query, f"r:{draft_id}:"):   # a question of this draft
-        await refuse_foreign_press(update, context, "report")
+        live = closed_for_presser(query) and await draft_is_live(update, context, draft_id)
+        await refuse_foreign_press(update, context, "report", STALE if live else CLOSED, alert=live)
         return
     outcome: Prompt | Invalid | None = None
     closed = False
@@ -756,7 +764,7 @@ async def on_press(update: Update, context: Context) -> None:
             turn = await load_turn(session, update, context)
             closed = turn is None or turn.draft.id != draft_id
             if closed:
-                outcome = Invalid(N_("This form is closed."))
+                outcome = Invalid(CLOSED)
             elif seq != str(turn.draft.seq):
                 outcome = Invalid(STALE)
             else:
@@ -771,6 +779,13 @@ async def on_press(update: Update, context: Context) -> None:
         await answer_press(query, outcome, alert=not closed)
     if closed:
         await strip_keyboard(query)
+
+
+async def draft_is_live(update: Update, context: Context, draft_id: str) -> bool:
+    """Whether the pressed question's draft is still open (an older question of it was pressed)."""
+    async with context.db.session() as session:
+        turn = await load_turn(session, update, context)
+    return turn is not None and turn.draft.id == draft_id
 
 
 async def answer_press(query, outcome: Prompt | Invalid | None, *, alert: bool) -> None:
