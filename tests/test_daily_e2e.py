@@ -305,3 +305,22 @@ class TestDelivered:
         summaries = [m for code in ("D01", "S01", "C01") for m in emulator.messages_to(tree.groups[code])
                      if "当日汇总" in (m.text or "")]
         assert len(summaries) == 3
+
+
+class TestBriefSummaries:
+    """GROUP_CARD_DETAIL=brief: the 17:00 summary in the groups carries each report only as a
+    brief card shows it (reference, level, category, unit, status), never its title."""
+
+    @pytest.fixture
+    def settings(self, settings):
+        return settings.model_copy(update={"group_card_detail": "brief"})
+
+    async def test_the_summary_shows_no_titles(self, bot, emulator, db, clock, tree):
+        await backdate_units(db)
+        major = await ReportFactory(db).report(tree.units["C01"], local(DAY, "09:00"), level=2, title="张某讨薪堵路")
+        clock.set(DAY, "17:00")
+        await bot.bot_data["daily_scheduler"].tick()
+        for code in ("D01", "S01", "C01"):
+            summary = await emulator.wait_for_message(tree.groups[code], contains="当日汇总")
+            assert major.reference in summary.text and "和平社区" in summary.text
+            assert "张某" not in summary.text and "讨薪" not in summary.text

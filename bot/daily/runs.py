@@ -142,7 +142,8 @@ async def run_deadline(session: AsyncSession, settings: Settings, schedule: Sche
     tasks = await load_task_overview(session, now - timedelta(days=1), now)
     with i18n.use_locale(settings.default_locale):
         for unit_id in (u for u in org.order if org.groups.get(u)):
-            text = render_day_summary(org, data, unit_id, schedule.tz, sent_late_at=late_at)
+            text = render_day_summary(org, data, unit_id, schedule.tz, sent_late_at=late_at,
+                                      brief=settings.brief_group_cards)
             text += task_section(org, tasks, unit_id, schedule.tz)
             for chat_id in org.groups[unit_id]:
                 messages += in_parts(f"summary:{day}", chat_id, text, Priority.BULK)
