@@ -13,6 +13,7 @@ from handlers import (
     common,
     daily,
     duty,
+    interrupt,
     ledger,
     members,
     report,
@@ -25,7 +26,7 @@ from handlers.base import Command, refuse_foreign_press
 
 # Commands first, flows after: a /command typed in the middle of a form must reach its
 # command handler rather than be taken as the form's answer.
-FLOWS = (common, admin, members, sensitive, duty, case, adoption, ledger, stats, report, daily,
+FLOWS = (interrupt, common, admin, members, sensitive, duty, case, adoption, ledger, stats, report, daily,
          task_new, tasks)
 
 

@@ -1,0 +1,179 @@
+"""Another flow's command typed while a case text is being written (the final report, a reason,
+a follow-up): nothing typed is lost. The command waits; the person is asked whether to go on
+writing or to put the step aside. Put aside, the step waits on the person's shelf (the FSM row
+of chat 0, which no chat uses) and comes back with ▶️ under the message that says so; a report
+draft that was parked under the step comes back at once.
+
+Buttons: `k:go` (go on writing), `k:aside` (put it aside), `k:back` (take it back from the shelf).
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.cases import cards, store
+from bot.fsm import PARKED, FSMContext
+from bot.i18n import N_, _
+from bot.keyboards import MENU_LABELS, MenuButton
+from bot.runtime import Context, InState
+from bot.textutil import esc
+from handlers import case
+from handlers.base import button_on_message, refuse_foreign_press
+
+# The shelf: a person's put-aside case step, kept in the FSM table under a chat id no chat has.
+SHELF_CHAT = 0
+# Commands that only answer (they write no step), so they need not wait.
+HARMLESS = frozenset({"help", "whoami", "start"})
+# What is being written, by the waiting state.
+WRITING = {
+    case.CaseText.outcome.state: N_("the final report for case {reference}"),
+    case.CaseText.reason.state: N_("the reason for rejecting case {reference}"),
+    case.FollowUpForm.text.state: N_("the follow-up to case {reference}"),
+    case.FollowUpForm.people.state: N_("the follow-up to case {reference}"),
+}
+FLOW_MENU_BUTTONS = functools.reduce(operator.or_, (MenuButton(key) for key in MENU_LABELS if key != "help"))
+
+
+def shelf(session: AsyncSession, user_id: int) -> FSMContext:
+    return FSMContext(session, SHELF_CHAT, user_id)
+
+
+def _command(update: Update) -> str | None:
+    text = update.effective_message.text or ""
+    return text[1:].split(maxsplit=1)[0].split("@")[0].lower() if text.startswith("/") else None
+
+
+async def what_is_written(session: AsyncSession, state: str | None, data: dict) -> str:
+    report = await store.load_report(session, data["report_id"]) if data.get("report_id") else None
+    return _(WRITING[state]).format(reference=esc(report.reference) if report else "?")
+
+
+async def hold_command(update: Update, context: Context) -> None:
+    """A command or menu button during a case text: it waits while the person chooses."""
+    command = _command(update)
+    if command in HARMLESS:
+        return
+    if command == "cancel":
+        await cancel_step(update, context)
+        raise ApplicationHandlerStop
+    user = update.effective_user
+    async with context.db.session() as session:
+        fsm = FSMContext(session, user.id, user.id)
+        state, data = await fsm.get_state(), await fsm.get_data()
+        what = await what_is_written(session, state, data)
+    kept = (_("Typed so far: {length} characters, {photos} photos.").format(
+        length=len(data.get("text", "")), photos=len(data.get("photos", [])))
+        if state == case.FollowUpForm.people.state else "")
+    text = "\n".join(part for part in (
+        _("You are writing {what}. Go on writing it, or put it aside and then send your command again? "
+          "Nothing is lost.").format(what=what), kept) if part)
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(_("✍️ Go on writing"), callback_data="k:go")],
+                                     [InlineKeyboardButton(_("🗂 Put it aside"), callback_data="k:aside")]])
+    await update.effective_message.reply_text(text, reply_markup=keyboard)
+    raise ApplicationHandlerStop
+
+
+async def cancel_step(update: Update, context: Context) -> None:
+    """/cancel during a case text: the step ends, as its ✖️ Cancel button ends it."""
+    user = update.effective_user
+    async with context.db.session() as session:
+        restored = await FSMContext(session, user.id, user.id).finish()
+    await update.effective_message.reply_text(_("Cancelled."))
+    await case.draft_back(update, restored)
+
+
+async def press_interrupt(update: Update, context: Context) -> None:
+    """Go on writing, put the step aside, or take it back."""
+    query = update.callback_query
+    if not button_on_message(query):
+        await refuse_foreign_press(update, context, "interrupt")
+        return
+    action = (query.data or "").split(":", 1)[1]
+    handle = {"go": go_on, "aside": put_aside, "back": take_back}.get(action)
+    if handle is None:
+        await query.answer()
+        return
+    await handle(update, context)
+
+
+async def go_on(update: Update, context: Context) -> None:
+    """Nothing changes: the step still waits for its text."""
+    await update.callback_query.answer()
+    await update.callback_query.edit_message_text(_("Go on: send it as one message."))
+
+
+async def put_aside(update: Update, context: Context) -> None:
+    """The step moves to the shelf; what was parked under it (a report draft) comes back."""
+    user = update.effective_user
+    async with context.db.session() as session:
+        fsm = FSMContext(session, user.id, user.id)
+        state, data = await fsm.get_state(), await fsm.get_data()
+        if state not in WRITING:
+            what = None
+        else:
+            what = await what_is_written(session, state, data)
+            data.pop(PARKED, None)
+            await shelf(session, user.id).set(state, data)
+            restored = await fsm.finish()
+    await update.callback_query.answer()
+    if what is None:
+        await update.callback_query.edit_message_text(_("This form is closed."))
+        return
+    text = _("Put aside: {what}. Send your command again; press ▶️ below to come back to it.").format(what=what)
+    if restored:
+        text += "\n" + _("Your report in progress is back. Send /report to continue it.")
+    await update.callback_query.edit_message_text(text, reply_markup=InlineKeyboardMarkup(
+        [[InlineKeyboardButton(_("▶️ Go on writing it"), callback_data="k:back")]]))
+
+
+async def take_back(update: Update, context: Context) -> None:
+    """The shelved step is current again; a flow open now is parked under it and comes back after."""
+    user = update.effective_user
+    async with context.db.session() as session:
+        fsm, shelved = FSMContext(session, user.id, user.id), shelf(session, user.id)
+        state, data = await shelved.get_state(), await shelved.get_data()
+        busy = await fsm.get_state() in WRITING
+        if state in WRITING and not busy:
+            await fsm.park(state, data)
+            await shelved.clear()
+            report = await store.load_report(session, data["report_id"])
+    query = update.callback_query
+    if busy:
+        await query.answer(_("Finish or put aside the case text you are writing now first."), show_alert=True)
+        return
+    await query.answer()
+    if state not in WRITING:
+        await query.edit_message_text(_("This form is closed."))
+        return
+    await query.edit_message_text(_question(state, report), reply_markup=_keyboard(state, report))
+
+
+def _question(state: str, report) -> str:
+    if state == case.FollowUpForm.people.state:
+        return _("How many people are involved now? Send a number, or press Unchanged. You can still add photos.")
+    code = {case.CaseText.outcome.state: "cls", case.CaseText.reason.state: "rej"}.get(state, "fup")
+    return _(case.ASKS[code][2]).format(reference=esc(report.reference), title=esc(report.title))
+
+
+def _keyboard(state: str, report) -> InlineKeyboardMarkup:
+    if state == case.FollowUpForm.people.state:
+        return InlineKeyboardMarkup([[cards.button("fpk", report.id, _("Unchanged ({n})").format(n=report.people))]])
+    return InlineKeyboardMarkup([[cards.button("stp", report.id, _("✖️ Cancel"))]])
+
+
+def register(application: Application) -> None:
+    """Before every flow (group -50): a command must not reach its flow while a case text waits."""
+    waiting = filters.ChatType.PRIVATE & InState(case.CaseText, case.FollowUpForm)
+    application.add_handler(MessageHandler(waiting & (filters.COMMAND | FLOW_MENU_BUTTONS), hold_command), group=-50)
+    application.add_handler(CallbackQueryHandler(press_interrupt, pattern=r"^k:(go|aside|back)$"))
