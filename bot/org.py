@@ -155,8 +155,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from bot.config import SUPPORTED_LOCALES, Settings, parse_clock_time
-from bot.i18n import _, ngettext
+from bot.config import Settings, parse_clock_time
+from bot.i18n import SUPPORTED_LOCALES, _, ngettext
 from bot.tasks.orgfile import apply_tasks, parse_tasks
 from bot.yamlsafe import NoAliasLoader
 from storage.db import Database

@@ -10,8 +10,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 
 from bot import access, i18n
 from bot.access import Action
-from bot.config import SUPPORTED_LOCALES
-from bot.i18n import N_, _
+from bot.i18n import N_, SUPPORTED_LOCALES, _
 from bot.runtime import Context
 from bot.textutil import esc, parse_digits, split_message
 from handlers.base import Command, is_private

@@ -18,18 +18,20 @@ from bot.runtime import Context, InState
 from bot.textutil import esc
 from handlers.base import Command
 from handlers.case import actor_of, now_of
-from handlers.common import HELP_SECTIONS
 from storage.queries import audit
 
 COMMANDS = [
     Command("adopt", N_("Adopt a case of a unit below (采用)"), private=True, group=True),
     Command("instruct", N_("Add a leader's instruction to a case of a unit below (批示)"), private=True, group=True),
 ]
-HELP_SECTIONS.append(([
-    N_("<b>Adoption and instructions</b>"),
-    N_("/adopt &lt;reference&gt; — adopt a case of a unit below (also 📌 on the card)"),
-    N_("/instruct &lt;reference&gt; &lt;text&gt; — a leader's instruction (also ✍️ on the card)"),
-], lambda roles, admin: "leader" in roles or "admin" in roles or admin))
+# This flow's sections of /help; build_application registers them (bot/app.py).
+HELP = [
+    ([
+        N_("<b>Adoption and instructions</b>"),
+        N_("/adopt &lt;reference&gt; — adopt a case of a unit below (also 📌 on the card)"),
+        N_("/instruct &lt;reference&gt; &lt;text&gt; — a leader's instruction (also ✍️ on the card)"),
+    ], lambda roles, admin: "leader" in roles or "admin" in roles or admin),
+]
 
 DATA = re.compile(r"a:(adp|ins):(\d{1,12})")
 

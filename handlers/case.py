@@ -23,6 +23,7 @@ from bot.cases.access import Refusal
 from bot.cases.followups import FollowUpInput, add_followup
 from bot.cases.machine import Action
 from bot.cases.store import Actor
+from bot.clock import now as clock_now
 from bot.fsm import PARKED, FSMContext, State, StatesGroup
 from bot.i18n import N_, _
 from bot.reporting import validation
@@ -30,9 +31,8 @@ from bot.reporting.validation import Invalid
 from bot.runtime import Context, InState, current_scope
 from bot.textutil import esc, split_message
 from handlers.base import Command, button_on_message, display_name, is_private, refuse_foreign_press
-from handlers.common import DEEP_LINKS, HELP_SECTIONS, only_in_private
+from handlers.common import DEEP_LINKS, only_in_private
 from storage.models import Member, Report
-from storage.types import utcnow
 
 COMMANDS = [
     Command("open", N_("Open cases of my units, most severe first"), private=True),
@@ -81,8 +81,8 @@ class FollowUpForm(StatesGroup):
 
 
 def now_of(context: Context) -> datetime:
-    """The clock; tests put their own under bot_data["clock"]."""
-    return context.application.bot_data.get("clock", utcnow)()
+    """The bot's clock (bot/clock.py)."""
+    return clock_now(context.application)
 
 
 def actor_of(update: Update) -> Actor:
@@ -714,4 +714,7 @@ def register(application: Application) -> None:
         application.job_queue.run_repeating(check_deadlines, interval=seconds, first=seconds, name="case-deadlines")
 
 
-HELP_SECTIONS.append((HELP_LINES, lambda roles, admin: bool(roles) or admin))
+# This flow's sections of /help; build_application registers them (bot/app.py).
+HELP = [
+    (HELP_LINES, lambda roles, admin: bool(roles) or admin),
+]

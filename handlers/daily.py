@@ -22,7 +22,6 @@ from bot.keyboards import MENU_LABELS, MenuButton
 from bot.runtime import Context, InState, current_scope
 from bot.textutil import esc
 from handlers.base import Command, is_group
-from handlers.common import HELP_SECTIONS
 from storage.models import DailyKind, Unit
 from storage.queries import group_by_chat_id
 
@@ -31,12 +30,15 @@ COMMANDS = [
 ]
 
 
-HELP_SECTIONS.append((
-    [N_("<b>Daily report</b>"),
-     N_("/daily or 📅 — today's daily report of your unit: “Nothing to report today” (零报告) in one tap, or your reports with a note"),
-     N_("A reminder comes before the deadline if your unit has not filed; filing again the same day amends it.")],
-    lambda roles, admin: bool(roles),
-))
+# This flow's sections of /help; build_application registers them (bot/app.py).
+HELP = [
+    (
+        [N_("<b>Daily report</b>"),
+         N_("/daily or 📅 — today's daily report of your unit: “Nothing to report today” (零报告) in one tap, or your reports with a note"),
+         N_("A reminder comes before the deadline if your unit has not filed; filing again the same day amends it.")],
+        lambda roles, admin: bool(roles),
+    ),
+]
 
 
 class DailyForm(StatesGroup):

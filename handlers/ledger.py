@@ -24,16 +24,18 @@ from bot.ledger.scope import narrow
 from bot.runtime import Context, InState, current_scope
 from bot.textutil import esc
 from handlers.base import Command, is_private
-from handlers.common import HELP_SECTIONS
 from storage.models import Unit
 from storage.queries import audit, unit_by_code
 
 COMMANDS = [Command("ledger", N_("The ledger of my units as an Excel file (leaders)"), private=True)]
-HELP_SECTIONS.append(([
-    N_("<b>Ledger and statistics</b>"),
-    N_("/ledger [unit code] — the ledger (台账) of your units as XLSX or CSV"),
-    N_("/stats [unit code] — the figures of a period as charts and text"),
-], lambda roles, admin: "leader" in roles or "admin" in roles or admin))
+# This flow's sections of /help; build_application registers them (bot/app.py).
+HELP = [
+    ([
+        N_("<b>Ledger and statistics</b>"),
+        N_("/ledger [unit code] — the ledger (台账) of your units as XLSX or CSV"),
+        N_("/stats [unit code] — the figures of a period as charts and text"),
+    ], lambda roles, admin: "leader" in roles or "admin" in roles or admin),
+]
 
 # Telegram accepts documents up to 50 MB from bots.
 MAX_UPLOAD = 50 * 1024 * 1024

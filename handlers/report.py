@@ -40,7 +40,7 @@ from bot.reporting.choices import CATEGORIES, CATEGORY_EMOJI, OPINION_CLASSES, P
 from bot.reporting.draft import OPINION_FIELDS, PETITION_FIELDS, Draft
 from bot.reporting.drafts import expire_drafts
 from bot.reporting.review import FIELDS, answer_text, fields_for, summary_lines
-from bot.reporting.rules import activate, active_rules, load_rules
+from bot.reporting.rules import active_rules
 from bot.reporting.severity import Level
 from bot.reporting.store import Assessment, assess, last_place, submit_draft
 from bot.reporting.validation import Invalid
@@ -54,7 +54,7 @@ from handlers.base import (
     is_private,
     refuse_foreign_press,
 )
-from handlers.common import HELP_SECTIONS, refuse_stranger
+from handlers.common import refuse_stranger
 from storage.models import Member, Unit
 from storage.queries import member_by_telegram_id
 from storage.types import utcnow
@@ -66,12 +66,15 @@ COMMANDS = [
     Command("cancel", N_("Cancel the report you are filling in"), private=True),
 ]
 
-HELP_SECTIONS.insert(0, (
-    [N_("<b>Reporting</b>"),
-     N_("/report or 📝 Report — file an incident report, one question at a time"),
-     N_("/cancel — cancel the report you are filling in")],
-    lambda roles, admin: bool(roles),
-))
+# This flow's sections of /help; build_application registers them (bot/app.py).
+HELP = [
+    (
+        [N_("<b>Reporting</b>"),
+         N_("/report or 📝 Report — file an incident report, one question at a time"),
+         N_("/cancel — cancel the report you are filling in")],
+        lambda roles, admin: bool(roles),
+    ),
+]
 
 DRAFT_SCAN_SECONDS = 600
 
@@ -952,11 +955,11 @@ PRESS_ACTIONS = {
 async def scan_drafts(context: Context) -> None:
     """Reminds the owners of drafts idle 23 hours and discards reminded ones idle 24."""
     settings = context.application.bot_data["settings"]
+    # Real time, not the bot's clock: it is compared with the rows' updated_at, which is real.
     await expire_drafts(context.application.bot_data["db"], now=utcnow(), default_locale=settings.default_locale)
 
 
 def register(application: Application) -> None:
-    activate(load_rules(application.bot_data["settings"].rules_file))
     private = filters.ChatType.PRIVATE
     not_menu = ~MenuButton("report")
     for key in MENU_LABELS:

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from bot.config import SUPPORTED_LOCALES
+from bot.i18n import SUPPORTED_LOCALES
 from bot.reporting.choices import CATEGORIES, OPINION_CLASSES, REACHES
 from bot.reporting.severity import Facts, Level
 from bot.yamlsafe import NoAliasLoader
