@@ -20,6 +20,7 @@ from bot.cases import store, views
 from bot.cases.machine import FINAL, MACHINE, Action
 from bot.config import Settings
 from bot.i18n import N_, _
+from bot.level import Level
 from bot.reporting.cards import CardView, adoption_row, details_button, render_brief, render_card
 from storage.models import CaseFile, Member, OutboxMessage, OutboxStatus, Priority, Report
 from storage.outbox import enqueue
@@ -61,7 +62,7 @@ def receipt_keyboard(report_id: int) -> InlineKeyboardMarkup:
 
 
 def card_priority(report: Report) -> Priority:
-    return Priority.URGENT if report.level <= 2 else Priority.NORMAL
+    return Priority.URGENT if Level(report.level).urgent else Priority.NORMAL
 
 
 async def card_view(session: AsyncSession, report: Report, case: CaseFile | None) -> CardView:

@@ -20,6 +20,7 @@ from bot.daily.overdue import OverdueItem, overdue_items
 from bot.daily.schedule import Schedule
 from bot.daily.store import Activity, Outcome, UnitDay, load_activity
 from bot.i18n import N_, _, current_locale, format_date, use_locale
+from bot.level import Level
 from bot.textutil import esc
 from storage.models import (
     CaseStatus,
@@ -229,7 +230,8 @@ async def load_day(session: AsyncSession, schedule: Schedule, day: date, now: da
         day=day, deadline=schedule.deadline_at(day),
         activity=await load_activity(session, previous or day, day),
         reports=await _report_lines(session, Report.local_date == day),
-        open_major=await _report_lines(session, Report.level <= 2, Report.status.not_in(CLOSED_STATUSES)),
+        open_major=await _report_lines(session, Report.level.in_(Level.urgent_ones()),
+                                       Report.status.not_in(CLOSED_STATUSES)),
         overdue=overdue, previous_day=previous,
         previous_deadline=schedule.deadline_at(previous) if previous else None,
     )

@@ -170,7 +170,7 @@ def render_card(report: Report, view: CardView | None = None) -> str:
     view = view or CardView()
     level = Level(report.level)
     head = [f"{level.emoji} <b>{esc(level.title())}</b>", category_line(report)]
-    if level <= Level.II:  # 快报: a major item goes up at once, and says so first
+    if level.urgent:  # 快报: says so first
         head.insert(0, _("⚡ <b>Flash report</b>"))
     text = "\n".join(head + detail_lines(report) + body_lines(report) + footer_lines(report, view))
     return text + timeline_text(view.timeline, TELEGRAM_TEXT_LIMIT - len(text))

@@ -193,7 +193,7 @@ async def enqueue_pushes(session: AsyncSession, report: Report, plan: Plan, *, d
     The receipt speaks the language the reporter filled the form in (`reporter_locale`).
     With `brief_groups` (GROUP_CARD_DETAIL=brief) groups get the brief card, no attachments.
     """
-    priority = Priority.URGENT if report.level <= Level.II else Priority.NORMAL
+    priority = Priority.URGENT if Level(report.level).urgent else Priority.NORMAL
     for target in plan.targets:
         brief = brief_groups and target.kind != "person"
         with i18n.use_locale(target.locale or default_locale):
