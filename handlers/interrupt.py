@@ -45,6 +45,11 @@ WRITING = {
 FLOW_MENU_BUTTONS = functools.reduce(operator.or_, (MenuButton(key) for key in MENU_LABELS if key != "help"))
 
 
+def _choice() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[InlineKeyboardButton(_("✍️ Go on writing"), callback_data="k:go")],
+                                 [InlineKeyboardButton(_("🗂 Put it aside"), callback_data="k:aside")]])
+
+
 def shelf(session: AsyncSession, user_id: int) -> FSMContext:
     return FSMContext(session, SHELF_CHAT, user_id)
 
@@ -70,18 +75,41 @@ async def hold_command(update: Update, context: Context) -> None:
     user = update.effective_user
     async with context.db.session() as session:
         fsm = FSMContext(session, user.id, user.id)
+        text = await choice_text(session, await fsm.get_state(), await fsm.get_data())
+    await update.effective_message.reply_text(text, reply_markup=_choice())
+    raise ApplicationHandlerStop
+
+
+async def hold_case_button(update: Update, context: Context) -> None:
+    """A case button that asks for a text (Close, Reject, Follow-up), pressed anywhere while
+    another case text waits in private: the choice is asked there first."""
+    user, (code, report_id) = update.effective_user, update.callback_query.data.split(":")[1:3]
+    async with context.db.session() as session:
+        fsm = FSMContext(session, user.id, user.id)
         state, data = await fsm.get_state(), await fsm.get_data()
-        what = await what_is_written(session, state, data)
+        if not _would_replace(state, data, case.ASKS[code][1].state, int(report_id)):
+            return
+        text = await choice_text(session, state, data)
+    await context.bot.send_message(user.id, text, reply_markup=_choice())
+    await update.callback_query.answer(_("I have written to you privately."))
+    raise ApplicationHandlerStop
+
+
+def _would_replace(state: str | None, data: dict, wanted: str, report_id: int) -> bool:
+    """Whether starting `wanted` for the case would drop a text being written: another step, or
+    the same one with something typed already."""
+    if state not in WRITING:
+        return False
+    return state != wanted or data.get("report_id") != report_id or state == case.FollowUpForm.people.state
+
+
+async def choice_text(session: AsyncSession, state: str | None, data: dict) -> str:
     kept = (_("Typed so far: {length} characters, {photos} photos.").format(
         length=len(data.get("text", "")), photos=len(data.get("photos", [])))
         if state == case.FollowUpForm.people.state else "")
-    text = "\n".join(part for part in (
+    return "\n".join(part for part in (
         _("You are writing {what}. Go on writing it, or put it aside and then send your command again? "
-          "Nothing is lost.").format(what=what), kept) if part)
-    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(_("✍️ Go on writing"), callback_data="k:go")],
-                                     [InlineKeyboardButton(_("🗂 Put it aside"), callback_data="k:aside")]])
-    await update.effective_message.reply_text(text, reply_markup=keyboard)
-    raise ApplicationHandlerStop
+          "Nothing is lost.").format(what=await what_is_written(session, state, data)), kept) if part)
 
 
 async def cancel_step(update: Update, context: Context) -> None:
@@ -176,4 +204,5 @@ def register(application: Application) -> None:
     """Before every flow (group -50): a command must not reach its flow while a case text waits."""
     waiting = filters.ChatType.PRIVATE & InState(case.CaseText, case.FollowUpForm)
     application.add_handler(MessageHandler(waiting & (filters.COMMAND | FLOW_MENU_BUTTONS), hold_command), group=-50)
+    application.add_handler(CallbackQueryHandler(hold_case_button, pattern=r"^c:(cls|rej|fup):\d{1,12}$"), group=-50)
     application.add_handler(CallbackQueryHandler(press_interrupt, pattern=r"^k:(go|aside|back)$"))

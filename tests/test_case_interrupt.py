@@ -100,6 +100,33 @@ class TestCommandWaits:
         assert (await row(db, REPORTER, REPORTER)).state is None and await followups(db) == []
 
 
+class TestCaseButtonWaits:
+    async def test_a_case_button_does_not_replace_a_typed_follow_up(self, bot, emulator, db, settings, tree, clock):
+        report = await file_report(db, settings, tree.units["C01"], REPORTER, level=3, at=clock.now)
+        receipt = await emulator.wait_for_message(REPORTER, contains=report.reference,
+                                                  predicate=has_button(f"c:fup:{report.id}"))
+        await followup_typed(emulator, report, "现场已疏散")
+        before = await row(db, REPORTER, REPORTER)
+        mark = len(emulator.sent)
+        answer = await press(emulator, REPORTER, receipt, f"c:fup:{report.id}")
+        asked = await emulator.wait_for_message(REPORTER, predicate=has_button("k:aside"), after=mark)
+        assert report.reference in asked.text and not answer.get("show_alert")
+        after = await row(db, REPORTER, REPORTER)
+        assert (after.state, after.data) == (before.state, before.data)
+
+    async def test_pressing_the_same_button_again_before_typing_just_asks_again(self, bot, emulator, db, settings,
+                                                                               tree, clock):
+        report = await file_report(db, settings, tree.units["C01"], REPORTER, level=3, at=clock.now)
+        receipt = await emulator.wait_for_message(REPORTER, contains=report.reference,
+                                                  predicate=has_button(f"c:fup:{report.id}"))
+        for _ in range(2):
+            mark = len(emulator.sent)
+            await press(emulator, REPORTER, receipt, f"c:fup:{report.id}")
+            await emulator.wait_for_message(REPORTER, predicate=has_button(f"c:stp:{report.id}"), after=mark)
+        assert not any(has_button("k:aside")(m) for m in emulator.messages_to(REPORTER))
+        assert (await row(db, REPORTER, REPORTER)).state == "FollowUpForm:text"
+
+
 class TestPutAside:
     async def test_aside_then_a_report_then_back_loses_nothing(self, bot, emulator, db, settings, tree, clock):
         report = await file_report(db, settings, tree.units["C01"], REPORTER, level=3, at=clock.now)
