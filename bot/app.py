@@ -28,6 +28,7 @@ import handlers
 from bot import flood, i18n, metrics
 from bot.cases.deadlines import overdue_for_summary
 from bot.config import Settings
+from bot.context import Context
 from bot.daily.overdue import register_overdue_provider
 from bot.delivery.limiter import PriorityRateLimiter
 from bot.delivery.sender import start_sender, stop_sender
@@ -35,7 +36,6 @@ from bot.protect import ProtectingBot
 from bot.reporting.rules import activate, load_rules
 from bot.runtime import (
     ChatOrderedProcessor,
-    Context,
     prepare_update,
     request_redelivery,
     request_rerun,

@@ -232,7 +232,7 @@ def state_machines_document() -> str:
     from handlers.report import FLOW
 
     return document([
-        ("Report wizard", "The steps of `/report` (`handlers/report.py`, `ReportForm`).",
+        ("Report wizard", "The steps of `/report` (`handlers/report/form.py`, `ReportForm`).",
          FLOW.machine, ()),
         ("Case life cycle", "The statuses of a case (`bot/cases/machine.py`).",
          MACHINE.machine, [str(status) for status in FINAL]),

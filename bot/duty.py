@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from storage.models import DutyShift, Member, Membership, Unit
-from storage.outbox import dialect_insert
 from storage.queries import audit
+from storage.upsert import dialect_insert
 
 
 def local_day(settings: Settings, now: datetime) -> date:

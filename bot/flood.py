@@ -20,8 +20,8 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationHandlerStop, TypeHandler
 
 from bot import i18n, metrics
+from bot.context import Context
 from bot.i18n import _
-from bot.runtime import Context
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from transitions import Machine, MachineError
 
 from storage.models import FSMState
-from storage.outbox import dialect_insert
 from storage.types import utcnow
+from storage.upsert import dialect_insert
 
 # The data key under which a step started on top of another keeps that one (FSMContext.park).
 PARKED = "parked"

@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot import access
+from bot.card.copies import card_unit
 from bot.cases.access import facts
-from bot.cases.store import card_unit, load_report
+from bot.cases.store import load_report
 from storage.models import CaseFile, Member, Membership, OutboxMessage, OutboxStatus
 from storage.queries import audit
 

@@ -1,5 +1,6 @@
-"""What every update carries through the handlers: who is speaking, in which language, at
-which step of which flow; and the update processor that keeps each chat's updates in order.
+"""Intake: what runs before any handler (who is speaking, their language and step, loaded
+once per update; the "already handled?" check) and the update processor that keeps each
+chat's updates in order. The handlers' side of it, the context they receive, is bot/context.py.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import time
 import uuid
 from collections.abc import Awaitable
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
@@ -21,66 +21,17 @@ from telegram.ext import (
     Application,
     ApplicationHandlerStop,
     BaseUpdateProcessor,
-    CallbackContext,
-    ExtBot,
 )
-from telegram.ext import filters as ptb_filters
 
 from bot import i18n, logs, metrics
 from bot.config import Settings
-from bot.fsm import FSMContext, StaleState, State, StatesGroup, Stored, preload
+from bot.context import Context, UpdateScope, clear_scope, set_scope
+from bot.fsm import StaleState, Stored, preload
 from storage import orgcache, updates
 from storage.db import Database
-from storage.models import Member
 from storage.queries import member_by_telegram_id
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class UpdateScope:
-    """Loaded once per update before any handler runs."""
-
-    member: Member | None = None     # None also for a deactivated person: they are a stranger now
-    state: str | None = None
-    locale: str = i18n.DEFAULT_LOCALE
-    is_admin: bool = False           # an operator (ADMIN_TELEGRAM_IDS); unit admins are asked of bot.access
-    extras: dict[str, Any] = field(default_factory=dict)
-
-
-_scope: ContextVar[UpdateScope | None] = ContextVar("shangbao_scope", default=None)
-
-
-def current_scope() -> UpdateScope:
-    scope = _scope.get()
-    return scope if scope is not None else UpdateScope()
-
-
-def set_scope(scope: UpdateScope) -> None:
-    _scope.set(scope)
-
-
-class Context(CallbackContext[ExtBot, dict, dict, dict]):
-    """PTB's context plus the bot's services; handlers reach storage through it."""
-
-    @property
-    def db(self) -> Database:
-        return self.application.bot_data["db"]
-
-    @property
-    def settings(self) -> Settings:
-        return self.application.bot_data["settings"]
-
-    @property
-    def scope(self) -> UpdateScope:
-        return current_scope()
-
-    @property
-    def member(self) -> Member | None:
-        return current_scope().member
-
-    def fsm(self, session, update: Update) -> FSMContext:
-        return FSMContext(session, update.effective_chat.id, update.effective_user.id)
 
 
 async def load_scope(db: Database, settings: Settings, update: Update) -> UpdateScope:
@@ -144,7 +95,7 @@ async def prepare_update(update: object, context: Context) -> None:
     """
     if not isinstance(update, Update):
         return
-    _scope.set(None)
+    clear_scope()
     preload(0, 0, None)
     try:
         scope = await load_scope(context.db, context.settings, update)
@@ -153,20 +104,6 @@ async def prepare_update(update: object, context: Context) -> None:
         raise ApplicationHandlerStop from None
     set_scope(scope)
     i18n.set_locale(scope.locale)
-
-
-class InState(ptb_filters.UpdateFilter):
-    """Matches when the speaker's stored step is one of `states` (a State or a whole group)."""
-
-    def __init__(self, *states: State | type[StatesGroup]):
-        names: set[str] = set()
-        for item in states:
-            names.update(item.names() if isinstance(item, type) else [item.state])
-        self.names = frozenset(names)
-        super().__init__(name=f"InState({', '.join(sorted(self.names))})")
-
-    def filter(self, update: Update) -> bool:
-        return current_scope().state in self.names
 
 
 class ChatOrderedProcessor(BaseUpdateProcessor):
@@ -204,7 +141,7 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         started = time.perf_counter()
         try:
             for attempt in range(RERUNS + 1):
-                _scope.set(None)
+                clear_scope()
                 box = _rerun_box()
                 await (coroutine if attempt == 0 else self.application.process_update(update))
                 if not box or self.application is None:

@@ -1,11 +1,17 @@
-"""Every flow's handlers. Order matters where noted: PTB takes the first match per group."""
+"""Every flow's handlers, one module or package per flow. Order matters where noted: PTB takes
+the first match per group.
+
+Handlers are thin: they read the update, ask the domain (bot.reporting, bot.cases, bot.access…)
+and answer. They import bot.context, the domain, the outbox and storage; never bot.runtime or
+other intake modules, which import them.
+"""
 
 from __future__ import annotations
 
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler
 
-from bot.runtime import Context
+from bot.context import Context
 from handlers import (
     admin,
     adoption,

@@ -3,15 +3,14 @@ for the whole organisation, a unit's administrators for that unit and the units 
 
 from __future__ import annotations
 
-import re
-
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot import access, i18n
 from bot.access import Action
+from bot.callbacks import InvitePress
+from bot.context import Context
 from bot.i18n import N_, SUPPORTED_LOCALES, _
-from bot.runtime import Context
 from bot.textutil import esc, parse_digits, split_message
 from handlers.base import Command, is_private
 from handlers.common import role_name
@@ -34,7 +33,6 @@ COMMANDS = [
 
 MAX_INVITE_DAYS = 90
 MAX_INVITE_USES = 1000
-INVITE_DATA = re.compile(r"inv:(\d{1,12}):(reporter|leader|admin):(\d{1,3}):(\d{1,4})")
 
 
 def chat_of(update: Update) -> int | None:
@@ -175,7 +173,7 @@ async def invite(update: Update, context: Context) -> None:
     if unit is None:
         return
     if role is None:
-        buttons = [InlineKeyboardButton(role_name(r), callback_data=f"inv:{unit.id}:{r.value}:{days}:{uses}")
+        buttons = [InlineKeyboardButton(role_name(r), callback_data=InvitePress(unit.id, r, days, uses).pack())
                    for r in Role]
         await update.effective_message.reply_text(
             _("Invitation to {unit}: which role?").format(unit=esc(unit.name)),
@@ -187,16 +185,15 @@ async def invite(update: Update, context: Context) -> None:
 async def press_invite_role(update: Update, context: Context) -> None:
     """The role button under /invite: rights are checked again, then the link is made."""
     query = update.callback_query
-    match = INVITE_DATA.fullmatch(query.data or "")
-    if match is None:
+    press = InvitePress.parse(query.data)
+    if press is None:
         await permitted(update, context, Action.INVITE)   # forged: refused and audited
         return
-    unit_id, role, days, uses = match.groups()
-    if not await permitted(update, context, Action.INVITE, unit_id=int(unit_id)):
+    if not await permitted(update, context, Action.INVITE, unit_id=press.unit_id):
         return
     await query.answer()
-    await send_invite(update, context, int(unit_id), Role(role), min(int(days), MAX_INVITE_DAYS),
-                      min(int(uses), MAX_INVITE_USES))
+    await send_invite(update, context, press.unit_id, press.role, min(press.days, MAX_INVITE_DAYS),
+                      min(press.uses, MAX_INVITE_USES))
 
 
 async def send_invite(update: Update, context: Context, unit_id: int, role: Role, days: int, uses: int) -> None:
@@ -247,6 +244,6 @@ async def greet_group(update: Update, context: Context) -> None:
 def register(application: Application) -> None:
     application.add_handler(CommandHandler("units", show_units))
     application.add_handler(CommandHandler("invite", invite))
-    application.add_handler(CallbackQueryHandler(press_invite_role, pattern=r"^inv:"))
+    application.add_handler(CallbackQueryHandler(press_invite_role, pattern=InvitePress.family()))
     application.add_handler(CommandHandler("bindgroup", bind_group))
     application.add_handler(MessageHandler(filters.StatusUpdate.NEW_CHAT_MEMBERS, greet_group))

@@ -3,21 +3,20 @@ command (/adopt, /instruct), for leaders of a unit above the reporting unit."""
 
 from __future__ import annotations
 
-import re
-
 from telegram import Update
 from telegram.error import Forbidden
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.access import Refusal, refusal_text
+from bot.callbacks import AdoptionPress, AdoptionStep
 from bot.cases import adoption, store
 from bot.cases.adoption import INSTRUCTION_MAX
+from bot.context import Context, InState
 from bot.fsm import FSMContext, State, StatesGroup
 from bot.i18n import N_, _
-from bot.runtime import Context, InState
 from bot.textutil import esc
 from handlers.base import Command
-from handlers.case import actor_of, now_of
+from handlers.case.common import actor_of, now_of
 from storage.queries import audit
 
 COMMANDS = [
@@ -32,9 +31,6 @@ HELP = [
         N_("/instruct &lt;reference&gt; &lt;text&gt; — a leader's instruction (also ✍️ on the card)"),
     ], lambda roles, admin: "leader" in roles or "admin" in roles or admin),
 ]
-
-DATA = re.compile(r"a:(adp|ins):(\d{1,12})")
-
 
 class InstructionForm(StatesGroup):
     text = State()   # waiting for the instruction's text; data: report_id
@@ -53,14 +49,14 @@ async def refuse(update: Update, context: Context, refusal: Refusal, what: str) 
 async def press_adoption(update: Update, context: Context) -> None:
     """📌 or ✍️ on a card: adopt at once, or ask privately for the instruction."""
     query = update.callback_query
-    match = DATA.fullmatch(query.data or "")
-    if match is None:
+    press = AdoptionPress.parse(query.data)
+    if press is None:
         await refuse(update, context, Refusal.UNKNOWN_CASE, query.data or "")
         return
-    if match.group(1) == "adp":
-        await save_adoption(update, context, int(match.group(2)))
+    if press.step is AdoptionStep.ADOPT:
+        await save_adoption(update, context, press.report_id)
     else:
-        await ask_instruction(update, context, int(match.group(2)))
+        await ask_instruction(update, context, press.report_id)
 
 
 async def save_adoption(update: Update, context: Context, report_id: int) -> None:
@@ -169,6 +165,6 @@ def register(application: Application) -> None:
     application.add_handler(CommandHandler("cancel", cancel_instruction, filters=private & InState(InstructionForm)))
     application.add_handler(CommandHandler("adopt", adopt_command))
     application.add_handler(CommandHandler("instruct", instruct_command))
-    application.add_handler(CallbackQueryHandler(press_adoption, pattern=r"^a:"))
+    application.add_handler(CallbackQueryHandler(press_adoption, pattern=AdoptionPress.family()))
     application.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND
                                            & InState(InstructionForm.text), save_instruction))

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from telegram import CallbackQuery, Message, Update
 from telegram.constants import ChatType
 
+from bot.context import Context
 from bot.i18n import N_, _
-from bot.runtime import Context
 from storage.queries import audit
 
 

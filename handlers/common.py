@@ -7,9 +7,10 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 
 from bot import access, i18n
 from bot.access import Action, Refusal
+from bot.callbacks import LanguagePress
+from bot.context import Context, current_scope
 from bot.i18n import N_, SUPPORTED_LOCALES, _
 from bot.keyboards import MenuButton, main_menu
-from bot.runtime import Context, current_scope
 from bot.textutil import esc
 from handlers.base import Command, button_on_message, display_name, is_private, refuse_foreign_press
 from storage.invites import InviteProblem, redeem_invite
@@ -190,7 +191,7 @@ async def whoami(update: Update, context: Context) -> None:
 
 
 def language_keyboard() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[InlineKeyboardButton(i18n.LANGUAGE_NAMES[code], callback_data=f"lang:{code}")]
+    return InlineKeyboardMarkup([[InlineKeyboardButton(i18n.LANGUAGE_NAMES[code], callback_data=LanguagePress(code).pack())]
                                  for code in SUPPORTED_LOCALES])
 
 
@@ -205,11 +206,12 @@ async def ask_language(update: Update, context: Context) -> None:
 async def press_language(update: Update, context: Context) -> None:
     """A press on the language picker: stores the choice and edits the picker in place."""
     query = update.callback_query
-    if not button_on_message(query, "lang:"):
+    press = LanguagePress.parse(query.data)
+    if press is None or not button_on_message(query, LanguagePress.stem()):
         await refuse_foreign_press(update, context, "language")
         return
     await query.answer()
-    await save_language(update, context, query.data.split(":", 1)[1], edit=True)
+    await save_language(update, context, press.code, edit=True)
 
 
 async def save_language(update: Update, context: Context, code: str, *, edit: bool = False) -> None:
@@ -238,5 +240,5 @@ def register(application: Application) -> None:
     application.add_handler(MessageHandler(MenuButton("help"), show_help))
     application.add_handler(CommandHandler("whoami", whoami))
     application.add_handler(CommandHandler("language", ask_language))
-    application.add_handler(CallbackQueryHandler(press_language, pattern=r"^lang:"))
+    application.add_handler(CallbackQueryHandler(press_language, pattern=LanguagePress.family()))
     DEEP_LINKS["whoami"] = whoami

@@ -10,7 +10,9 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 
 from bot import access
 from bot.access import Action, Refusal, refusal_text
+from bot.callbacks import DailyPress
 from bot.clock import now as clock_now
+from bot.context import Context, InState, current_scope
 from bot.daily import buttons
 from bot.daily.schedule import load_schedule
 from bot.daily.scheduler import start_timer
@@ -19,7 +21,6 @@ from bot.daily.texts import NOTE_MAX, render_filed, render_items_question, rende
 from bot.fsm import State, StatesGroup
 from bot.i18n import N_, _
 from bot.keyboards import MENU_LABELS, MenuButton
-from bot.runtime import Context, InState, current_scope
 from bot.textutil import esc
 from handlers.base import Command, is_group
 from storage.models import DailyKind, Unit
@@ -113,7 +114,8 @@ async def _clear_note_step(update: Update, context: Context) -> None:
 async def press_daily(update: Update, context: Context) -> None:
     """A daily button: files a zero report, asks for the items note, skips it, or picks a unit."""
     query = update.callback_query
-    action, unit_id = buttons.parse(query.data)
+    press = DailyPress.unpack(query.data)   # the pattern let only well-formed data through
+    action, unit_id = press.step, press.unit_id
     if not await _allowed(update, context, unit_id):
         await query.answer(refusal_text(Refusal.NOT_MEMBER), show_alert=True)
         return
@@ -177,7 +179,7 @@ async def file_and_render(update: Update, context: Context, unit_id: int, kind: 
 def register(application: Application) -> None:
     application.add_handler(CommandHandler("daily", start_daily))
     application.add_handler(MessageHandler(MenuButton("daily"), start_daily))
-    application.add_handler(CallbackQueryHandler(press_daily, pattern=buttons.PATTERN))
+    application.add_handler(CallbackQueryHandler(press_daily, pattern=DailyPress.filter()))
     application.add_handler(MessageHandler(
         filters.TEXT & ~filters.COMMAND & ~ANY_MENU_BUTTON & InState(DailyForm.note), receive_note))
     start_timer(application)

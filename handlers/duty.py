@@ -8,9 +8,9 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler
 
 from bot.access import Action
+from bot.context import Context, current_scope
 from bot.duty import local_day, members_by_telegram_id, set_shift, shifts_on, unit_member_ids
 from bot.i18n import N_, _, format_date
-from bot.runtime import Context, current_scope
 from bot.textutil import esc, parse_digits
 from handlers.admin import permitted, target_unit
 from handlers.base import Command

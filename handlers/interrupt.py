@@ -4,7 +4,7 @@ writing or to put the step aside. Put aside, the step waits on the person's shel
 of chat 0, which no chat uses) and comes back with ▶️ under the message that says so; a report
 draft that was parked under the step comes back at once.
 
-Buttons: `k:go` (go on writing), `k:aside` (put it aside), `k:back` (take it back from the shelf).
+Buttons: `InterruptPress` (bot/callbacks.py): go on writing, put it aside, take it back.
 """
 
 from __future__ import annotations
@@ -22,14 +22,17 @@ from telegram.ext import (
     filters,
 )
 
-from bot.cases import cards, store
+from bot.callbacks import CaseStep, InterruptPress, InterruptStep
+from bot.card import keyboards
+from bot.cases import store
+from bot.context import Context, InState
 from bot.fsm import PARKED, FSMContext
 from bot.i18n import N_, _
 from bot.keyboards import MENU_LABELS, MenuButton
-from bot.runtime import Context, InState
 from bot.textutil import esc
-from handlers import case
 from handlers.base import button_on_message, refuse_foreign_press
+from handlers.case.common import CaseText, FollowUpForm
+from handlers.case.texts import ASKS, draft_back
 
 # The shelf: a person's put-aside case step, kept in the FSM table under a chat id no chat has.
 SHELF_CHAT = 0
@@ -37,17 +40,17 @@ SHELF_CHAT = 0
 HARMLESS = frozenset({"help", "whoami", "start"})
 # What is being written, by the waiting state.
 WRITING = {
-    case.CaseText.outcome.state: N_("the final report for case {reference}"),
-    case.CaseText.reason.state: N_("the reason for rejecting case {reference}"),
-    case.FollowUpForm.text.state: N_("the follow-up to case {reference}"),
-    case.FollowUpForm.people.state: N_("the follow-up to case {reference}"),
+    CaseText.outcome.state: N_("the final report for case {reference}"),
+    CaseText.reason.state: N_("the reason for rejecting case {reference}"),
+    FollowUpForm.text.state: N_("the follow-up to case {reference}"),
+    FollowUpForm.people.state: N_("the follow-up to case {reference}"),
 }
 FLOW_MENU_BUTTONS = functools.reduce(operator.or_, (MenuButton(key) for key in MENU_LABELS if key != "help"))
 
 
 def _choice() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[InlineKeyboardButton(_("✍️ Go on writing"), callback_data="k:go")],
-                                 [InlineKeyboardButton(_("🗂 Put it aside"), callback_data="k:aside")]])
+    return InlineKeyboardMarkup([[InlineKeyboardButton(_("✍️ Go on writing"), callback_data=InterruptPress(InterruptStep.GO_ON).pack())],
+                                 [InlineKeyboardButton(_("🗂 Put it aside"), callback_data=InterruptPress(InterruptStep.ASIDE).pack())]])
 
 
 def shelf(session: AsyncSession, user_id: int) -> FSMContext:
@@ -87,7 +90,7 @@ async def hold_case_button(update: Update, context: Context) -> None:
     async with context.db.session() as session:
         fsm = FSMContext(session, user.id, user.id)
         state, data = await fsm.get_state(), await fsm.get_data()
-        if not _would_replace(state, data, case.ASKS[code][1].state, int(report_id)):
+        if not _would_replace(state, data, ASKS[code][1].state, int(report_id)):
             return
         text = await choice_text(session, state, data)
     await context.bot.send_message(user.id, text, reply_markup=_choice())
@@ -100,13 +103,13 @@ def _would_replace(state: str | None, data: dict, wanted: str, report_id: int) -
     the same one with something typed already."""
     if state not in WRITING:
         return False
-    return state != wanted or data.get("report_id") != report_id or state == case.FollowUpForm.people.state
+    return state != wanted or data.get("report_id") != report_id or state == FollowUpForm.people.state
 
 
 async def choice_text(session: AsyncSession, state: str | None, data: dict) -> str:
     kept = (_("Typed so far: {length} characters, {photos} photos.").format(
         length=len(data.get("text", "")), photos=len(data.get("photos", [])))
-        if state == case.FollowUpForm.people.state else "")
+        if state == FollowUpForm.people.state else "")
     return "\n".join(part for part in (
         _("You are writing {what}. Go on writing it, or put it aside and then send your command again? "
           "Nothing is lost.").format(what=await what_is_written(session, state, data)), kept) if part)
@@ -118,7 +121,7 @@ async def cancel_step(update: Update, context: Context) -> None:
     async with context.db.session() as session:
         restored = await FSMContext(session, user.id, user.id).finish()
     await update.effective_message.reply_text(_("Cancelled."))
-    await case.draft_back(update, restored)
+    await draft_back(update, restored)
 
 
 async def press_interrupt(update: Update, context: Context) -> None:
@@ -127,12 +130,8 @@ async def press_interrupt(update: Update, context: Context) -> None:
     if not button_on_message(query):
         await refuse_foreign_press(update, context, "interrupt")
         return
-    action = (query.data or "").split(":", 1)[1]
-    handle = {"go": go_on, "aside": put_aside, "back": take_back}.get(action)
-    if handle is None:
-        await query.answer()
-        return
-    await handle(update, context)
+    handle = {InterruptStep.GO_ON: go_on, InterruptStep.ASIDE: put_aside, InterruptStep.BACK: take_back}
+    await handle[InterruptPress.unpack(query.data).step](update, context)
 
 
 async def go_on(update: Update, context: Context) -> None:
@@ -162,7 +161,7 @@ async def put_aside(update: Update, context: Context) -> None:
     if restored:
         text += "\n" + _("Your report in progress is back. Send /report to continue it.")
     await update.callback_query.edit_message_text(text, reply_markup=InlineKeyboardMarkup(
-        [[InlineKeyboardButton(_("▶️ Go on writing it"), callback_data="k:back")]]))
+        [[InlineKeyboardButton(_("▶️ Go on writing it"), callback_data=InterruptPress(InterruptStep.BACK).pack())]]))
 
 
 async def take_back(update: Update, context: Context) -> None:
@@ -188,21 +187,21 @@ async def take_back(update: Update, context: Context) -> None:
 
 
 def _question(state: str, report) -> str:
-    if state == case.FollowUpForm.people.state:
+    if state == FollowUpForm.people.state:
         return _("How many people are involved now? Send a number, or press Unchanged. You can still add photos.")
-    code = {case.CaseText.outcome.state: "cls", case.CaseText.reason.state: "rej"}.get(state, "fup")
-    return _(case.ASKS[code][2]).format(reference=esc(report.reference), title=esc(report.title))
+    code = {CaseText.outcome.state: "cls", CaseText.reason.state: "rej"}.get(state, "fup")
+    return _(ASKS[code][2]).format(reference=esc(report.reference), title=esc(report.title))
 
 
 def _keyboard(state: str, report) -> InlineKeyboardMarkup:
-    if state == case.FollowUpForm.people.state:
-        return InlineKeyboardMarkup([[cards.button("fpk", report.id, _("Unchanged ({n})").format(n=report.people))]])
-    return InlineKeyboardMarkup([[cards.button("stp", report.id, _("✖️ Cancel"))]])
+    if state == FollowUpForm.people.state:
+        return InlineKeyboardMarkup([[keyboards.button(CaseStep.KEEP_PEOPLE, report.id, _("Unchanged ({n})").format(n=report.people))]])
+    return InlineKeyboardMarkup([[keyboards.button(CaseStep.STOP, report.id, _("✖️ Cancel"))]])
 
 
 def register(application: Application) -> None:
     """Before every flow (group -50): a command must not reach its flow while a case text waits."""
-    waiting = filters.ChatType.PRIVATE & InState(case.CaseText, case.FollowUpForm)
+    waiting = filters.ChatType.PRIVATE & InState(CaseText, FollowUpForm)
     application.add_handler(MessageHandler(waiting & (filters.COMMAND | FLOW_MENU_BUTTONS), hold_command), group=-50)
     application.add_handler(CallbackQueryHandler(hold_case_button, pattern=r"^c:(cls|rej|fup):\d{1,12}$"), group=-50)
-    application.add_handler(CallbackQueryHandler(press_interrupt, pattern=r"^k:(go|aside|back)$"))
+    application.add_handler(CallbackQueryHandler(press_interrupt, pattern=InterruptPress.filter()))

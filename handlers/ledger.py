@@ -13,7 +13,9 @@ from datetime import date
 from telegram import InputFile, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot.callbacks import LedgerKind, LedgerPress
 from bot.clock import now as clock_now
+from bot.context import Context, InState, current_scope
 from bot.daily.summary import day_text
 from bot.fsm import State, StatesGroup
 from bot.i18n import N_, _
@@ -21,7 +23,6 @@ from bot.ledger import buttons, service
 from bot.ledger.period import Period, PeriodError, parse_period, preset
 from bot.ledger.rows import LedgerFilter
 from bot.ledger.scope import narrow
-from bot.runtime import Context, InState, current_scope
 from bot.textutil import esc
 from handlers.base import Command, is_private
 from storage.models import Unit
@@ -60,7 +61,7 @@ async def start_ledger(update: Update, context: Context) -> None:
         fsm = context.fsm(session, update)
         await fsm.set_state(LedgerForm.period)
         await fsm.set_data({"unit": unit})
-    await update.effective_message.reply_text(_("<b>📒 Ledger</b>\nWhich period?"), reply_markup=buttons.period_keyboard("lg"))
+    await update.effective_message.reply_text(_("<b>📒 Ledger</b>\nWhich period?"), reply_markup=buttons.period_keyboard(LedgerPress))
 
 
 async def _unit_arg(update: Update, context: Context) -> int | None | bool:
@@ -90,15 +91,16 @@ async def refuse(update: Update, context: Context, text: str) -> None:
 async def press_ledger(update: Update, context: Context) -> None:
     """Any `lg:` button: a period, a filter picker, a filter value, or the format."""
     query = update.callback_query
-    _prefix, kind, value = query.data.split(":")
-    if kind != "p" and current_scope().state not in LedgerForm:
+    press = LedgerPress.unpack(query.data)   # the pattern let only well-formed data through
+    kind, value = press.kind, press.value
+    if kind is not LedgerKind.PERIOD and current_scope().state not in LedgerForm:
         await query.answer(_("This ledger request has ended; send /ledger again."), show_alert=True)
         return
-    if kind == "p":
+    if kind is LedgerKind.PERIOD:
         await save_period(update, context, value)
-    elif kind == "f":
+    elif kind is LedgerKind.FILTER:
         await ask_filter(update, context, value)
-    elif kind == "x":
+    elif kind is LedgerKind.FORMAT:
         await send_ledger(update, context, value)
     else:
         await save_filter(update, context, kind, value)
@@ -253,6 +255,6 @@ def register(application: Application) -> None:
     private = filters.ChatType.PRIVATE
     text = private & filters.TEXT & ~filters.COMMAND
     application.add_handler(CommandHandler("ledger", start_ledger))
-    application.add_handler(CallbackQueryHandler(press_ledger, pattern=buttons.LEDGER_PATTERN))
+    application.add_handler(CallbackQueryHandler(press_ledger, pattern=LedgerPress.filter()))
     application.add_handler(MessageHandler(text & InState(LedgerForm.dates), save_dates))
     application.add_handler(MessageHandler(text & InState(LedgerForm.unit), save_unit_code))

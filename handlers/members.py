@@ -9,16 +9,15 @@ edits a message, so a forged `mem:` press under another message changes nothing.
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy.orm import selectinload
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot import members
 from bot.access import Action
+from bot.callbacks import MemberPress, MemberStep
+from bot.context import Context
 from bot.i18n import N_, _
-from bot.runtime import Context
 from bot.textutil import esc, split_message
 from handlers.admin import permitted, say, target_unit
 from handlers.base import Command
@@ -27,7 +26,6 @@ from storage.models import Member, Membership, Unit
 
 COMMANDS = [Command("members", N_("A unit's members: remove or deactivate (administrators)"), private=True)]
 
-DATA = re.compile(r"mem:(rm|off|rm!|off!|no):(\d{1,12})")
 LIST_MAX = 40
 
 
@@ -62,21 +60,21 @@ def members_text(unit: Unit, rows: list[Membership]) -> str:
 
 def members_keyboard(rows: list[Membership]) -> InlineKeyboardMarkup | None:
     buttons = [[InlineKeyboardButton(_("➖ Remove {name}").format(name=row.member.name[:24]),
-                                     callback_data=f"mem:rm:{row.id}"),
+                                     callback_data=MemberPress(MemberStep.REMOVE, row.id).pack()),
                 InlineKeyboardButton(_("⛔ Deactivate {name}").format(name=row.member.name[:24]),
-                                     callback_data=f"mem:off:{row.id}")] for row in rows[:LIST_MAX]]
+                                     callback_data=MemberPress(MemberStep.DEACTIVATE, row.id).pack())] for row in rows[:LIST_MAX]]
     return InlineKeyboardMarkup(buttons) if buttons else None
 
 
 async def press_member(update: Update, context: Context) -> None:
     """A `mem:` button: ask to confirm, or (confirmed) remove or deactivate; rights checked each time."""
     query = update.callback_query
-    match = DATA.fullmatch(query.data or "")
-    if match is None:
+    press = MemberPress.parse(query.data)
+    if press is None:
         await permitted(update, context, Action.MEMBERS)   # forged: refused and audited
         return
-    step, membership_id = match.group(1), int(match.group(2))
-    if step == "no":
+    step, membership_id = press.step, press.membership_id
+    if step is MemberStep.CANCEL:
         await query.answer(_("Nothing was changed."))
         return
     async with context.db.session() as session:
@@ -85,7 +83,9 @@ async def press_member(update: Update, context: Context) -> None:
         if row is None:
             await say(update, _("That membership no longer exists."))
         return
-    await {"rm": ask_remove, "off": ask_deactivate, "rm!": remove, "off!": deactivate}[step](update, context, row)
+    steps = {MemberStep.REMOVE: ask_remove, MemberStep.DEACTIVATE: ask_deactivate,
+             MemberStep.REMOVE_CONFIRMED: remove, MemberStep.DEACTIVATE_CONFIRMED: deactivate}
+    await steps[step](update, context, row)
 
 
 async def ask_remove(update: Update, context: Context, row: Membership) -> None:
@@ -94,7 +94,7 @@ async def ask_remove(update: Update, context: Context, row: Membership) -> None:
     await update.effective_message.reply_text(
         _("Remove {name} from this unit? Their reports and case history stay; their access to this "
           "unit ends at once.").format(name=esc(row.member.name)),
-        reply_markup=confirm_keyboard(f"mem:rm!:{row.id}", _("Yes, remove"), row.id))
+        reply_markup=confirm_keyboard(MemberPress(MemberStep.REMOVE_CONFIRMED, row.id).pack(), _("Yes, remove"), row.id))
 
 
 async def ask_deactivate(update: Update, context: Context, row: Membership) -> None:
@@ -103,12 +103,12 @@ async def ask_deactivate(update: Update, context: Context, row: Membership) -> N
     await update.effective_message.reply_text(
         _("Deactivate {name} altogether (they left the job)? Their history stays; all their access "
           "ends at once and what is queued for them privately is cancelled.").format(name=esc(row.member.name)),
-        reply_markup=confirm_keyboard(f"mem:off!:{row.id}", _("Yes, deactivate"), row.id))
+        reply_markup=confirm_keyboard(MemberPress(MemberStep.DEACTIVATE_CONFIRMED, row.id).pack(), _("Yes, deactivate"), row.id))
 
 
 def confirm_keyboard(data: str, label: str, row_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data),
-                                  InlineKeyboardButton(_("✖️ Cancel"), callback_data=f"mem:no:{row_id}")]])
+                                  InlineKeyboardButton(_("✖️ Cancel"), callback_data=MemberPress(MemberStep.CANCEL, row_id).pack())]])
 
 
 async def remove(update: Update, context: Context, row: Membership) -> None:
@@ -137,4 +137,4 @@ async def deactivate(update: Update, context: Context, row: Membership) -> None:
 
 def register(application: Application) -> None:
     application.add_handler(CommandHandler("members", list_members))
-    application.add_handler(CallbackQueryHandler(press_member, pattern=r"^mem:"))
+    application.add_handler(CallbackQueryHandler(press_member, pattern=MemberPress.family()))

@@ -7,6 +7,7 @@ from telegram.ext import Application, CommandHandler
 
 from bot.access import Action
 from bot.clock import now as clock_now
+from bot.context import Context
 from bot.daily.sensitive import (
     NewPeriod,
     add_period,
@@ -17,7 +18,6 @@ from bot.daily.sensitive import (
     render_periods,
 )
 from bot.i18n import N_, _
-from bot.runtime import Context
 from bot.textutil import parse_digits, split_message
 from handlers.admin import permitted
 from handlers.base import Command

@@ -8,14 +8,15 @@ import asyncio
 from telegram import InputFile, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot.callbacks import StatsPress
 from bot.clock import now as clock_now
+from bot.context import Context, InState
 from bot.daily.summary import day_text
 from bot.fsm import State, StatesGroup
 from bot.i18n import N_, _, current_locale, use_locale
 from bot.ledger import buttons, service
 from bot.ledger.period import Period, PeriodError, parse_period, preset
 from bot.ledger.scope import narrow
-from bot.runtime import Context, InState
 from bot.stats.charts import render_chart
 from bot.stats.text import render_figures
 from bot.textutil import esc, split_message
@@ -48,13 +49,13 @@ async def start_stats(update: Update, context: Context) -> None:
         fsm = context.fsm(session, update)
         await fsm.clear()
         await fsm.set_data({"unit": unit.id if unit else None})
-    await update.effective_message.reply_text(_("<b>📊 Statistics</b>\nWhich period?"), reply_markup=buttons.period_keyboard("st"))
+    await update.effective_message.reply_text(_("<b>📊 Statistics</b>\nWhich period?"), reply_markup=buttons.period_keyboard(StatsPress))
 
 
 async def press_period(update: Update, context: Context) -> None:
     """A period button: a preset sends the statistics; "typed" asks for dates."""
     query = update.callback_query
-    choice = query.data.split(":")[2]
+    choice = StatsPress.unpack(query.data).value   # the pattern let only well-formed data through
     await query.answer()
     if choice == "typed":
         async with context.db.session() as session:
@@ -111,5 +112,5 @@ def _draw(stats, org, deadlines, title: str, locale: str) -> bytes:
 def register(application: Application) -> None:
     private = filters.ChatType.PRIVATE
     application.add_handler(CommandHandler("stats", start_stats))
-    application.add_handler(CallbackQueryHandler(press_period, pattern=buttons.STATS_PATTERN))
+    application.add_handler(CallbackQueryHandler(press_period, pattern=StatsPress.filter()))
     application.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND & InState(StatsForm.dates), save_dates))

@@ -11,11 +11,12 @@ from sqlalchemy import select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot.callbacks import CallbackDataError, TaskNewPress, TaskNewStep
 from bot.clock import now as clock_now
+from bot.context import Context, InState, current_scope
 from bot.daily.summary import load_org
 from bot.fsm import State, StatesGroup
 from bot.i18n import N_, _, ngettext
-from bot.runtime import Context, InState, current_scope
 from bot.tasks.access import TaskAction, leading_units, task_allowed
 from bot.tasks.cadence import KINDS, WEEKDAYS, Cadence, CadenceError, format_cadence, parse_cadence
 from bot.tasks.scheduler import calendar
@@ -196,18 +197,19 @@ async def ask(context: Context, state: str, data: dict) -> dict:
     """The question of `state`, with its buttons."""
     if state == TaskNewForm.instructions.state:
         return {"text": _("Instructions for the units (what to file, how)? Or skip."),
-                "reply_markup": _kb([(_("Skip"), "tn:skip")])}
+                "reply_markup": _kb([(_("Skip"), TaskNewPress(TaskNewStep.SKIP).pack())])}
     if state == TaskNewForm.units.state:
         return await _ask_units(context, data)
     if state == TaskNewForm.cadence.state:
-        rows = [[(_(CADENCE[k]).format(n="N"), f"tn:cad:{k}")] for k in KINDS if k != "stage"]
+        rows = [[(_(CADENCE[k]).format(n="N"), TaskNewPress(TaskNewStep.CADENCE, k).pack())] for k in KINDS if k != "stage"]
         return {"text": _("How often is it due?"), "reply_markup": _kb(*rows)}
     if state == TaskNewForm.cadence_value.state:
         return {"text": _(VALUE_HINT[data["cadence_kind"]])}
     if state == TaskNewForm.questions.state:
         return {"text": _("Questions, one per line (e.g. “number: 参与人数”, “choice: 类别 = 信访 / 纠纷”, “file: 照片”), "
-                          "or skip for one free-text answer."), "reply_markup": _kb([(_("Skip"), "tn:skip")])}
-    return {"text": _confirm_text(data), "reply_markup": _kb([(_("Create"), "tn:ok"), (_("Cancel"), "tn:x")])}
+                          "or skip for one free-text answer."), "reply_markup": _kb([(_("Skip"), TaskNewPress(TaskNewStep.SKIP).pack())])}
+    return {"text": _confirm_text(data), "reply_markup": _kb([(_("Create"), TaskNewPress(TaskNewStep.CREATE).pack()),
+                                                               (_("Cancel"), TaskNewPress(TaskNewStep.CANCEL).pack())])}
 
 
 async def _ask_units(context: Context, data: dict) -> dict:
@@ -215,10 +217,17 @@ async def _ask_units(context: Context, data: dict) -> dict:
         org = await load_org(session)
     below = org.subtree(data["root"])[1:] if data.get("root") in org.units else org.order
     kinds = sorted({org.units[u].kind for u in below})
-    # Telegram takes 64 bytes of callback data: a kind too long for a button is left out.
-    fitting = [kind for kind in kinds if len(f"tn:kind:{kind}".encode()) <= 64][:8]
-    rows = [[(_("All units below"), "tn:kind:*")]] + [[(kind, f"tn:kind:{kind}")] for kind in fitting]
+    # A kind a button cannot carry (over 64 bytes, or odd characters) is left out.
+    fitting = [(kind, data) for kind in kinds if (data := _kind_data(kind))][:8]
+    rows = [[(_("All units below"), TaskNewPress(TaskNewStep.KIND, "*").pack())]] + [[pair] for pair in fitting]
     return {"text": _("Which units must file it?"), "reply_markup": _kb(*rows)}
+
+
+def _kind_data(kind: str) -> str | None:
+    try:
+        return TaskNewPress(TaskNewStep.KIND, kind).pack()
+    except CallbackDataError:
+        return None
 
 
 def _confirm_text(data: dict) -> str:
@@ -236,7 +245,8 @@ def _describe(cadence: dict) -> str:
 async def press_new(update: Update, context: Context) -> None:
     """A button of /task new: skip, units, cadence kind, create or cancel."""
     query = update.callback_query
-    _tn, action, *rest = query.data.split(":")
+    press = TaskNewPress.unpack(query.data)   # the pattern let only well-formed data through
+    action = press.step
     expected = {"skip": (TaskNewForm.instructions, TaskNewForm.questions), "kind": (TaskNewForm.units,),
                 "cad": (TaskNewForm.cadence,), "ok": (TaskNewForm.confirm,), "x": tuple(TaskNewForm.__states__)}
     if current_scope().state not in {s.state for s in expected[action]}:
@@ -244,7 +254,7 @@ async def press_new(update: Update, context: Context) -> None:
         return
     await query.answer()
     await strip_keyboard(query)
-    reply = await _apply_press(update, context, action, rest[0] if rest else "")
+    reply = await _apply_press(update, context, action, press.value or "")
     await update.effective_message.reply_text(**reply)
 
 
@@ -314,7 +324,7 @@ def _stage_text(deadlines: dict, tz) -> str:
 def register(application: Application) -> None:
     application.add_handler(CommandHandler("task", task_command))
     application.add_handler(CommandHandler("stage_end", stage_end))
-    application.add_handler(CallbackQueryHandler(press_new, pattern=r"^tn:(skip|kind|cad|ok|x)(:[\w*-]{1,32})?$"))
+    application.add_handler(CallbackQueryHandler(press_new, pattern=TaskNewPress.filter()))
     application.add_handler(MessageHandler(
         filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND & InState(TaskNewForm), save_text))
 

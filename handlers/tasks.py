@@ -10,11 +10,12 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot.callbacks import TaskPress, TaskStep
 from bot.clock import now as clock_now
+from bot.context import Context, InState, current_scope
 from bot.daily.summary import load_org
 from bot.fsm import State, StatesGroup
 from bot.i18n import N_, _
-from bot.runtime import Context, InState, current_scope
 from bot.tasks.access import TaskAction, task_allowed
 from bot.tasks.forward import forward_filing
 from bot.tasks.prefill import draft_for
@@ -59,7 +60,7 @@ async def list_tasks(update: Update, context: Context) -> None:
     now = clock_now(context.application)
     async with context.db.read_session() as session:
         periods = await periods_of_units(session, units, now) if units else []
-    rows = [[_button(_button_label(p), f"tk:f:{p.id}:0")] for p in periods if may_amend(p, now)]
+    rows = [[_button(_button_label(p), TaskPress(TaskStep.FILE, p.id, 0).pack())] for p in periods if may_amend(p, now)]
     markup = InlineKeyboardMarkup(rows) if rows and is_private(update) else None
     await update.effective_message.reply_text(render_list(periods, context.settings.tz), reply_markup=markup)
 
@@ -91,12 +92,12 @@ async def start_filing(update: Update, context: Context, period_id: int) -> None
 async def _ask(update: Update, context: Context, period, index: int, prefill: str = "") -> None:
     questions = questions_of(period)
     question, tz = questions[index], context.settings.tz
-    rows = [[_button(option[:40], f"tk:c:{period.id}:{index}:{n}")] for n, option in enumerate(question.options)]
+    rows = [[_button(option[:40], TaskPress(TaskStep.CHOOSE, period.id, index, n).pack())] for n, option in enumerate(question.options)]
     if question.kind == "file":
-        rows.append([_button(_("Done"), f"tk:d:{period.id}:{index}")])
+        rows.append([_button(_("Done"), TaskPress(TaskStep.DONE, period.id, index).pack())])
     if prefill and index == 0:
-        rows.append([_button(_("Use the draft as it is"), f"tk:p:{period.id}:{index}")])
-    rows.append([_button(_("Cancel"), f"tk:x:{period.id}:{index}")])
+        rows.append([_button(_("Use the draft as it is"), TaskPress(TaskStep.PREFILL, period.id, index).pack())])
+    rows.append([_button(_("Cancel"), TaskPress(TaskStep.CANCEL, period.id, index).pack())])
     text = render_question(period, question, index + 1, len(questions), tz, prefill if index == 0 else "")
     await update.effective_message.reply_text(text, reply_markup=InlineKeyboardMarkup(rows))
 
@@ -159,8 +160,8 @@ async def _next(update: Update, context: Context, period, data: dict) -> None:
     if data["q"] < len(questions_of(period)):
         await _ask(update, context, period, data["q"])
         return
-    keyboard = InlineKeyboardMarkup([[_button(_("Submit"), f"tk:s:{period.id}:{data['q']}"),
-                                      _button(_("Cancel"), f"tk:x:{period.id}:{data['q']}")]])
+    keyboard = InlineKeyboardMarkup([[_button(_("Submit"), TaskPress(TaskStep.SUBMIT, period.id, data["q"]).pack()),
+                                      _button(_("Cancel"), TaskPress(TaskStep.CANCEL, period.id, data["q"]).pack())]])
     text = render_review(questions_of(period), data["answers"])
     for part in split_message(text)[:-1]:
         await update.effective_message.reply_text(part)
@@ -170,43 +171,50 @@ async def _next(update: Update, context: Context, period, data: dict) -> None:
 async def press_task(update: Update, context: Context) -> None:
     """A button of the filing flow: start, choose, done with files, use the draft, submit, cancel."""
     query = update.callback_query
-    _tk, action, period_id, index, *rest = query.data.split(":")
-    if action == "f":
-        await start_filing(update, context, int(period_id))
+    press = TaskPress.unpack(query.data)   # the pattern let only well-formed data through
+    if press.step is TaskStep.FILE:
+        await start_filing(update, context, press.period_id)
         return
-    period, data = await _take_button(update, context, action, int(period_id), int(index), rest)
+    period, data = await _take_button(update, context, press)
     if period is None:
         await query.answer(_("This question was already answered; please use the latest one below."))
         return
     await query.answer()
     await strip_keyboard(query)
-    if action == "x":
+    if press.step is TaskStep.CANCEL:
         await update.effective_message.reply_text(_("Cancelled; nothing was filed."))
-    elif action == "s":
+    elif press.step is TaskStep.SUBMIT:
         await submit(update, context, period.id)
     else:
         await _next(update, context, period, data)
 
 
-async def _take_button(update: Update, context: Context, action: str, period_id: int, index: int,
-                       rest: list[str]) -> tuple:
+async def _take_button(update: Update, context: Context, press: TaskPress) -> tuple:
     """Saves what a press on the current question means; (None, None) for a stale press."""
     async with context.db.session() as session:
         fsm = context.fsm(session, update)
         data = await fsm.get_data()
-        live = data.get("period_id") == period_id and data.get("q") == index
-        period = await period_with_task(session, period_id) if live else None
-        if period is None or current_scope().state not in TaskFileForm:
+        live = data.get("period_id") == press.period_id and data.get("q") == press.index
+        period = await period_with_task(session, press.period_id) if live else None
+        if period is None or current_scope().state not in TaskFileForm or not _fits(period, press):
             return None, None
-        if action == "x":
+        if press.step is TaskStep.CANCEL:
             await fsm.clear()
-        elif action in ("c", "d", "p"):
-            question = questions_of(period)[index]
-            data["answers"].append(question.options[int(rest[0])] if action == "c" else
-                                   list(data["files"]) if action == "d" else data["prefill"])
+        elif press.step in (TaskStep.CHOOSE, TaskStep.DONE, TaskStep.PREFILL):
+            question = questions_of(period)[press.index]
+            data["answers"].append(question.options[press.option] if press.step is TaskStep.CHOOSE else
+                                   list(data["files"]) if press.step is TaskStep.DONE else data["prefill"])
             data = await _advance(fsm, data, period)
             await fsm.set_data(data)
     return period, data
+
+
+def _fits(period, press: TaskPress) -> bool:
+    """A choice names one of the current question's options (a forged number is stale)."""
+    if press.step is not TaskStep.CHOOSE:
+        return True
+    questions = questions_of(period)
+    return press.index < len(questions) and press.option is not None and press.option < len(questions[press.index].options)
 
 
 async def submit(update: Update, context: Context, period_id: int) -> None:
@@ -230,7 +238,7 @@ async def submit(update: Update, context: Context, period_id: int) -> None:
 
 def register(application: Application) -> None:
     application.add_handler(CommandHandler("tasks", list_tasks))
-    application.add_handler(CallbackQueryHandler(press_task, pattern=r"^tk:[fcdpsx]:\d+:\d+(:\d+)?$"))
+    application.add_handler(CallbackQueryHandler(press_task, pattern=TaskPress.filter()))
     application.add_handler(MessageHandler(
         filters.ChatType.PRIVATE & ~filters.COMMAND & (filters.TEXT | filters.PHOTO | filters.Document.ALL)
         & InState(TaskFileForm.answer), save_answer))

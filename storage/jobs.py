@@ -15,7 +15,7 @@ from sqlalchemy import func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import JobRun, JobStatus
-from storage.outbox import dialect_insert
+from storage.upsert import dialect_insert
 
 DEFAULT_LEASE = timedelta(minutes=5)
 

@@ -8,13 +8,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, delete, exists, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from storage.models import OutboxFile, OutboxMessage, OutboxStatus, Priority, SenderLease
 from storage.types import utcnow
+from storage.upsert import dialect_insert
 
 # Called when something was queued in this process, so a sender need not wait for its poll.
 _listeners: list[Callable[[], None]] = []
@@ -87,11 +86,6 @@ async def insert_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None
     order = [(name, processors.get(name)) for name in compiled.positiontup]
     params = [tuple(process(row[name]) if process else row[name] for name, process in order) for row in rows]
     await connection.exec_driver_sql(compiled.string, params)
-
-
-def dialect_insert(session: AsyncSession):
-    """INSERT with ON CONFLICT support for the session's database."""
-    return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
 
 
 def after_commit(session: AsyncSession, callback) -> None:

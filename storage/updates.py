@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from storage.models import FSMState, OrgVersion, ProcessedUpdate, UpdateStatus
-from storage.outbox import dialect_insert
 from storage.types import utcnow
+from storage.upsert import dialect_insert
 
 # Telegram keeps an undelivered update for 24 hours; a redelivery can come no later.
 KEEP_FOR = timedelta(hours=48)

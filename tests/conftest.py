@@ -22,10 +22,10 @@ from sqlalchemy.engine import make_url
 from bot.config import Settings, load_settings
 from storage.db import Database
 from storage.migrate import upgrade
-from tests.factories import OrgFactory
+from tests.support.env import ADMIN_ID, PG_ADMIN_URL
+from tests.support.env import pg_admin as _pg_admin
+from tests.support.factories import OrgFactory
 
-PG_ADMIN_URL = os.environ.get("SHANGBAO_TEST_POSTGRES_URL", "")
-ADMIN_ID = 9001
 _counter = itertools.count()
 
 
@@ -48,18 +48,6 @@ def sqlite_template(tmp_path_factory) -> Path:
 def _pg_url(database: str) -> str:
     url = make_url(PG_ADMIN_URL).set(drivername="postgresql+asyncpg", database=database)
     return url.render_as_string(hide_password=False)
-
-
-async def _pg_admin(sql: str) -> None:
-    import asyncpg
-
-    url = make_url(PG_ADMIN_URL)
-    conn = await asyncpg.connect(host=url.host, port=url.port or 5432, user=url.username,
-                                 password=url.password, database=url.database)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 
 from bot import access, members
 from bot.access import Action, Refusal
+from bot.card import copies
 from bot.cases import service, store
 from bot.cases.followups import FollowUpInput, add_followup
 from bot.config import load_settings
@@ -26,8 +27,8 @@ from storage.models import (
     Report,
     Role,
 )
-from tests.case_helpers import T0, actor, file_report
-from tests.conftest import ADMIN_ID
+from tests.support.case_helpers import T0, actor, file_report
+from tests.support.env import ADMIN_ID
 
 UNBOUND = -1999
 
@@ -177,14 +178,14 @@ class TestRebinding:
     async def test_new_cards_record_the_unit_at_sending(self, db, settings, tree):
         report = await file_report(db, settings, tree.units["C01"], tree.reporters["C01"], level=3)
         async with db.session() as session:
-            units = (await store.card_units(session, [report.id]))[report.id]
+            units = (await copies.card_units(session, [report.id]))[report.id]
         assert units == {-1003: tree.units["C01"].id, -1002: tree.units["S01"].id}
 
 
 class TestMembershipIsLive:
     async def test_deactivation_cancels_queued_private_messages_and_presses(self, db, settings, tree):
         report = await file_report(db, settings, tree.units["C01"], tree.reporters["C01"], level=1)
-        key = store.card_key(report.id, tree.leaders["C01"])
+        key = copies.card_key(report.id, tree.leaders["C01"])
         await deactivate(db, tree.leaders["C01"])
         gone, street_leader = await actor(db, tree.leaders["C01"]), await actor(db, 1002)
         async with db.session() as session:

@@ -18,8 +18,9 @@ from storage.models import (
     OutboxMessage,
     Role,
 )
-from tests.case_helpers import Clock, file_report, reload
-from tests.conftest import ADMIN_ID
+from tests.support.case_helpers import Clock, file_report, reload
+from tests.support.cases import card, has_button
+from tests.support.env import ADMIN_ID
 
 UNBOUND = -1999
 
@@ -44,14 +45,6 @@ def clock(bot) -> Clock:
     clock = Clock()
     bot.bot_data["clock"] = clock
     return clock
-
-
-def has_button(prefix: str):
-    return lambda message: any(b.get("callback_data", "").startswith(prefix) for b in message.buttons())
-
-
-async def card(emulator, chat_id: int, report):
-    return await emulator.wait_for_message(chat_id, contains=report.reference, predicate=has_button("c:rcv:"))
 
 
 async def refusals(db) -> int:

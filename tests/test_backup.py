@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from bot import backup
 from storage.models import Unit
-from tests.test_config import run_cli
+from tests.support.processes import run_cli
 
 
 def sqlite_path(url: str) -> Path:

@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import select
 
 from storage.models import AuditLog, FollowUp, FSMState
-from tests.case_helpers import Clock, file_report, started_tree
-from tests.test_cases_e2e import card, has_button, press
-from tests.wizard_driver import ReporterDriver
+from tests.support.case_helpers import Clock, file_report, started_tree
+from tests.support.cases import card, has_button, press
+from tests.support.wizard_driver import ReporterDriver
 
 
 @pytest.fixture

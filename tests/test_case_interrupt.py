@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import select
 
 from storage.models import CaseStatus, FollowUp, FSMState
-from tests.case_helpers import Clock, file_report, reload, started_tree
-from tests.test_cases_e2e import card, has_button, press
-from tests.wizard_driver import ReporterDriver
+from tests.support.case_helpers import Clock, file_report, reload, started_tree
+from tests.support.cases import card, has_button, press
+from tests.support.wizard_driver import ReporterDriver
 
 REPORTER, LEADER = 3003, 1003
 

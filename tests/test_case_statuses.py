@@ -14,8 +14,8 @@ from bot.cases.followups import FollowUpInput, add_followup
 from bot.cases.machine import FINAL, MACHINE, Action
 from bot.config import load_settings
 from storage.models import CaseFile, CaseStatus, Member, Report
-from tests.case_helpers import T0, actor, file_report, reload, started_tree
-from tests.conftest import ADMIN_ID
+from tests.support.case_helpers import T0, actor, file_report, reload, started_tree
+from tests.support.env import ADMIN_ID
 
 LEADER, REPORTER, ASSIGNEE = 1002, 3003, 3002   # the assignee is not the reporter (not loaded with the report)
 
@@ -120,7 +120,7 @@ class TestFreshSessions:
 class TestAssignedFollowUpEndToEnd:
     @pytest.fixture
     def settings(self, emulator, db_url):
-        from tests.conftest import ADMIN_ID as admin
+        from tests.support.env import ADMIN_ID as admin
 
         return load_settings(telegram_bot_token=emulator.token, database_url=db_url, admin_telegram_ids=[admin],
                              telegram_api_base_url=emulator.base_url.removesuffix("/bot"), scheduler_enabled=False,

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from bot import i18n
+from bot.card import copies
 from bot.cases import access, deadlines, service, store
 from bot.cases.access import Refusal
 from bot.cases.deadlines import Rules
@@ -25,8 +26,8 @@ from storage.models import (
     OutboxStatus,
     Role,
 )
-from tests.case_helpers import T0, actor, event_kinds, file_report, outbox_keys, reload
-from tests.conftest import ADMIN_ID
+from tests.support.case_helpers import T0, actor, event_kinds, file_report, outbox_keys, reload
+from tests.support.env import ADMIN_ID
 
 
 @pytest.fixture
@@ -63,7 +64,7 @@ class TestRoute:
         async with db.session() as session:
             route = await store.route(session, report)
             assert [u.code for u in route.chain] == chain and route.extra == []
-            assert await store.card_chats(session, report.id) == chats
+            assert await copies.card_chats(session, report.id) == chats
 
 
 class TestAccess:
@@ -208,7 +209,7 @@ class TestFollowUps:
         assert (raised.level, raised.people, raised.level_rule) == (1, 12, "people_10_plus")
         assert await event_kinds(db, report.id) == ["followup", "regrade"]
         async with db.session() as session:
-            assert await store.card_chats(session, report.id) == [-1003, -1002, -1001, 1003]
+            assert await copies.card_chats(session, report.id) == [-1003, -1002, -1001, 1003]
         replies = await outbox_keys(db, f"report:{report.id}:fup:1:")
         assert replies[:4] == [f"report:{report.id}:fup:1:{chat}" for chat in (-1003, -1002, -1001, 1003)]
         assert f"report:{report.id}:fup:1:photos:0:-1001" in replies
@@ -267,7 +268,7 @@ class TestEscalation:
         assert escalation == [f"report:{report.id}:escalate:receive:-1001",
                               f"report:{report.id}:escalate:receive:to:1001"]
         async with db.session() as session:
-            assert await store.card_chats(session, report.id) == [-1003, -1002, -1001]
+            assert await copies.card_chats(session, report.id) == [-1003, -1002, -1001]
         district = await actor(db, 1001)
         received = await run(db, service.receive, report.id, district, chat_id=-1001, settings=settings,
                              now=T0 + timedelta(minutes=32))
@@ -344,7 +345,7 @@ class TestDutyPush:
             await set_shift(session, tree.units["S01"], T0.astimezone(settings.tz).date(), 1101, 3002, actor=None)
         report = await file_report(db, settings, tree.units["C01"], tree.reporters["C01"], level=level)
         async with db.session() as session:
-            private = [chat for chat in await store.card_chats(session, report.id) if chat > 0]
+            private = [chat for chat in await copies.card_chats(session, report.id) if chat > 0]
         assert sorted(private) == reached
         if reached:
             duty = await actor(db, 3002)     # a duty officer, not a leader, may press Received

@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from bot.cases.followups import FollowUpInput, add_followup
 from storage.models import AuditLog, CaseView
-from tests.case_helpers import Clock, actor, file_report, started_tree
 from tests.emulator import SentMessage
-from tests.test_cases_e2e import has_button, press
+from tests.support.case_helpers import Clock, actor, file_report, started_tree
+from tests.support.cases import has_button, press
 
 DESCRIPTION = "两户居民因噪音发生争吵。"
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bot.config import ConfigError, load_settings
+from tests.support.processes import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,12 +49,6 @@ class TestSettings:
         with pytest.raises(ConfigError) as caught:
             load_settings(_env_file=None).token()
         assert caught.value.setting == "TELEGRAM_BOT_TOKEN"
-
-
-def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BOT_", "DATABASE_URL"))}
-    return subprocess.run([sys.executable, "-m", "bot", *args], env={**clean, "PYTHONPATH": str(ROOT), **env},
-                          cwd=cwd, capture_output=True, text=True, timeout=60)
 
 
 class TestCommandLine:

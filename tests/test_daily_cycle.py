@@ -29,7 +29,7 @@ from storage.models import (
     Unit,
     UnitQuota,
 )
-from tests.daily_factories import ReportFactory, backdate_units, daily_settings, local
+from tests.support.daily_factories import ReportFactory, backdate_units, daily_settings, local
 
 DAY = date(2025, 10, 9)   # a Thursday
 

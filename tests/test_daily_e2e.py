@@ -24,8 +24,8 @@ from storage.models import (
     Role,
     SensitivePeriod,
 )
-from tests.conftest import ADMIN_ID
-from tests.daily_factories import Clock, ReportFactory, backdate_units, local
+from tests.support.daily_factories import Clock, ReportFactory, backdate_units, local
+from tests.support.env import ADMIN_ID
 
 DAY = date(2025, 10, 9)
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from bot.config import ConfigError, parse_clock_time, parse_quota_by_kind, parse_weekly_at
 from bot.daily.schedule import Period, Schedule, covered_week, is_workday
 from bot.daily.scheduler import due_slots, slots_of_day
-from tests.daily_factories import daily_settings, local
+from tests.support.daily_factories import daily_settings, local
 
 NATIONAL_DAY = Period("国庆", date(2025, 10, 1), date(2025, 10, 8), "08:30")
 

@@ -15,7 +15,13 @@ from storage import jobs
 from storage.db import Database
 from storage.jobs import RunKey
 from storage.models import DailyMiss, JobRun, JobStatus, OutboxMessage, SensitivePeriod
-from tests.daily_factories import Clock, ReportFactory, backdate_units, daily_settings, local
+from tests.support.daily_factories import (
+    Clock,
+    ReportFactory,
+    backdate_units,
+    daily_settings,
+    local,
+)
 
 DAY = date(2025, 10, 9)
 

@@ -17,7 +17,7 @@ from bot.delivery.sender import OutboxSender, SenderTuning
 from bot.sandbox.emulator import BotAPIEmulator
 from storage.models import OutboxMessage, OutboxStatus, Priority
 from storage.outbox import enqueue
-from tests.conftest import ADMIN_ID
+from tests.support.env import ADMIN_ID
 
 E2E = SenderTuning(poll_interval=0.2, backoff_base=0.05, backoff_cap=0.2, renew_every=0.2, lease_ttl=1.0)
 

@@ -29,7 +29,7 @@ from storage.models import (
 )
 from storage.outbox import claim_due, enqueue
 from storage.types import utcnow
-from tests.conftest import ADMIN_ID
+from tests.support.env import ADMIN_ID
 
 FAST = SenderTuning(poll_interval=0.05, backoff_base=0.01, backoff_cap=0.05, renew_every=0.1, lease_ttl=0.5)
 

@@ -25,36 +25,14 @@ from bot.cli import build_parser
 from bot.config import Settings, load_settings
 from bot.delivery.sender import stop_sender
 from bot.runner import BotProcess
-from tests.conftest import PG_ADMIN_URL
-from tests.test_runner import bot_env
-from tests.webhook_emulator import WebhookEmulator
+from tests.support.deploy import SERVICES, unit, values
+from tests.support.env import PG_ADMIN_URL
+from tests.support.processes import bot_env
+from tests.support.webhook_emulator import WebhookEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE = ROOT / "docs" / "deploy.md"
 FILES = ROOT / "docs" / "deploy"
-SERVICES = ["shangbao@.service", "shangbao-polling.service", "shangbao-backup.service"]
-
-
-def unit(name: str) -> dict[str, list[tuple[str, str]]]:
-    """systemd's INI dialect: sections of key=value lines, keys may repeat."""
-    sections: dict[str, list[tuple[str, str]]] = {}
-    current = None
-    for line in (FILES / name).read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith(("#", ";")):
-            continue
-        if line.startswith("["):
-            current = sections.setdefault(line.strip("[]"), [])
-        else:
-            key, _, value = line.partition("=")
-            current.append((key.strip(), value.strip()))
-    return sections
-
-
-def values(section: list[tuple[str, str]], key: str) -> list[str]:
-    return [value for name, value in section if name == key]
-
-
 def env_file(path: Path = FILES / "shangbao.env") -> dict[str, str]:
     pairs = (line.split("=", 1) for line in path.read_text().splitlines()
              if line.strip() and not line.startswith("#"))

@@ -11,8 +11,8 @@ from bot import i18n
 from bot.duty import local_day, on_duty_ids, set_shift, shifts_on
 from bot.org import DutySpec, OrgFileError, apply_org, export_org, parse_org
 from storage.models import AuditLog, DutyShift, Role
-from tests.conftest import ADMIN_ID
-from tests.daily_factories import daily_settings
+from tests.support.daily_factories import daily_settings
+from tests.support.env import ADMIN_ID
 
 DAY = date(2026, 3, 10)
 

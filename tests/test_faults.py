@@ -29,8 +29,9 @@ from bot.delivery.sender import SenderTuning
 from bot.runner import BotProcess
 from storage.models import FSMState, Member, OutboxMessage, Priority, Report
 from storage.outbox import enqueue
-from tests.conftest import ADMIN_ID, PG_ADMIN_URL, _pg_admin
-from tests.fault_support import (
+from tests.support.env import ADMIN_ID, PG_ADMIN_URL
+from tests.support.env import pg_admin as _pg_admin
+from tests.support.fault_support import (
     BotSubprocess,
     FaultProxy,
     Figures,
@@ -41,7 +42,7 @@ from tests.fault_support import (
     until,
     wait_drained,
 )
-from tests.webhook_emulator import SECRET_HEADER, WebhookEmulator
+from tests.support.webhook_emulator import SECRET_HEADER, WebhookEmulator
 
 pytestmark = pytest.mark.faults
 SECRET = "fault-suite-secret"

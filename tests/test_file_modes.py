@@ -14,7 +14,7 @@ from bot.backup import backup_sqlite
 from storage.db import Database
 from storage.files import private_dir, private_file, write_private
 from storage.migrate import upgrade
-from tests.test_deploy_docs import SERVICES, unit, values
+from tests.support.deploy import SERVICES, unit, values
 
 
 def mode(path: Path) -> int:

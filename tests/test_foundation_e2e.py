@@ -10,8 +10,8 @@ from bot.org import import_org_file
 from storage.models import AuditLog, GroupChat, Invite, Member
 from storage.queries import member_by_telegram_id
 from storage.types import utcnow
-from tests.conftest import ADMIN_ID
-from tests.daily_factories import daily_settings
+from tests.support.daily_factories import daily_settings
+from tests.support.env import ADMIN_ID
 
 ORG_FILE = """\
 units:

@@ -12,9 +12,9 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from bot import logs
+from bot.card.render import CardView, bounded_names, render_card
 from bot.config import ConfigError, load_settings, parse_clock_time, parse_quota_by_kind
 from bot.org import OrgFileError, parse_org
-from bot.reporting.cards import CardView, bounded_names, render_card
 from bot.reporting.rules import RulesError, parse_rules
 from bot.textutil import TELEGRAM_TEXT_LIMIT, parse_digits
 from handlers.admin import parse_invite_args

@@ -12,7 +12,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from bot import i18n
-from tests.glossary import problems
+from tests.support.glossary import problems
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ("zh_Hans", "zh_Hant", "en")
@@ -103,7 +103,7 @@ class TestPerUpdateLanguage:
 
 
 class TestGlossary:
-    """The office's words (tests/glossary.py): the catalogs never say what the glossary forbids."""
+    """The office's words (tests/support/glossary.py): the catalogs never say what the glossary forbids."""
 
     @pytest.mark.parametrize("locale", LOCALES)
     def test_catalogs_keep_the_glossary(self, locale):

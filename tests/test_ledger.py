@@ -20,9 +20,9 @@ from bot.ledger.rows import LedgerFilter
 from bot.ledger.scope import ledger_scope, narrow
 from storage.models import Report
 from storage.queries import member_by_telegram_id
-from tests.conftest import ADMIN_ID
-from tests.daily_factories import daily_settings, local
-from tests.ledger_factories import november
+from tests.support.daily_factories import daily_settings, local
+from tests.support.env import ADMIN_ID
+from tests.support.ledger_factories import november
 
 NOVEMBER = Period(date(2026, 11, 1), date(2026, 11, 30))
 NOW = local("2026-12-01", "09:00")

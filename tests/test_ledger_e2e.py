@@ -13,10 +13,10 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from storage.models import AuditLog, CaseEvent
-from tests.case_helpers import Clock, file_report
-from tests.daily_factories import local
 from tests.emulator import SentMessage
-from tests.ledger_factories import november
+from tests.support.case_helpers import Clock, file_report
+from tests.support.daily_factories import local
+from tests.support.ledger_factories import november
 
 
 @pytest.fixture

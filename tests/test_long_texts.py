@@ -11,9 +11,9 @@ from bot.cases.followups import PART_BODY, FollowUpInput, add_followup, followup
 from bot.textutil import TELEGRAM_TEXT_LIMIT, utf16_len
 from storage.models import FollowUp, OutboxMessage, OutboxStatus, Report
 from storage.outbox import enqueue
-from tests.case_helpers import Clock, actor, file_report, reload, started_tree
 from tests.emulator import parse_text
-from tests.test_cases_e2e import card, has_button, press
+from tests.support.case_helpers import Clock, actor, file_report, reload, started_tree
+from tests.support.cases import card, has_button, press
 
 
 @pytest.fixture

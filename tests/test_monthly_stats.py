@@ -16,8 +16,8 @@ from bot import i18n
 from bot.daily.scheduler import DailyScheduler
 from storage.db import Database
 from storage.models import JobRun, OutboxFile, OutboxMessage
-from tests.daily_factories import Clock, daily_settings
-from tests.ledger_factories import november
+from tests.support.daily_factories import Clock, daily_settings
+from tests.support.ledger_factories import november
 
 MONTHLY = "monthly:2026-12-15"
 

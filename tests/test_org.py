@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-import bot.org
+import bot.org.apply
 from bot import i18n
 from bot.org import (
     MemberSpec,
@@ -30,10 +30,11 @@ from bot.org import (
 )
 from storage.db import Database
 from storage.models import AuditLog, Base, GroupChat, Member, Membership, Role, Unit
-from tests.daily_factories import daily_settings
+from tests.support.daily_factories import daily_settings
 
-# The documentation's own example, so the README can never drift from what parses.
-EXAMPLE = re.search(r"```yaml\n(.*?)```", bot.org.__doc__, re.S).group(1)
+# The documentation's own example, so the manual can never drift from what parses.
+MANUAL = Path(__file__).resolve().parent.parent / "docs" / "org-file.md"
+EXAMPLE = re.search(r"```yaml\n(.*?)```", MANUAL.read_text(encoding="utf-8"), re.S).group(1)
 
 
 # A file with one unit whose single member is the "%s", on line 6.
@@ -499,7 +500,7 @@ class TestApplyOrg:
         async def broken_audit(*args, **kwargs):
             raise RuntimeError("disk full")
 
-        monkeypatch.setattr(bot.org, "audit", broken_audit)
+        monkeypatch.setattr(bot.org.apply, "audit", broken_audit)
         with pytest.raises(RuntimeError):
             await import_text(db, tmp_path, EXAMPLE)
         assert (await snapshot(db))["units"] == {}

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot import i18n
 from bot.org import OrgFileError, PeriodSpec, apply_org, dump_org, export_org, parse_org
 from storage.models import SensitivePeriod, UnitQuota
-from tests.daily_factories import daily_settings
+from tests.support.daily_factories import daily_settings
 
 FILE = """\
 units:

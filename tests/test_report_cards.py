@@ -2,35 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-
 import pytest
 
 from bot import i18n
-from bot.reporting import cards
-from bot.reporting.routing import Plan, Target
+from bot.card import keyboards
+from bot.card import render as cards
+from bot.reporting.routing import Plan, Target, render_receipt
 from bot.reporting.validation import DESCRIPTION_MAX, PLACE_MAX, TEXT_MAX, TITLE_MAX
 from bot.sandbox.emulator import parse_text
 from bot.textutil import TELEGRAM_TEXT_LIMIT
-from storage.models import Attachment, CaseStatus, Category, Member, Report, Unit
-from tests.report_factories import TZ
-
-
-def make_report(**changes) -> Report:
-    values = dict(
-        id=42, reference="20261121-0007", category=Category.PETITION, title="讨薪<上访>",
-        occurred_at=datetime(2026, 11, 21, 6, 30, tzinfo=UTC), place="和平路12号", latitude=None,
-        longitude=None, people=4, description="四名工人到县信访局反映欠薪。", measures="已联系用人单位。",
-        needs="请劳动监察协调。", extra={"reach": "county"}, level=2, rule_level=2,
-        level_rule="petition_county_3_5", sensitive_period=None, local_date=date(2026, 11, 21),
-        status=CaseStatus.REPORTED,
-    )
-    values.update(changes)
-    report = Report(**values)
-    report.unit = Unit(id=3, code="C01", name="和平社区", kind="community")
-    report.reporter = Member(telegram_id=3003, name="李明", phone="13900000003", locale=None)
-    report.attachments = [Attachment(position=0, kind="photo", file_id="P1")]
-    return report
+from storage.models import Category
+from tests.support.report_factories import TZ, make_report
 
 
 @pytest.fixture(autouse=True)
@@ -113,7 +95,7 @@ class TestCard:
 
     def test_keyboard_has_the_four_case_buttons_and_adoption(self):
         with i18n.use_locale("en"):
-            markup = cards.card_keyboard(make_report())
+            markup = keyboards.card_keyboard(make_report(), first=True)
         buttons = [(b.text, b.callback_data) for row in markup.inline_keyboard for b in row]
         assert buttons == [("✅ Acknowledge", "c:rcv:42"), ("👤 Assign", "c:asg:42"),
                            ("⏰ Ask for update", "c:ask:42"), ("🏁 Close", "c:cls:42"),
@@ -125,11 +107,11 @@ class TestReceipt:
         plan = Plan([Target(-1003, "group", "和平社区群"), Target(-1002, "group", "和平街道群"),
                      Target(1003, "person", "王主任")])
         with i18n.use_locale("zh_Hans"):
-            text = cards.render_receipt(make_report(), plan)
+            text = render_receipt(make_report(), plan)
         assert "20261121-0007" in text and "II级 · 重大（橙色）" in text
         assert "已报送：和平社区群、和平街道群" in text and "同时私信报送：王主任" in text
 
     def test_without_any_group(self):
         with i18n.use_locale("en"):
-            text = cards.render_receipt(make_report(), Plan())
+            text = render_receipt(make_report(), Plan())
         assert "the administrators have been told" in text

@@ -6,8 +6,8 @@ import pytest
 
 from bot.delivery.sender import SenderTuning
 from storage.queries import member_by_telegram_id
-from tests.conftest import ADMIN_ID
-from tests.wizard_driver import ReporterDriver
+from tests.support.env import ADMIN_ID
+from tests.support.wizard_driver import ReporterDriver
 
 
 @pytest.fixture

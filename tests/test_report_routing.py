@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from bot.card import send as card_send
 from bot.reporting import routing
 from bot.reporting.rules import load_rules, parse_rules
 from bot.reporting.severity import Facts, Level
 from storage.models import OutboxMessage, Priority, ReferenceCounter, Report, Role
-from tests.conftest import ADMIN_ID
-from tests.report_factories import LEVEL_ANSWERS, file_report
+from tests.support.env import ADMIN_ID
+from tests.support.report_factories import LEVEL_ANSWERS, file_report
 
 DEFAULTS = load_rules(None)
 D01 = routing.UnitNode(1, "D01", "东城区", "district", ((-1001, "东城区群"),))
@@ -129,7 +130,7 @@ class TestAtomicity:
         async def broken(*args, **kwargs):
             raise RuntimeError("routing failed half way")
 
-        monkeypatch.setattr(routing, "enqueue_attachments", broken)
+        monkeypatch.setattr(card_send, "enqueue_attachments", broken)
         with pytest.raises(RuntimeError):
             await file_report(db, tree.reporters["C01"], **LEVEL_ANSWERS[2])
         async with db.session() as session:

@@ -210,7 +210,7 @@ class TestLevelType:
         from sqlalchemy import select
 
         from storage.models import Report
-        from tests.daily_factories import ReportFactory, local
+        from tests.support.daily_factories import ReportFactory, local
 
         tree = await org.tree()
         report = await ReportFactory(db).report(tree.units["C01"], local("2025-10-09", "10:00"), level=stored)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bot.reporting.store import load_report, next_reference
 from storage.models import Report
-from tests.report_factories import LEVEL_ANSWERS, file_report
+from tests.support.report_factories import LEVEL_ANSWERS, file_report
 
 
 class TestReference:

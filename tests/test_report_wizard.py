@@ -7,13 +7,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from bot.card import send as card_send
 from bot.fsm import FSMContext
-from bot.reporting import routing
 from bot.sandbox.emulator import parse_text
 from storage.models import FSMState, OutboxMessage, Report, Role, SensitivePeriod
 from storage.types import utcnow
-from tests.report_factories import TZ
-from tests.wizard_driver import ReporterDriver, is_question
+from tests.support.report_factories import TZ
+from tests.support.wizard_driver import ReporterDriver, is_question
 
 
 @pytest.fixture
@@ -462,7 +462,7 @@ class TestAtomicSubmit:
         async def broken(*args, **kwargs):
             raise RuntimeError("routing failed half way")
 
-        monkeypatch.setattr(routing, "enqueue_attachments", broken)
+        monkeypatch.setattr(card_send, "enqueue_attachments", broken)
         mark = len(emulator.sent)
         await r.press("submit")
         await emulator.wait_for_message(r.id, contains="故障", after=mark)

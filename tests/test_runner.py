@@ -7,9 +7,7 @@ import asyncio
 import io
 import json
 import logging
-import os
 import signal
-import socket
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -25,23 +23,9 @@ from bot.fsm import FSMContext
 from bot.runner import BotProcess
 from storage import updates
 from storage.queries import member_by_telegram_id
-from tests.conftest import ADMIN_ID
+from tests.support.processes import bot_env, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def bot_env(emulator, db_url: str, **extra: str) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith(("TELEGRAM_", "BOT_", "DATABASE_URL", "WEBHOOK_"))}
-    return {**clean, "PYTHONPATH": str(ROOT), "TELEGRAM_BOT_TOKEN": emulator.token,
-            "TELEGRAM_API_BASE_URL": emulator.base_url.removesuffix("/bot"),
-            "DATABASE_URL": db_url, "DEFAULT_LOCALE": "en", "ADMIN_TELEGRAM_IDS": str(ADMIN_ID), **extra}
 
 
 async def get(url: str) -> tuple[int, str]:
@@ -170,7 +154,7 @@ class TestFlood:
 
 class TestLogsNameTheReport:
     async def test_submission_log_line_carries_update_chat_user_and_reference(self, bot, emulator, db, org):
-        from tests.fault_support import PatientReporter
+        from tests.support.fault_support import PatientReporter
 
         tree = await org.tree()
         stream = io.StringIO()
@@ -205,7 +189,7 @@ class TestRedeliveryAfterACrash:
         return seen
 
     async def test_an_answer_already_applied_is_not_applied_again(self, bot, emulator, db, org, handled):
-        from tests.wizard_driver import ReporterDriver
+        from tests.support.wizard_driver import ReporterDriver
 
         tree = await org.tree()
         r = ReporterDriver(emulator, tree.reporters["C01"], language_code="en")

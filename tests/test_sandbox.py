@@ -23,7 +23,7 @@ from bot.sandbox.views import bot_view, user_view
 from bot.sandbox.web import sandbox_app
 from bot.sandbox.world import Sandbox
 from storage.models import Role
-from tests.sandbox_support import sandbox_settings
+from tests.support.sandbox_support import sandbox_settings
 
 TZ = ZoneInfo("Asia/Shanghai")
 REPORTER, LEADER, COMMUNITY, DISTRICT = 3001, 3101, -1001000000111, -1001000000001

@@ -18,7 +18,7 @@ import pytest
 from bot.config import ROOT
 from bot.i18n import _, use_locale
 from bot.keyboards import MENU_LABELS
-from tests.sandbox_support import SandboxThread
+from tests.support.sandbox_support import SandboxThread
 
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ARTIFACTS = ROOT / "var" / "test-artifacts" / "sandbox-browser"

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from bot.sandbox.world import Sandbox
-from tests.sandbox_support import sandbox_settings
+from tests.support.processes import free_port
+from tests.support.sandbox_support import sandbox_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_WITHIN = 30  # seconds, as the README promises ("Try it in 1 minute")
@@ -39,12 +40,6 @@ ORG = """units:
         members:
           - {telegram_id: 5101, name: 黄班长, role: reporter}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def clean_env(**extra: str) -> dict[str, str]:

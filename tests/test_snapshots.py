@@ -6,7 +6,7 @@ Regenerate them after an intended change with
 
     SHANGBAO_UPDATE_SNAPSHOTS=1 .venv/bin/python -m pytest tests/test_snapshots.py
 
-Every rendering is also checked against the glossary (tests/glossary.py).
+Every rendering is also checked against the glossary (tests/support/glossary.py).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ import pytest
 from sqlalchemy import select, update
 
 from bot import i18n
+from bot.card import render as cards
+from bot.card.render import CardView
 from bot.cases import views
 from bot.daily import runs
 from bot.daily.overdue import OverdueItem, register_overdue_provider, unregister_overdue_provider
 from bot.daily.schedule import Schedule
-from bot.reporting import cards
-from bot.reporting.cards import CardView
 from storage.models import (
     CaseEvent,
     CaseStatus,
@@ -34,9 +34,9 @@ from storage.models import (
     Report,
     UnitQuota,
 )
-from tests.daily_factories import ReportFactory, backdate_units, daily_settings, local
-from tests.glossary import problems
-from tests.test_report_cards import make_report
+from tests.support.daily_factories import ReportFactory, backdate_units, daily_settings, local
+from tests.support.glossary import problems
+from tests.support.report_factories import make_report
 
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
 UPDATE = os.environ.get("SHANGBAO_UPDATE_SNAPSHOTS") == "1"

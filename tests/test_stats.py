@@ -32,9 +32,9 @@ from bot.stats.figures import (
     weeks_met,
 )
 from bot.stats.text import render_figures
-from tests.conftest import ADMIN_ID
-from tests.daily_factories import daily_settings, local
-from tests.ledger_factories import november
+from tests.support.daily_factories import daily_settings, local
+from tests.support.env import ADMIN_ID
+from tests.support.ledger_factories import november
 
 NOVEMBER = Period(date(2026, 11, 1), date(2026, 11, 30))
 T = datetime(2026, 11, 3, 2, 0)

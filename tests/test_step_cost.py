@@ -14,7 +14,7 @@ from sqlalchemy import event
 
 from bot import logs
 from storage.models import Role
-from tests.wizard_driver import ReporterDriver
+from tests.support.wizard_driver import ReporterDriver
 
 REPORTER = 4242
 

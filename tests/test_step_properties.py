@@ -15,17 +15,17 @@ from sqlalchemy import select
 
 from bot.cases.machine import MACHINE, Action
 from bot.reporting.draft import Draft
-from handlers.report import FLOW, PRESS_ACTIONS, SAVE_BUTTON, ReportForm
+from handlers.report import ANSWER_ACTIONS, FLOW, PRESS_ACTIONS, ReportForm
 from storage.models import FSMState
-from tests.case_helpers import T0, file_report, reload, started_tree
-from tests.test_cases_e2e import card
+from tests.support.case_helpers import T0, file_report, reload, started_tree
+from tests.support.cases import card
 
 # Modest: every example is a real update through the emulator, and there are many steps.
 EXAMPLES = hsettings(max_examples=6, deadline=None, derandomize=True,
                      suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 GENERIC = "error while handling an update"
 TRIGGERS = sorted(FLOW.machine.events)
-ACTIONS = sorted({*PRESS_ACTIONS, *SAVE_BUTTON})
+ACTIONS = sorted({*PRESS_ACTIONS, *ANSWER_ACTIONS})
 texts = st.text(min_size=1, max_size=300).filter(lambda t: t.strip() and not t.startswith("/"))
 
 

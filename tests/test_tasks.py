@@ -22,7 +22,13 @@ from bot.tasks.stage import declare_stage_end
 from bot.tasks.store import create_task, file_period, filings_of
 from bot.tasks.templates import enable_templates
 from storage.models import OutboxMessage, PeriodStatus, Task, TaskPeriod
-from tests.daily_factories import Clock, ReportFactory, backdate_units, daily_settings, local
+from tests.support.daily_factories import (
+    Clock,
+    ReportFactory,
+    backdate_units,
+    daily_settings,
+    local,
+)
 
 WORKDAYS = {"reporting_days": "working_days", "default_locale": "en"}
 

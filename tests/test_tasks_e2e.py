@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.tasks.spec import Question
 from storage.models import FSMState, Task, TaskFiling, TaskPeriod
-from tests.daily_factories import Clock, backdate_units
+from tests.support.daily_factories import Clock, backdate_units
 
 
 @pytest.fixture
@@ -88,7 +88,7 @@ class TestRestart:
     async def test_filing_resumes_after_a_restart(self, settings, db, db_url, emulator, org):
         from bot.app import build_application, start_polling, stop_polling
         from storage.db import Database
-        from tests.daily_factories import local
+        from tests.support.daily_factories import local
 
         tree = await org.tree()
         await backdate_units(db)
@@ -149,7 +149,7 @@ class TestRestart:
 class TestRollUpAndStageInChat:
     async def test_street_confirms_the_roll_up_draft_and_the_district_group_gets_it(self, bot, emulator, db, clock, tree):
         from bot.tasks.templates import enable_templates
-        from tests.daily_factories import ReportFactory, daily_settings, local
+        from tests.support.daily_factories import ReportFactory, daily_settings, local
 
         async with db.session() as session:
             await enable_templates(session, daily_settings(), ["rollup"], local("2025-10-08", "09:00"))
@@ -167,7 +167,7 @@ class TestRollUpAndStageInChat:
 
     async def test_stage_end_gives_units_one_day_and_the_street_two(self, bot, emulator, db, clock, tree):
         from bot.tasks.templates import enable_templates
-        from tests.daily_factories import daily_settings, local
+        from tests.support.daily_factories import daily_settings, local
 
         async with db.session() as session:
             await enable_templates(session, daily_settings(), ["stage"], local("2025-10-08", "09:00"))
@@ -194,7 +194,7 @@ async def new_task(db, when, root: int, questions) -> Task:
 
 class TestManage:
     async def test_list_and_stop_only_within_the_leaders_subtree(self, bot, emulator, db, clock, tree):
-        from tests.daily_factories import local
+        from tests.support.daily_factories import local
 
         task = await new_task(db, local("2025-10-01", "09:00"), tree.units["D01"].id, [])
         await bot.bot_data["task_scheduler"].tick()

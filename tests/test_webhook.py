@@ -21,9 +21,9 @@ from bot.runner import BotProcess
 from bot.webhook import LEASE
 from storage import updates
 from storage.types import utcnow
-from tests.conftest import ADMIN_ID
-from tests.test_config import run_cli
-from tests.webhook_emulator import SECRET_HEADER, WebhookEmulator
+from tests.support.env import ADMIN_ID
+from tests.support.processes import run_cli
+from tests.support.webhook_emulator import SECRET_HEADER, WebhookEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "s3cret-Token_1-of-16-or-more"
@@ -256,7 +256,7 @@ class TestCommandLine:
         assert "Traceback" not in result.stderr
 
     async def test_run_serves_the_webhook_and_stops_on_sigterm(self, emulator, db_url, org, tmp_path):
-        from tests.test_runner import free_port
+        from tests.support.processes import free_port
 
         unit = await org.unit("C01", "和平社区")
         await org.member(3001, unit, locale="en")

@@ -1,5 +1,5 @@
 """How many actions the most frequent reports take, counted as a person makes them: every
-message typed or sent and every button tapped (tests/wizard_driver.py counts). The figures
+message typed or sent and every button tapped (tests/support/wizard_driver.py counts). The figures
 are in BENCHMARKS.md; the documents' elements must all be in the filed report."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from storage.models import Attachment, Report
-from tests.wizard_driver import ReporterDriver
-from tests.wizard_scenarios import level_one_petition, typical_report
+from tests.support.wizard_driver import ReporterDriver
+from tests.support.wizard_scenarios import level_one_petition, typical_report
 
 # The most each may take (issue 17): 12 and 14 before.
 PETITION_MAX, TYPICAL_MAX = 10, 12

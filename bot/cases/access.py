@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import access
 from bot.access import Action, CaseFacts, Place, Refusal, Where, refusal_text
+from bot.card import copies
 from bot.cases import store
 from bot.cases.store import Actor
 from storage.models import CaseFile, Report
@@ -31,7 +32,7 @@ async def place_of(session: AsyncSession, report_id: int, chat_id: int | None) -
     """Private, the case's group (with the unit its card was sent for), or another group."""
     if chat_id is None or chat_id > 0:
         return access.PRIVATE
-    has_card, unit = await store.card_unit(session, report_id, chat_id)
+    has_card, unit = await copies.card_unit(session, report_id, chat_id)
     bound = await access.group_unit(session, chat_id)
     if has_card:
         return Where(Place.CASE_GROUP, card_unit=unit, group_unit=bound)

@@ -16,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import i18n
 from bot.access import Refusal
-from bot.cases import cards, store
+from bot.card import copies
+from bot.card import send as cards
+from bot.cases import notes, store
 from bot.cases.store import Actor
 from bot.config import Settings
 from bot.daily.summary import load_org
@@ -85,11 +87,11 @@ async def _feed_back(session: AsyncSession, outcome: Outcome, actor: Actor, kind
     compose = lambda: feedback_text(kind, report.reference, report.title, outcome.unit_name, actor.name, text)  # noqa: E731
     stem = f"report:{report.id}:{kind}:{number or actor.telegram_id}"
     own_groups = set((await session.execute(select(GroupChat.chat_id).where(GroupChat.unit_id == report.unit_id))).scalars())
-    chats = [c for c in await store.card_chats(session, report.id) if c in own_groups]
+    chats = [c for c in await copies.card_chats(session, report.id) if c in own_groups]
     if chats:
         with i18n.use_locale(settings.default_locale):
             payload = {"text": compose(), "parse_mode": "HTML"}
         await cards.reply_to_cards(session, report, stem, payload, chats=chats)
-    await cards.tell(session, f"{stem}:reporter", report.reporter, compose, settings)
+    await notes.tell(session, f"{stem}:reporter", report.reporter, compose, settings)
     case = await store.case_file(session, report, now)
     await cards.refresh_cards(session, report, case, settings)

@@ -25,7 +25,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cases import cards, store, views
+from bot.card import copies
+from bot.card import send as cards
+from bot.cases import notes, store, views
 from bot.cases.machine import FINAL, MACHINE, Action
 from bot.cases.store import BOT
 from bot.config import Settings
@@ -44,7 +46,7 @@ from storage.models import (
     Role,
     Unit,
 )
-from storage.outbox import dialect_insert
+from storage.upsert import dialect_insert
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +104,6 @@ async def open_case(session: AsyncSession, report: Report, settings: Settings, n
     if existing is not None:
         return existing
     case = await store.case_file(session, report, now)
-    await store.adopt_cards(session, report.id)
     if report.status in FINAL:
         return case
     rules, start = Rules.from_settings(settings), report.created_at
@@ -223,7 +224,7 @@ async def escalate(session: AsyncSession, deadline_id: int, settings: Settings, 
 async def escalation_target(session: AsyncSession, report: Report, case: CaseFile) -> tuple[Unit | None, list[int]]:
     """The first unit above the top of the route's chain that has a group chat, with its chats."""
     units = await store.tree(session)
-    chain = units.route(report, (await store.card_units(session, [report.id])).get(report.id, {}), case).chain
+    chain = units.route(report, (await copies.card_units(session, [report.id])).get(report.id, {}), case).chain
     current = units.units.get(chain[-1].parent_id) if chain and chain[-1].parent_id else None
     while current is not None:
         chats = sorted(chat for chat, unit_id in units.group_units.items() if unit_id == current.id)
@@ -269,7 +270,7 @@ async def _tell_duty(session: AsyncSession, report: Report, deadline: CaseDeadli
     if not people:
         people = await _leaders(session, unit)
     for member in people:
-        await cards.tell(
+        await notes.tell(
             session, f"report:{report.id}:escalate:{deadline.step}:to:{member.telegram_id}", member,
             lambda: "⚠️ " + _("Case {reference} (level {level}, {unit}) escalated to you: {reason}.").format(
                 reference=esc(report.reference), level=views.level_name(report.level), unit=esc(report.unit.name),

@@ -9,10 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import i18n
-from bot.cases import cards
+from bot.card import send as cards
 from bot.cases.followups import followup_parts
 from bot.cases.store import Actor
-from bot.reporting.routing import media_batches
 from bot.textutil import split_message, utf16_len
 from storage.models import CaseFile, CaseView, FollowUp, Priority, Report
 from storage.outbox import enqueue
@@ -34,7 +33,7 @@ async def record_view(session: AsyncSession, report: Report, actor: Actor, chat_
     view = CaseView(report_id=report.id, telegram_id=actor.telegram_id, name=actor.name[:128], chat_id=chat_id, at=now)
     session.add(view)
     await session.flush()
-    for suffix, method, payload in media_batches(report):
+    for suffix, method, payload in cards.media_batches(report):
         await enqueue(session, f"report:{report.id}:view:{view.id}:{suffix}", actor.telegram_id, payload,
                       method=method, priority=Priority.INTERACTIVE)
     return view

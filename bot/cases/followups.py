@@ -10,7 +10,9 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import i18n
-from bot.cases import cards, deadlines, regrade, store, views
+from bot.card import copies
+from bot.card import send as cards
+from bot.cases import deadlines, regrade, store, views
 from bot.cases.service import Result, begin
 from bot.cases.store import Actor
 from bot.config import Settings
@@ -93,7 +95,7 @@ def change_lines(followup: FollowUp) -> list[str]:
 async def post(session: AsyncSession, report: Report, followup: FollowUp, settings: Settings) -> None:
     """The follow-up as a reply under each card, its photos as a reply after it."""
     notify = content_notice(followup.author_telegram_id, report.reference)
-    chats = list(await store.card_keys(session, report.id))
+    chats = list(await copies.card_keys(session, report.id))
     brief = [chat for chat in chats if cards.brief_in(chat, settings)]   # the text is for Details
     full = [chat for chat in chats if chat not in brief]
     stem = f"report:{report.id}:fup:{followup.number}"

@@ -12,7 +12,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cases import cards, deadlines, store
+from bot.card import send as cards
+from bot.cases import deadlines, store
 from bot.cases.store import Actor
 from bot.config import Settings
 from bot.duty import local_day, members_by_telegram_id, on_duty
@@ -53,7 +54,7 @@ async def push_to_duty(session: AsyncSession, report: Report, case: CaseFile | N
                        now: datetime) -> list[int]:
     """A level I–II case goes privately to today's people on duty in the route's units.
 
-    Their copy is a card like the groups' (key `report:<id>:card:<telegram id>`), so it is
+    Their copy is a card like the groups' (a copy in `bot.card.copies`), so it is
     edited as the case moves, and someone who already has one gets no second.
     """
     if report.level > DUTY_LEVELS:

@@ -16,7 +16,10 @@ from sqlalchemy.orm import selectinload
 from telegram import InlineKeyboardMarkup
 
 from bot import access as bot_access
-from bot.cases import access, cards, deadlines, store, views
+from bot.callbacks import CaseStep
+from bot.card import copies, keyboards
+from bot.card import send as cards
+from bot.cases import access, deadlines, notes, store, views
 from bot.cases.access import Refusal
 from bot.cases.machine import FINAL, MACHINE, Action
 from bot.cases.store import Actor
@@ -103,9 +106,9 @@ async def assign(session: AsyncSession, report_id: int, actor: Actor, member_id:
     event = await _move(session, result, Action.ASSIGN, actor, now, settings,
                         assignee=assignee.name, assignee_id=assignee.id, due=due.isoformat())
     await deadlines.assignment_deadline(session, report, await _count(session, report.id, "assign"), due, now)
-    await cards.tell(session, f"report:{report.id}:event:{event.id}:to:{assignee.telegram_id}", assignee,
+    await notes.tell(session, f"report:{report.id}:event:{event.id}:to:{assignee.telegram_id}", assignee,
                      lambda: _assignment_text(report, actor, due), settings,
-                     keyboard=lambda: InlineKeyboardMarkup([[cards.button("acc", report.id)]]),
+                     keyboard=lambda: InlineKeyboardMarkup([[keyboards.button(CaseStep.ACCEPT, report.id)]]),
                      priority=cards.card_priority(report))
     return result
 
@@ -184,7 +187,7 @@ async def ask_update(session: AsyncSession, report_id: int, actor: Actor, *, cha
     await _tell_people(session, report, result.case, event, settings, lambda: _(
         "{actor} asks for an update on case {reference}: {title}\nPress Follow-up to send it.").format(
         actor=esc(actor.name), reference=esc(report.reference), title=esc(report.title)),
-        keyboard=lambda: InlineKeyboardMarkup([[cards.button("fup", report.id)]]))
+        keyboard=lambda: InlineKeyboardMarkup([[keyboards.button(CaseStep.FOLLOW_UP, report.id)]]))
     return result
 
 
@@ -197,7 +200,7 @@ async def _tell_people(session: AsyncSession, report: Report, case: CaseFile, ev
     for member in people.values():
         if skip is not None and member.telegram_id == skip.telegram_id:
             continue
-        await cards.tell(session, f"report:{report.id}:event:{event.id}:to:{member.telegram_id}", member,
+        await notes.tell(session, f"report:{report.id}:event:{event.id}:to:{member.telegram_id}", member,
                          compose, settings, keyboard=keyboard, priority=Priority.NORMAL)
 
 
@@ -232,7 +235,7 @@ async def _absorb(session: AsyncSession, target: Result, source: Result, actor: 
     await store.record(session, target.report, "absorb", actor, now, reference=source.report.reference,
                        source_id=source.report.id)
     await cards.send_cards(session, target.report, target.case, settings,
-                           await store.card_chats(session, source.report.id))
+                           await copies.card_chats(session, source.report.id))
     await cards.refresh_cards(session, target.report, target.case, settings)
 
 

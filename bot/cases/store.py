@@ -3,8 +3,7 @@
 The route of a case is where it was pushed: the reporter's unit and every unit above it up
 to the highest unit whose group chat received the card (units without a group in between
 are on the way), plus groups reached beyond that chain and the units of merged duplicates.
-`case_cards` records the pushes: the wizard's cards (outbox keys `report:<id>:card:<chat>`)
-are adopted when the case opens, and the case adds its own as it sends them.
+The copies of the card (`bot.card.copies`) record the pushes and the unit each was sent for.
 """
 
 from __future__ import annotations
@@ -16,9 +15,8 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from bot.textutil import parse_digits
+from bot.card.copies import card_units
 from storage.models import (
-    CaseCard,
     CaseEvent,
     CaseFile,
     CaseReceipt,
@@ -26,11 +24,10 @@ from storage.models import (
     GroupChat,
     Member,
     Membership,
-    OutboxMessage,
     Report,
     Unit,
 )
-from storage.outbox import dialect_insert
+from storage.upsert import dialect_insert
 
 
 @dataclass(frozen=True)
@@ -48,10 +45,6 @@ class Actor:
 
 
 BOT = Actor(None, "")
-
-
-def card_key(report_id: int, chat_id: int) -> str:
-    return f"report:{report_id}:card:{chat_id}"
 
 
 async def load_report(session: AsyncSession, report_id: int, *, lock: bool = False) -> Report | None:
@@ -124,71 +117,6 @@ async def add_receipt(session: AsyncSession, report: Report, actor: Actor, chat_
 async def receipt_names(session: AsyncSession, report_id: int) -> list[str]:
     query = select(CaseReceipt.name).where(CaseReceipt.report_id == report_id).order_by(CaseReceipt.at)
     return list((await session.execute(query)).scalars())
-
-
-async def card_keys(session: AsyncSession, report_id: int) -> dict[int, str]:
-    """Chat id → outbox key of each copy of the report's card, in the order they were sent."""
-    return (await cards_of(session, [report_id])).get(report_id, {})
-
-
-async def cards_of(session: AsyncSession, report_ids: list[int]) -> dict[int, dict[int, str]]:
-    if not report_ids:
-        return {}
-    query = select(CaseCard).where(CaseCard.report_id.in_(report_ids)).order_by(CaseCard.id)
-    found: dict[int, dict[int, str]] = {}
-    for card in (await session.execute(query)).scalars():
-        found.setdefault(card.report_id, {})[card.chat_id] = card.key
-    return found
-
-
-async def card_chats(session: AsyncSession, report_id: int) -> list[int]:
-    return list(await card_keys(session, report_id))
-
-
-async def card_units(session: AsyncSession, report_ids: list[int]) -> dict[int, dict[int, int | None]]:
-    """Report id → chat id → the unit that copy of the card was sent for."""
-    if not report_ids:
-        return {}
-    query = (select(CaseCard.report_id, CaseCard.chat_id, CaseCard.unit_id)
-             .where(CaseCard.report_id.in_(report_ids)).order_by(CaseCard.id))
-    found: dict[int, dict[int, int | None]] = {}
-    for report_id, chat_id, unit_id in (await session.execute(query)).all():
-        found.setdefault(report_id, {})[chat_id] = unit_id
-    return found
-
-
-async def card_unit(session: AsyncSession, report_id: int, chat_id: int) -> tuple[bool, int | None]:
-    """(the chat has the case's card, the unit it was sent for)."""
-    units = (await card_units(session, [report_id])).get(report_id, {})
-    return chat_id in units, units.get(chat_id)
-
-
-async def add_card(session: AsyncSession, report_id: int, chat_id: int, key: str, unit_id: int | None) -> None:
-    """Record a copy of the card and the unit it is sent for (fixed now, whatever comes later)."""
-    insert = dialect_insert(session)(CaseCard).values(report_id=report_id, chat_id=chat_id, key=key,
-                                                      unit_id=unit_id)
-    await session.execute(insert.on_conflict_do_nothing(index_elements=["report_id", "chat_id"]))
-
-
-async def adopt_cards(session: AsyncSession, report_id: int) -> None:
-    """Record the cards the report wizard queued for this report (once, when the case opens).
-
-    The chat is read from the outbox row, not the key: the sender moves a row when a
-    group becomes a supergroup and its id changes.
-    """
-    prefix = card_key(report_id, 0)[:-1]
-    query = (select(OutboxMessage.key, OutboxMessage.chat_id)
-             .where(OutboxMessage.key.like(f"{prefix}%")).order_by(OutboxMessage.id))
-    report = await session.get(Report, report_id)
-    groups = (await tree(session)).group_units
-    for key, chat_id in (await session.execute(query)).all():
-        if parse_digits(key[len(prefix):].lstrip("-")) is not None:  # the card itself, not an edit (…:v3)
-            await add_card(session, report_id, chat_id, key, sent_for(groups, chat_id, report.unit_id))
-
-
-def sent_for(groups: dict[int, int], chat_id: int, private_unit: int | None) -> int | None:
-    """The unit a copy sent now is for: a group's unit as bound now, else `private_unit`."""
-    return groups.get(chat_id) if chat_id < 0 else private_unit
 
 
 @dataclass(frozen=True)

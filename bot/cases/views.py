@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.card.render import bounded_names
 from bot.i18n import N_, _, format_datetime, format_time, ngettext
-from bot.reporting.cards import bounded_names
 from bot.reporting.severity import Level
 from bot.textutil import esc
 from storage.models import CaseEvent, CaseFile, CaseStatus, Report

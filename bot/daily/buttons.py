@@ -1,23 +1,19 @@
-"""The one-tap buttons under a reminder and under /daily. Callback data carries the action and
-the unit id only (`d:zero:42`); who pressed is checked against the unit on every press."""
+"""The one-tap buttons under a reminder and under /daily. Callback data (`bot.callbacks.DailyPress`)
+carries the step and the unit id only (`d:zero:42`); who pressed is checked against the unit on
+every press."""
 
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.callbacks import DailyPress, DailyStep
 from bot.i18n import _
 
-ZERO, ITEMS, SKIP, PICK = "zero", "items", "skip", "pick"
-PATTERN = r"^d:(zero|items|skip|pick):\d+$"
+ZERO, ITEMS, SKIP, PICK = DailyStep.ZERO, DailyStep.ITEMS, DailyStep.SKIP, DailyStep.PICK
 
 
-def callback(action: str, unit_id: int) -> str:
-    return f"d:{action}:{unit_id}"
-
-
-def parse(data: str) -> tuple[str, int]:
-    _prefix, action, unit_id = data.split(":")
-    return action, int(unit_id)
+def callback(step: DailyStep, unit_id: int) -> str:
+    return DailyPress(step, unit_id).pack()
 
 
 def daily_keyboard(unit_id: int) -> InlineKeyboardMarkup:

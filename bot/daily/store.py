@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.daily.schedule import Schedule
 from storage.models import DailyKind, DailyMiss, DailyReport, Report, Unit
-from storage.outbox import dialect_insert
+from storage.upsert import dialect_insert
 
 
 class Outcome(enum.StrEnum):

@@ -11,7 +11,7 @@ from bot.config import Settings
 from bot.delivery.errors import Refusal
 from bot.i18n import _
 from bot.textutil import esc
-from storage.models import GroupChat, Member, Membership, Priority
+from storage.models import CaseCard, GroupChat, Member, Membership, Priority
 from storage.outbox import NOTIFY, enqueue
 from storage.queries import unit_admins
 
@@ -62,6 +62,10 @@ async def chat_migrated(session: AsyncSession, old_chat_id: int, new_chat_id: in
     taken = (await session.execute(select(GroupChat.id).where(GroupChat.chat_id == new_chat_id))).first()
     if taken is None:
         await session.execute(update(GroupChat).where(GroupChat.chat_id == old_chat_id).values(chat_id=new_chat_id))
+    # The cards' copies follow too (their keys name outbox rows, which the sender moved).
+    had = select(CaseCard.report_id).where(CaseCard.chat_id == new_chat_id)
+    await session.execute(update(CaseCard).where(CaseCard.chat_id == old_chat_id, CaseCard.report_id.not_in(had))
+                          .values(chat_id=new_chat_id))
 
 
 async def _describe_chat(session: AsyncSession, chat_id: int) -> str:

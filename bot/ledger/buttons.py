@@ -1,6 +1,7 @@
 """Buttons of /ledger and /stats: the period, the ledger's filters and its format.
 
-Callback data carries only a choice (`lg:p:month`, `lg:l:2`, `st:p:week`); the person's
+Callback data (`bot.callbacks.LedgerPress`, `StatsPress`) carries only a choice
+(`lg:p:month`, `lg:l:2`, `st:p:week`); the person's
 scope is computed again on every press, so a forged unit id is refused, not trusted.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.callbacks import LedgerKind, LedgerPress, StatsKind, StatsPress
 from bot.daily.summary import Org, category_name, level_name
 from bot.i18n import N_, _
 from bot.ledger.export import FORMATS
@@ -25,45 +27,45 @@ PERIOD_ERRORS = {
     "unknown": N_("Please choose a period."),
 }
 UNIT_PICKER_MAX = 20
-LEDGER_PATTERN = r"^lg:(p|f|u|l|c|s|x):[a-z_0-9]{1,24}$"
-STATS_PATTERN = r"^st:p:[a-z_]{1,12}$"
 
 
 def period_error(error: PeriodError) -> str:
     return _(PERIOD_ERRORS.get(error.code, PERIOD_ERRORS["format"]))
 
 
-def period_keyboard(prefix: str) -> InlineKeyboardMarkup:
-    presets = [InlineKeyboardButton(_(PRESET_LABELS[p]), callback_data=f"{prefix}:p:{p}") for p in PRESETS]
-    return InlineKeyboardMarkup([presets[:2], presets[2:],
-                                 [InlineKeyboardButton(_("📅 Type the dates"), callback_data=f"{prefix}:p:typed")]])
+def period_keyboard(press: type[LedgerPress | StatsPress]) -> InlineKeyboardMarkup:
+    """The presets and "type the dates", for the ledger's or the statistics' period."""
+    kind = LedgerKind.PERIOD if press is LedgerPress else StatsKind.PERIOD
+    presets = [InlineKeyboardButton(_(PRESET_LABELS[p]), callback_data=press(kind, p).pack()) for p in PRESETS]
+    typed = InlineKeyboardButton(_("📅 Type the dates"), callback_data=press(kind, "typed").pack())
+    return InlineKeyboardMarkup([presets[:2], presets[2:], [typed]])
 
 
 def options_keyboard() -> InlineKeyboardMarkup:
-    filters = [InlineKeyboardButton(_(label), callback_data=f"lg:f:{key}") for key, label in
+    filters = [InlineKeyboardButton(_(label), callback_data=LedgerPress(LedgerKind.FILTER, key).pack()) for key, label in
                (("unit", N_("🏢 Unit")), ("level", N_("Level")), ("cat", N_("Category")), ("status", N_("Status")))]
-    formats = [InlineKeyboardButton(_("⬇️ {format}").format(format=fmt.upper()), callback_data=f"lg:x:{fmt}")
+    formats = [InlineKeyboardButton(_("⬇️ {format}").format(format=fmt.upper()), callback_data=LedgerPress(LedgerKind.FORMAT, fmt).pack())
                for fmt in FORMATS]
     return InlineKeyboardMarkup([filters[:2], filters[2:], formats])
 
 
-def picker(kind: str, choices: list[tuple[str, str]]) -> InlineKeyboardMarkup:
+def picker(kind: LedgerKind, choices: list[tuple[str, str]]) -> InlineKeyboardMarkup:
     """One button per choice, two a row, "all" first."""
-    buttons = [InlineKeyboardButton(_("All"), callback_data=f"lg:{kind}:all")]
-    buttons += [InlineKeyboardButton(label, callback_data=f"lg:{kind}:{value}") for value, label in choices]
+    buttons = [InlineKeyboardButton(_("All"), callback_data=LedgerPress(kind, "all").pack())]
+    buttons += [InlineKeyboardButton(label, callback_data=LedgerPress(kind, value).pack()) for value, label in choices]
     return InlineKeyboardMarkup([buttons[i:i + 2] for i in range(0, len(buttons), 2)])
 
 
 def level_picker() -> InlineKeyboardMarkup:
-    return picker("l", [(str(n), level_name(n)) for n in (1, 2, 3, 4)])
+    return picker(LedgerKind.LEVEL, [(str(n), level_name(n)) for n in (1, 2, 3, 4)])
 
 
 def category_picker() -> InlineKeyboardMarkup:
-    return picker("c", [(c.value, category_name(c.value)) for c in Category])
+    return picker(LedgerKind.CATEGORY, [(c.value, category_name(c.value)) for c in Category])
 
 
 def status_picker() -> InlineKeyboardMarkup:
-    return picker("s", [(s.value, _(word)) for s, word in STATUS_WORDS.items()])
+    return picker(LedgerKind.STATUS, [(s.value, _(word)) for s, word in STATUS_WORDS.items()])
 
 
 def unit_picker(org: Org, scope: list[int]) -> InlineKeyboardMarkup:
@@ -71,7 +73,7 @@ def unit_picker(org: Org, scope: list[int]) -> InlineKeyboardMarkup:
     allowed = set(scope)
     tops = [u for u in scope if org.units[u].parent_id not in allowed]
     shown = list(dict.fromkeys(tops + [u for u in scope if org.units[u].parent_id in tops]))[:UNIT_PICKER_MAX]
-    return picker("u", [(str(u), org.units[u].name) for u in shown])
+    return picker(LedgerKind.UNIT, [(str(u), org.units[u].name) for u in shown])
 
 
 def describe(period: Period, unit: str | None, level: int | None, category: str | None, status: str | None,

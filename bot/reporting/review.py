@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot import i18n
+from bot.card.render import map_link
 from bot.i18n import N_, _
-from bot.reporting.cards import map_link
 from bot.reporting.choices import (
     CATEGORIES,
     CATEGORY_EMOJI,

@@ -16,18 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot import i18n
-from bot.cases import cards as case_cards
-from bot.cases import store as case_store
+from bot.card import send as card_send
+from bot.card.keyboards import receipt_keyboard
+from bot.card.render import level_reason
 from bot.i18n import _
-from bot.reporting import cards
 from bot.reporting.rules import ROOT, RouteRule, Rules
 from bot.reporting.severity import Facts, Level
 from bot.textutil import esc
 from storage.models import GroupChat, Member, Membership, Priority, Report, Role, Unit
-from storage.outbox import content_notice, enqueue
+from storage.outbox import enqueue
 from storage.queries import unit_admins
-
-MEDIA_GROUP_MAX = 10
 
 
 @dataclass(frozen=True)
@@ -181,10 +179,6 @@ async def admins(session: AsyncSession, admin_ids: Iterable[int], unit_ids: set[
 # --- Queuing -----------------------------------------------------------------------------------
 
 
-def card_key(report: Report, chat_id: int) -> str:
-    return f"report:{report.id}:card:{chat_id}"
-
-
 async def enqueue_pushes(session: AsyncSession, report: Report, plan: Plan, *, default_locale: str,
                          admin_ids: Iterable[int], reporter_locale: str | None = None,
                          brief_groups: bool = False) -> None:
@@ -193,53 +187,16 @@ async def enqueue_pushes(session: AsyncSession, report: Report, plan: Plan, *, d
     The receipt speaks the language the reporter filled the form in (`reporter_locale`).
     With `brief_groups` (GROUP_CARD_DETAIL=brief) groups get the brief card, no attachments.
     """
-    priority = Priority.URGENT if Level(report.level).urgent else Priority.NORMAL
     for target in plan.targets:
-        brief = brief_groups and target.kind != "person"
-        with i18n.use_locale(target.locale or default_locale):
-            payload = {"text": cards.render_brief(report) if brief else cards.render_card(report),
-                       "reply_markup": cards.card_keyboard(report, brief=brief).to_dict(),
-                       **content_notice(report.reporter.telegram_id, report.reference)}
-        key = card_key(report, target.chat_id)
-        await enqueue(session, key, target.chat_id, payload, priority=priority)
-        await case_store.add_card(session, report.id, target.chat_id, key, target.unit_id)
-        if not brief:
-            await enqueue_attachments(session, report, target.chat_id, priority)
+        await card_send.send_first(session, report, target.chat_id, target.unit_id, target.locale or default_locale,
+                                   brief=brief_groups and target.kind != "person")
     await tell_admins_of_missing_groups(session, plan, default_locale, admin_ids)
     with i18n.use_locale(reporter_locale or report.reporter.locale or default_locale):
         # The reporter adds follow-ups (续报) from here; the case life cycle takes the press.
-        receipt = {"text": cards.render_receipt(report, plan),
-                   "reply_markup": case_cards.receipt_keyboard(report.id).to_dict()}
+        receipt = {"text": render_receipt(report, plan),
+                   "reply_markup": receipt_keyboard(report.id).to_dict()}
     await enqueue(session, f"report:{report.id}:receipt", report.reporter.telegram_id, receipt,
                   priority=Priority.INTERACTIVE)
-
-
-def media_batches(report: Report) -> list[tuple[str, str, dict]]:
-    """(key suffix, method, payload) per batch: photos together, documents together, voice single."""
-    batches: list[tuple[str, str, dict]] = []
-    for kind, method, single in (("photo", "sendMediaGroup", "sendPhoto"),
-                                 ("document", "sendMediaGroup", "sendDocument")):
-        items = [a for a in report.attachments if a.kind == kind]
-        for start in range(0, len(items), MEDIA_GROUP_MAX):
-            chunk = items[start : start + MEDIA_GROUP_MAX]
-            suffix = f"{kind}s:{start // MEDIA_GROUP_MAX}"
-            if len(chunk) == 1:
-                batches.append((suffix, single, {kind: chunk[0].file_id, "caption": report.reference}))
-            else:
-                media = [{"type": kind, "media": a.file_id} for a in chunk]
-                media[0]["caption"] = report.reference
-                batches.append((suffix, method, {"media": media}))
-    for voice in (a for a in report.attachments if a.kind == "voice"):
-        batches.append((f"voice:{voice.position}", "sendVoice", {"voice": voice.file_id, "caption": report.reference}))
-    return batches
-
-
-async def enqueue_attachments(session: AsyncSession, report: Report, chat_id: int, priority: Priority) -> None:
-    """The attachments as replies to the card in that chat."""
-    key = card_key(report, chat_id)
-    for suffix, method, payload in media_batches(report):
-        await enqueue(session, f"report:{report.id}:media:{chat_id}:{suffix}", chat_id, payload,
-                      method=method, priority=priority, depends_on_key=key, depends_as="reply")
 
 
 async def tell_admins_of_missing_groups(session: AsyncSession, plan: Plan, default_locale: str,
@@ -254,3 +211,20 @@ async def tell_admins_of_missing_groups(session: AsyncSession, plan: Plan, defau
                          "the unit above it. To bind one, add the bot to the unit's group and send "
                          "/bindgroup {code} there.").format(unit=esc(unit.name), code=esc(unit.code))
             await enqueue(session, f"missing-group:{unit.code}:{admin_id}", admin_id, {"text": text})
+
+
+def render_receipt(report: Report, plan: Plan) -> str:
+    """For the reporter: the reference, the level and why, and where the report went."""
+    lines = [_("✅ <b>Report submitted</b>"),
+             _("🔖 Reference: <code>{reference}</code>").format(reference=esc(report.reference)),
+             _("Level: {level}").format(level=Level(report.level).label()),
+             _("Grounds for the level: {reason}").format(reason=level_reason(report))]
+    groups = [esc(target.name) for target in plan.groups]
+    if groups:
+        lines.append(_("Sent to: {groups}").format(groups=_(", ").join(groups)))
+    else:
+        lines.append(_("No group chat is bound on your unit's route yet; the administrators have been told."))
+    people = [esc(target.name) for target in plan.people]
+    if people:
+        lines.append(_("Also sent in private to: {names}").format(names=_(", ").join(people)))
+    return "\n".join(lines)

@@ -12,12 +12,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bot.i18n import SUPPORTED_LOCALES
 from bot.reporting.choices import CATEGORIES, OPINION_CLASSES, REACHES
 from bot.reporting.severity import Facts, Level
-from bot.yamlsafe import NoAliasLoader
+from bot.yamlsafe import Located, YamlSyntaxError, load_located
 from storage.models import Role
 
 DEFAULT_RULES_FILE = Path(__file__).resolve().parent / "default_rules.yaml"
@@ -113,13 +111,16 @@ ROUTE_WHEN = ("level", "category", "unit", "unit_kind")
 
 
 class _Reader:
-    """Walks the parsed YAML, collecting problems instead of stopping at the first."""
+    """Walks the parsed YAML, collecting problems (each with its line) instead of stopping at the first."""
 
-    def __init__(self) -> None:
+    def __init__(self, located: Located | None = None) -> None:
         self.problems: list[str] = []
+        self.located = located or Located(None)
 
-    def problem(self, where: str, message: str) -> None:
-        self.problems.append(f"{where}: {message}")
+    def problem(self, where: str, message: str, *, at: str | None = None) -> None:
+        """A problem with the value at `where` (its line from `at`, a place inside it, if given)."""
+        line = self.located.line(at or ("" if where == "file" else where))
+        self.problems.append(f"line {line}: {where}: {message}" if line else f"{where}: {message}")
 
     def mapping(self, value: Any, where: str, allowed: tuple[str, ...]) -> dict[str, Any]:
         if value is None:
@@ -129,7 +130,8 @@ class _Reader:
             return {}
         for key in value:
             if key not in allowed:
-                self.problem(where, f"unknown key '{key}' (allowed: {', '.join(allowed)})")
+                inside = f"{where}.{key}" if where != "file" else str(key)
+                self.problem(where, f"unknown key '{key}' (allowed: {', '.join(allowed)})", at=inside)
         return value
 
     def items(self, value: Any, where: str) -> list[Any]:
@@ -273,11 +275,12 @@ def _chats(reader: _Reader, value: Any, where: str) -> tuple[int, ...]:
 def parse_rules(text: str, source: str = "") -> Rules:
     """Rules from YAML text; raises RulesError listing every problem."""
     try:
-        data = yaml.load(text, Loader=NoAliasLoader)  # noqa: S506 - a SafeLoader without aliases
-    except yaml.YAMLError as exc:
-        raise RulesError([f"not valid YAML: {exc}".replace("\n", " ")]) from None
-    reader = _Reader()
-    top = reader.mapping(data, "file", ("severity", "routing"))
+        located = load_located(text)
+    except YamlSyntaxError as exc:
+        where = f"line {exc.line}: " if exc.line else ""
+        raise RulesError([f"{where}not valid YAML: {exc.problem}".replace("\n", " ")]) from None
+    reader = _Reader(located)
+    top = reader.mapping(located.data, "file", ("severity", "routing"))
     severity = _severity(reader, top.get("severity"))
     routing_fields = reader.mapping(top.get("routing"), "routing", ("rules",))
     routing = _route_rules(reader, routing_fields.get("rules"), "routing.rules", set())

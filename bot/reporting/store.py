@@ -19,8 +19,8 @@ from bot.reporting.routing import Plan, enqueue_pushes, route_report
 from bot.reporting.rules import Rules
 from bot.reporting.severity import Grade, Level, final_level, floor_level, grade
 from storage.models import Attachment, CaseStatus, Category, Member, ReferenceCounter, Report, Unit
-from storage.outbox import dialect_insert
 from storage.queries import sensitive_period_on
+from storage.upsert import dialect_insert
 
 
 @dataclass(frozen=True)

@@ -112,7 +112,9 @@ async def apply_tasks(session: AsyncSession, entries: tuple[TaskEntry, ...], set
     changed = 0
     for entry in entries:
         if entry.root is not None and entry.root not in units:
-            from bot.org import OrgFileError  # here: bot.org imports this module
+            from bot.org.spec import (
+                OrgFileError,  # here: importing bot.org would import this module again
+            )
 
             raise OrgFileError([(None, _("task '{code}': unknown unit '{unit}'").format(code=entry.code, unit=entry.root))])
         scope = Scope(units.get(entry.root), entry.kinds, entry.include_root)

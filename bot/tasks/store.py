@@ -16,7 +16,7 @@ from bot.daily.summary import Org
 from bot.tasks.cadence import Cadence, IsReportingDay, due_dates
 from bot.tasks.spec import Question, Scope
 from storage.models import PeriodStatus, Task, TaskFiling, TaskPeriod
-from storage.outbox import dialect_insert
+from storage.upsert import dialect_insert
 
 # Periods due this far back are still opened after downtime (so that their misses are recorded).
 LOOKBACK = timedelta(days=40)

@@ -5,7 +5,7 @@ report (category and time by button, five typed answers, measures and needs skip
 photo, Done, Submit) with the same kind of messages: typed answers get the next question as
 a new message, button answers edit the question in place, a photo edits the attachments
 question, the receipt is a new message. Its buttons use the wizard's callback-data shape,
-so tests/wizard_driver.py drives both bots alike.
+so tests/support/wizard_driver.py drives both bots alike.
 """
 
 from __future__ import annotations

@@ -18,8 +18,8 @@ from bot.config import load_settings
 from storage.db import Database
 from storage.migrate import upgrade_async
 from storage.models import Role
-from tests.case_helpers import T0, actor, file_report
-from tests.factories import OrgFactory
+from tests.support.case_helpers import T0, actor, file_report
+from tests.support.factories import OrgFactory
 
 STREETS, COMMUNITIES, REPORTS, PRESSES = 10, 10, 500, 200
 

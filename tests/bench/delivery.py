@@ -144,7 +144,7 @@ async def catch_up(folder: Path) -> str:
     from datetime import timedelta
 
     from storage.types import utcnow
-    from tests.factories import OrgFactory
+    from tests.support.factories import OrgFactory
 
     url = f"sqlite+aiosqlite:///{folder / 'catch-up.sqlite3'}"
     await upgrade_async(url)

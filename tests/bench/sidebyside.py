@@ -2,7 +2,7 @@
 
 Each bot runs in a process of its own (tests/bench/_botproc.py) against the emulator in this
 one, Telegram's limits lifted; 200 people file a report at once through the same driver
-(tests/wizard_driver.py): twelve interactions each. Measured in the bot's process: CPU
+(tests/support/wizard_driver.py): twelve interactions each. Measured in the bot's process: CPU
 milliseconds per interaction, SQL statements and transactions per interaction (SQLAlchemy
 events), peak RSS; here: each step's latency (from the person's update to the bot's reaction).
 The yardstick (tests/bench/_formbot.py) keeps its state in a ConversationHandler with
@@ -26,8 +26,8 @@ from storage.db import Database
 from storage.models import Role
 from tests.bench.wizard import FIRST_REPORTER, LIFTED, fresh_database
 from tests.emulator import BotAPIEmulator
-from tests.factories import OrgFactory
-from tests.wizard_driver import ReporterDriver
+from tests.support.factories import OrgFactory
+from tests.support.wizard_driver import ReporterDriver
 
 PEOPLE = int(os.environ.get("BENCH_PEOPLE", "200"))
 ROOT = Path(__file__).resolve().parents[2]

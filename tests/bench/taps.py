@@ -8,8 +8,8 @@ from bot.config import load_settings
 from storage.db import Database
 from tests.bench.wizard import fresh_database
 from tests.emulator import BotAPIEmulator
-from tests.factories import OrgFactory
-from tests.wizard_scenarios import level_one_petition, typical_report
+from tests.support.factories import OrgFactory
+from tests.support.wizard_scenarios import level_one_petition, typical_report
 
 SCENARIOS = (
     ("level I petition: six people reached the county, no attachments", level_one_petition, 10),
@@ -40,7 +40,7 @@ async def run() -> str:
     return "\n".join([
         "## Actions per report (fewer taps)",
         "",
-        "What a reporter does to file the most frequent reports, counted by tests/wizard_driver.py: each "
+        "What a reporter does to file the most frequent reports, counted by tests/support/wizard_driver.py: each "
         "message typed or sent and each button tapped, /report included (tests/test_wizard_taps.py asserts "
         "the same). Before issue 17 the petition took 12 (Skip, Skip, No attachments) and the typical report "
         "13 (sharing a location went 📎 → Location → Send); now one ⏩ *Nothing to add* replaces the three "

@@ -27,8 +27,8 @@ from bot.sandbox.emulator import BotAPIEmulator
 from storage.db import Database
 from storage.migrate import upgrade_async
 from storage.models import OutboxMessage, Report, Role
-from tests.factories import OrgFactory
-from tests.wizard_driver import ReporterDriver
+from tests.support.factories import OrgFactory
+from tests.support.wizard_driver import ReporterDriver
 
 REPORTERS = 200
 FIRST_REPORTER = 50_001

@@ -1,54 +1,27 @@
-"""The case's messages, all through the outbox: group cards edited in place, replies under
-them, new cards where the case newly reaches, and private notes to people.
+"""Sending and editing the card, all through the outbox: the first cards when a report is
+filed (routing asks), new copies where the case newly reaches, edits in place and replies
+under every copy (the case asks), and the attachments under each card.
 
-Group cards speak the organisation's default language; private notes speak the
-recipient's. Every key is derived from what caused the message, so re-running a step
-queues nothing twice.
+Group cards speak the organisation's default language; a private copy its reader's. Every
+key is derived from what caused the message, so re-running a step queues nothing twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import access, i18n
+from bot.card import copies
+from bot.card.keyboards import card_keyboard
+from bot.card.render import CardView, render_brief, render_card
 from bot.cases import access as case_access
 from bot.cases import store, views
-from bot.cases.machine import FINAL, MACHINE, Action
 from bot.config import Settings
-from bot.i18n import N_, _
 from bot.level import Level
-from bot.reporting.cards import CardView, adoption_row, details_button, render_brief, render_card
 from storage.models import CaseFile, Member, OutboxMessage, OutboxStatus, Priority, Report
-from storage.outbox import enqueue
+from storage.outbox import content_notice, enqueue
 from storage.types import utcnow
-
-BUTTONS = {
-    "rcv": N_("✅ Acknowledge"), "asg": N_("👤 Assign"), "ask": N_("⏰ Ask for update"),
-    "cls": N_("🏁 Close"), "scn": N_("📍 On scene"), "res": N_("✔️ Resolved"), "rej": N_("✖️ Not an incident"),
-    "acc": N_("👍 Accept"), "fup": N_("📝 Follow-up"),
-}
-# The third row appears when its steps are possible in the case's status.
-OPTIONAL = (("scn", Action.ARRIVE), ("res", Action.RESOLVE), ("rej", Action.REJECT))
-
-
-def button(code: str, report_id: int, label: str | None = None) -> InlineKeyboardButton:
-    return InlineKeyboardButton(label or _(BUTTONS[code]), callback_data=f"c:{code}:{report_id}")
-
-
-def case_keyboard(report: Report, *, brief: bool = False) -> InlineKeyboardMarkup | None:
-    """The card's buttons for the case's current status; none once it is finished (but
-    Details on a brief card)."""
-    details = [[details_button(report.id)]] if brief else []
-    if report.status in FINAL:
-        return InlineKeyboardMarkup(details) if details else None
-    rows = [[button("rcv", report.id), button("asg", report.id)],
-            [button("ask", report.id), button("cls", report.id)]]
-    optional = [button(code, report.id) for code, action in OPTIONAL if MACHINE.allowed(report.status, action)]
-    return InlineKeyboardMarkup(rows + ([optional] if optional else []) + [adoption_row(report.id)] + details)
 
 
 def brief_in(chat_id: int, settings: Settings) -> bool:
@@ -56,13 +29,22 @@ def brief_in(chat_id: int, settings: Settings) -> bool:
     return chat_id < 0 and settings.brief_group_cards
 
 
-def receipt_keyboard(report_id: int) -> InlineKeyboardMarkup:
-    """Under the reporter's receipt: add a follow-up."""
-    return InlineKeyboardMarkup([[button("fup", report_id)]])
-
-
 def card_priority(report: Report) -> Priority:
     return Priority.URGENT if Level(report.level).urgent else Priority.NORMAL
+
+
+async def send_first(session: AsyncSession, report: Report, chat_id: int, unit_id: int | None, locale: str, *,
+                     brief: bool) -> None:
+    """The card as filed (the case not yet open) in `chat_id`, sent for `unit_id`, with the
+    attachments under it unless the card is `brief`."""
+    with i18n.use_locale(locale):
+        payload = {"text": render_brief(report) if brief else render_card(report),
+                   "reply_markup": card_keyboard(report, brief=brief, first=True).to_dict(),
+                   **content_notice(report.reporter.telegram_id, report.reference)}
+    key = await copies.add_card(session, report.id, chat_id, unit_id)
+    await enqueue(session, key, chat_id, payload, priority=card_priority(report))
+    if not brief:
+        await enqueue_attachments(session, report, chat_id, card_priority(report))
 
 
 async def card_view(session: AsyncSession, report: Report, case: CaseFile | None) -> CardView:
@@ -79,7 +61,7 @@ async def card_payload(session: AsyncSession, report: Report, case: CaseFile | N
     with i18n.use_locale(locale):
         render = render_brief if brief else render_card
         payload = {"text": render(report, await card_view(session, report, case)), "parse_mode": "HTML"}
-        keyboard = case_keyboard(report, brief=brief)
+        keyboard = card_keyboard(report, brief=brief)
     if keyboard is not None:
         payload["reply_markup"] = keyboard.to_dict()
     return payload
@@ -99,8 +81,8 @@ async def readable_keys(session: AsyncSession, report: Report, case: CaseFile | 
     """Chat id → card key of the copies that may still be written to: every group copy, and
     a private copy only while its owner may have it now (bot.access, Action.PUSH): a removed
     or deactivated person's copy is no longer edited or replied to."""
-    keys = await store.card_keys(session, report.id)
-    units = (await store.card_units(session, [report.id])).get(report.id, {})
+    keys = await copies.card_keys(session, report.id)
+    units = (await copies.card_units(session, [report.id])).get(report.id, {})
     private = [chat_id for chat_id in keys if chat_id > 0]
     case_facts = await case_access.facts(session, report, case) if private else None
     for chat_id in private:
@@ -148,20 +130,16 @@ async def send_cards(session: AsyncSession, report: Report, case: CaseFile, sett
 
     Each copy records the unit it is sent for: a group's unit as bound now, a person's from
     `units` (else the reporter's unit)."""
-    # Imported here: the wizard's routing imports this module for the receipt's button.
-    from bot.reporting.routing import enqueue_attachments
-
-    have = set(await store.card_chats(session, report.id))
+    have = set(await copies.card_chats(session, report.id))
     new = [chat_id for chat_id in dict.fromkeys(chat_ids) if chat_id not in have]
     locales = await chat_locales(session, new, settings)
     groups = (await store.tree(session)).group_units
     for chat_id in new:
         brief = brief_in(chat_id, settings)
         payload = await card_payload(session, report, case, locales[chat_id], brief=brief)
-        key = store.card_key(report.id, chat_id)
+        unit_id = copies.sent_for(groups, chat_id, (units or {}).get(chat_id, report.unit_id))
+        key = await copies.add_card(session, report.id, chat_id, unit_id)
         await enqueue(session, key, chat_id, payload, priority=card_priority(report))
-        await store.add_card(session, report.id, chat_id, key,
-                             store.sent_for(groups, chat_id, (units or {}).get(chat_id, report.unit_id)))
         if not brief:
             await enqueue_attachments(session, report, chat_id, card_priority(report))
     return new
@@ -173,20 +151,37 @@ async def reply_to_cards(session: AsyncSession, report: Report, stem: str, paylo
     """Post `payload` as a reply to the card in every chat that has it (or in `chats`)."""
     keys = await readable_keys(session, report, await session.get(CaseFile, report.id))
     for chat_id in chats if chats is not None else list(keys):
-        original = keys.get(chat_id, store.card_key(report.id, chat_id))
+        original = keys.get(chat_id, copies.card_key(report.id, chat_id))
         await enqueue(session, f"{stem}:{chat_id}", chat_id, payload, method=method, priority=priority,
                       depends_on_key=original, depends_as="reply")
 
 
-async def tell(session: AsyncSession, key: str, member: Member, compose: Callable[[], str], settings: Settings,
-               *, keyboard: Callable[[], InlineKeyboardMarkup | None] | None = None,
-               priority: Priority = Priority.NORMAL) -> None:
-    """A private message to `member`, composed in their language; none once they are deactivated."""
-    if not member.active:
-        return
-    with i18n.use_locale(member.locale or settings.default_locale):
-        payload = {"text": compose(), "parse_mode": "HTML"}
-        markup = keyboard() if keyboard else None
-    if markup is not None:
-        payload["reply_markup"] = markup.to_dict()
-    await enqueue(session, key, member.telegram_id, payload, priority=priority)
+MEDIA_GROUP_MAX = 10
+
+
+def media_batches(report: Report) -> list[tuple[str, str, dict]]:
+    """(key suffix, method, payload) per batch: photos together, documents together, voice single."""
+    batches: list[tuple[str, str, dict]] = []
+    for kind, method, single in (("photo", "sendMediaGroup", "sendPhoto"),
+                                 ("document", "sendMediaGroup", "sendDocument")):
+        items = [a for a in report.attachments if a.kind == kind]
+        for start in range(0, len(items), MEDIA_GROUP_MAX):
+            chunk = items[start : start + MEDIA_GROUP_MAX]
+            suffix = f"{kind}s:{start // MEDIA_GROUP_MAX}"
+            if len(chunk) == 1:
+                batches.append((suffix, single, {kind: chunk[0].file_id, "caption": report.reference}))
+            else:
+                media = [{"type": kind, "media": a.file_id} for a in chunk]
+                media[0]["caption"] = report.reference
+                batches.append((suffix, method, {"media": media}))
+    for voice in (a for a in report.attachments if a.kind == "voice"):
+        batches.append((f"voice:{voice.position}", "sendVoice", {"voice": voice.file_id, "caption": report.reference}))
+    return batches
+
+
+async def enqueue_attachments(session: AsyncSession, report: Report, chat_id: int, priority: Priority) -> None:
+    """The attachments as replies to the card in that chat."""
+    key = copies.card_key(report.id, chat_id)
+    for suffix, method, payload in media_batches(report):
+        await enqueue(session, f"report:{report.id}:media:{chat_id}:{suffix}", chat_id, payload,
+                      method=method, priority=priority, depends_on_key=key, depends_as="reply")

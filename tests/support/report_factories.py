@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -11,10 +12,10 @@ from bot.reporting.draft import Draft
 from bot.reporting.rules import Rules, load_rules
 from bot.reporting.store import Submitted, submit_draft
 from storage.db import Database
-from storage.models import OutboxMessage
+from storage.models import Attachment, CaseStatus, Category, Member, OutboxMessage, Report, Unit
 from storage.queries import member_by_telegram_id
 from storage.types import utcnow
-from tests.conftest import ADMIN_ID
+from tests.support.env import ADMIN_ID
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -60,3 +61,21 @@ async def file_report(db: Database, reporter_id: int, *, rules: Rules | None = N
         query = select(OutboxMessage).where(OutboxMessage.key.like(f"report:{submitted.report.id}:%"))
         rows = list((await session.execute(query.order_by(OutboxMessage.id))).scalars())
     return Filed(submitted, rows)
+
+
+def make_report(**changes) -> Report:
+    values = dict(
+        id=42, reference="20261121-0007", category=Category.PETITION, title="讨薪<上访>",
+        occurred_at=datetime(2026, 11, 21, 6, 30, tzinfo=UTC), place="和平路12号", latitude=None,
+        longitude=None, people=4, description="四名工人到县信访局反映欠薪。", measures="已联系用人单位。",
+        needs="请劳动监察协调。", extra={"reach": "county"}, level=2, rule_level=2,
+        level_rule="petition_county_3_5", sensitive_period=None, local_date=date(2026, 11, 21),
+        status=CaseStatus.REPORTED,
+    )
+    values.update(changes)
+    report = Report(**values)
+    report.unit = Unit(id=3, code="C01", name="和平社区", kind="community")
+    report.reporter = Member(telegram_id=3003, name="李明", phone="13900000003", locale=None)
+    report.attachments = [Attachment(position=0, kind="photo", file_id="P1")]
+    return report
+

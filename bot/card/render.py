@@ -1,4 +1,4 @@
-"""The group card and the reporter's receipt: plain rendering in the current language.
+"""The card's text: plain rendering in the current language (the whole card, or the brief one).
 
 A card is read on a phone in a busy group, so it leads with the level (colour word and
 emoji), then what, where, when and how many, then the details, who reported it and the
@@ -9,9 +9,6 @@ reference people can say aloud. `CardView` carries what the case life cycle adds
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import i18n
 from bot.i18n import N_, _
@@ -28,9 +25,6 @@ from bot.reporting.severity import Level, explain, floor_level
 from bot.textutil import TELEGRAM_TEXT_LIMIT, esc
 from storage.models import CaseStatus, Report
 
-if TYPE_CHECKING:
-    from bot.reporting.routing import Plan
-
 STATUS_LABELS = {
     CaseStatus.REPORTED: N_("reported, waiting for acknowledgement"),
     CaseStatus.RECEIVED: N_("acknowledged"),
@@ -42,16 +36,6 @@ STATUS_LABELS = {
     CaseStatus.MERGED: N_("merged"),
     CaseStatus.REJECTED: N_("not an incident"),
 }
-
-CARD_BUTTONS = (
-    (N_("✅ Acknowledge"), "rcv"),
-    (N_("👤 Assign"), "asg"),
-    (N_("⏰ Ask for update"), "ask"),
-    (N_("🏁 Close"), "cls"),
-)
-# For leaders of a unit above the reporting unit (bot.cases.adoption; handlers/adoption.py).
-ADOPTION_BUTTONS = ((N_("📌 Adopt"), "adp"), (N_("✍️ Instruction"), "ins"))
-
 
 # Characters of a card given to the names of those who pressed Received.
 NAMES_ROOM = 600
@@ -192,23 +176,6 @@ def timeline_text(timeline: list[str], room: int) -> str:
     return "\n\n" + _("<b>Timeline</b>") + "".join(reversed(kept))
 
 
-def card_keyboard(report: Report, *, brief: bool = False) -> InlineKeyboardMarkup:
-    """Received, Assign, Ask for update, Close (and Details on a brief card); the case life
-    cycle handles the presses."""
-    buttons = [InlineKeyboardButton(_(label), callback_data=f"c:{action}:{report.id}")
-               for label, action in CARD_BUTTONS]
-    return InlineKeyboardMarkup([buttons[:2], buttons[2:], adoption_row(report.id),
-                                 *([[details_button(report.id)]] if brief else [])])
-
-
-def adoption_row(report_id: int) -> list[InlineKeyboardButton]:
-    return [InlineKeyboardButton(_(label), callback_data=f"a:{code}:{report_id}") for label, code in ADOPTION_BUTTONS]
-
-
-def details_button(report_id: int) -> InlineKeyboardButton:
-    return InlineKeyboardButton(_("🔍 Details"), callback_data=f"c:dtl:{report_id}")
-
-
 def render_brief(report: Report, view: CardView | None = None) -> str:
     """A group's card when GROUP_CARD_DETAIL=brief: what it is and where it stands, not what
     happened; the report itself is shown privately (Details) to those on its route."""
@@ -223,20 +190,3 @@ def render_brief(report: Report, view: CardView | None = None) -> str:
         _("Status: {status}").format(status=esc(status)),
         "", _("🔒 The report is shown privately to those it concerns: press Details."),
     ])
-
-
-def render_receipt(report: Report, plan: Plan) -> str:
-    """For the reporter: the reference, the level and why, and where the report went."""
-    lines = [_("✅ <b>Report submitted</b>"),
-             _("🔖 Reference: <code>{reference}</code>").format(reference=esc(report.reference)),
-             _("Level: {level}").format(level=Level(report.level).label()),
-             _("Grounds for the level: {reason}").format(reason=level_reason(report))]
-    groups = [esc(target.name) for target in plan.groups]
-    if groups:
-        lines.append(_("Sent to: {groups}").format(groups=_(", ").join(groups)))
-    else:
-        lines.append(_("No group chat is bound on your unit's route yet; the administrators have been told."))
-    people = [esc(target.name) for target in plan.people]
-    if people:
-        lines.append(_("Also sent in private to: {names}").format(names=_(", ").join(people)))
-    return "\n".join(lines)

@@ -22,8 +22,8 @@ from storage.models import (
     Report,
     Role,
 )
-from tests.daily_factories import ReportFactory, backdate_units, local
-from tests.factories import OrgFactory, Tree
+from tests.support.daily_factories import ReportFactory, backdate_units, local
+from tests.support.factories import OrgFactory, Tree
 
 MONTH = ("2026-11-01", "2026-11-30")
 

@@ -5,7 +5,7 @@ count test (tests/test_wizard_taps.py) and the benchmark that writes the counts
 from __future__ import annotations
 
 from tests.emulator import BotAPIEmulator
-from tests.wizard_driver import ReporterDriver
+from tests.support.wizard_driver import ReporterDriver
 
 
 async def level_one_petition(emu: BotAPIEmulator, user_id: int) -> ReporterDriver:
