@@ -16,9 +16,10 @@ case's card, and lists and case details are shown only in a private chat.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -97,6 +98,8 @@ class Action(StrEnum):
     DISPUTE_CLOSE = "dispute_close"
     SUPERVISE = "supervise"
     SUPERVISED = "supervised"   # the /supervised list: filtered per item
+    # Filing a unit's daily report (日报 / 零报告): its members, in private or in the unit's own group.
+    DAILY = "daily"
 
 
 CASE_ACTIONS = frozenset({Action.RECEIVE, Action.ASSIGN, Action.ACCEPT, Action.ARRIVE, Action.RESOLVE,
@@ -156,8 +159,12 @@ class Refusal(StrEnum):
     OPERATORS_ONLY = "operators_only"
     READ_ONLY = "read_only"
     NOT_UNIT_LEADER = "not_unit_leader"
-    NOT_ABOVE = "not_above"
+    NOT_UNIT_OR_ABOVE = "not_unit_or_above"
     NOT_REPORTING_SIDE = "not_reporting_side"
+    NOT_ABOVE = "not_above"                # adoption and instructions come from a unit above
+    ALREADY = "already"                # the unit has adopted this case before
+    UNBOUND = "unbound"                # a group bound to no unit
+    NOT_MEMBER = "not_member"          # the unit's own people only
 
 
 REFUSALS = {
@@ -176,9 +183,13 @@ REFUSALS = {
     Refusal.OPERATORS_ONLY: N_("Sorry, only the operators of the bot can do this."),
     Refusal.READ_ONLY: N_("This card was sent for another unit; here it can only be read."),
     Refusal.NOT_UNIT_LEADER: N_("Sorry, only the leaders of the reporting unit can do this."),
-    Refusal.NOT_ABOVE: N_("Sorry, only a leader of the reporting unit or of a unit above it can approve this."),
+    Refusal.NOT_UNIT_OR_ABOVE: N_("Sorry, only a leader of the reporting unit or of a unit above it can approve this."),
     Refusal.NOT_REPORTING_SIDE: N_("Sorry, only the reporter or a leader of the reporting unit can send the final "
                                    "report."),
+    Refusal.NOT_ABOVE: N_("Sorry, only leaders of a unit above the reporting unit can adopt a case or add an instruction."),
+    Refusal.ALREADY: N_("Your unit has already adopted this case."),
+    Refusal.UNBOUND: N_("This group is not bound to a unit."),
+    Refusal.NOT_MEMBER: N_("Only members of the unit can file its daily report."),
 }
 
 
@@ -238,11 +249,21 @@ class CaseFacts:
     signed_off: bool = False
 
 
+class HasParent(Protocol):
+    parent_id: int | None
+
+
 @dataclass(frozen=True)
 class Org:
     """The unit tree: each unit's parent."""
 
     parents: dict[int, int | None] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, units: Mapping[int, HasParent]) -> Org:
+        """From any unit table keyed by id whose rows know their parent (the daily cycle's
+        `Org.units`, loaded `Unit` rows)."""
+        return cls({unit_id: unit.parent_id for unit_id, unit in units.items()})
 
     def up(self, unit_id: int) -> list[int]:
         """The unit and its ancestors, nearest first."""
@@ -285,6 +306,8 @@ def decide(who: Who, action: Action, where: Where, *, org: Org | None = None, ca
         return None if who.operator or who.units_with(Role.ADMIN) else Refusal.NOT_UNIT_ADMIN
     if action in UNIT_ADMIN_ACTIONS:
         return _administration(who, action, where, org or Org(), unit_id)
+    if action == Action.DAILY:
+        return _daily(who, where, unit_id)
     if action in SUBTREE_ACTIONS | {Action.ADOPT, Action.TASK_FILE}:
         return _unit_work(who, action, org or Org(), unit_id)
     if action in DISPUTE_RULES:
@@ -320,6 +343,16 @@ def _dispute(who: Who, rule: str, org: Org, unit_id: int | None) -> Refusal | No
         "above": bool(leaders & set(chain[1:])),
     }[rule]
     return None if allowed else Refusal.NOT_ALLOWED
+def _daily(who: Who, where: Where, unit_id: int | None) -> Refusal | None:
+    """A unit's own people file its daily report: in private, or in the group bound to it
+    (in another unit's group the report would be filed where that unit's people watch)."""
+    if where.place == Place.UNBOUND_GROUP:
+        return Refusal.UNBOUND
+    if unit_id is None or unit_id not in {unit for unit, _role in who.roles}:
+        return Refusal.NOT_MEMBER
+    if where.place != Place.PRIVATE and where.group_unit != unit_id:
+        return Refusal.NOT_MEMBER
+    return None
 
 
 def _administration(who: Who, action: Action, where: Where, org: Org, unit_id: int | None) -> Refusal | None:
@@ -425,7 +458,7 @@ def _opinion(who: Who, action: Action, where: Where, org: Org, case: CaseFacts |
         return Refusal.FINISHED
     if action == Action.OPINION_APPROVE:
         above = who.units_with(Role.LEADER) & set(org.up(case.unit_id))
-        return None if who.operator or above else Refusal.NOT_ABOVE
+        return None if who.operator or above else Refusal.NOT_UNIT_OR_ABOVE
     if action in OPINION_LEADER_STEPS:
         return None if leads(who, case, where, org) else Refusal.NOT_ALLOWED
     people = who.units_with(Role.LEADER, Role.REPORTER) & here(case, where, org)

@@ -26,16 +26,33 @@ from telegram.request import HTTPXRequest
 
 import handlers
 from bot import flood, i18n, metrics
+from bot.cases.deadlines import overdue_for_summary
 from bot.config import Settings
 from bot.context import Context
+from bot.daily.overdue import register_overdue_provider
 from bot.delivery.limiter import PriorityRateLimiter
 from bot.delivery.sender import start_sender, stop_sender
 from bot.protect import ProtectingBot
+from bot.reporting.rules import activate, load_rules
 from bot.runtime import (
     ChatOrderedProcessor,
     prepare_update,
     request_redelivery,
     request_rerun,
+)
+from handlers import (
+    adoption,
+    case,
+    common,
+    daily,
+    dispute,
+    duty,
+    ledger,
+    marks,
+    opinion,
+    report,
+    sensitive,
+    tasks,
 )
 from storage.db import Database
 from storage.updates import AlreadyHandled
@@ -86,9 +103,19 @@ def build_application(settings: Settings, db: Database | None = None) -> Applica
     # Runs before every flow: it loads the member, their step and their language, and (polling
     # mode) skips an update a process that died had handled; webhook mode claims in the endpoint.
     application.add_handler(TypeHandler(Update, prepare_update), group=-100)
+    wire(settings)
     handlers.register_all(application)
     application.add_error_handler(on_error)
     return application
+
+
+def wire(settings: Settings) -> None:
+    """What the flows share, registered in one visible place: the rules that grade and route
+    reports, the overdue cases of the 17:00 summary, and the sections of /help in their order."""
+    activate(load_rules(settings.rules_file))
+    register_overdue_provider(overdue_for_summary)
+    common.register_help([*report.HELP, *common.HELP, *case.HELP, *marks.HELP, *opinion.HELP, *dispute.HELP,
+                          *adoption.HELP, *daily.HELP, *duty.HELP, *ledger.HELP, *sensitive.HELP, *tasks.HELP])
 
 
 async def on_startup(application: Application) -> None:

@@ -424,3 +424,16 @@ class DisputeIntakePress(CallbackData, prefix="di"):
     """A button of the /dispute intake: the parties' kind, the level, register, cancel."""
 
     value: str = text_field(r"\w{1,16}")
+
+
+class InterruptStep(StrEnum):
+    GO_ON = "go"        # go on writing the case text
+    ASIDE = "aside"     # put it aside (on the person's shelf)
+    BACK = "back"       # take it back from the shelf
+
+
+@dataclasses.dataclass(frozen=True)
+class InterruptPress(CallbackData, prefix="k"):
+    """The choice offered when a command interrupts a case text (handlers/interrupt.py)."""
+
+    step: InterruptStep

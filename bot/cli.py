@@ -198,7 +198,7 @@ async def _org(settings: Settings, args: argparse.Namespace) -> int:
     try:
         if args.org_command == "import":
             try:
-                changes = await import_org_file(db, args.file, prune=args.prune)
+                changes = await import_org_file(db, args.file, settings=settings, prune=args.prune)
             except OrgFileError as exc:
                 print(_("The file was not imported; nothing was changed:"), file=sys.stderr)
                 print(str(exc), file=sys.stderr)

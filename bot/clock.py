@@ -1,4 +1,7 @@
-"""The bot's clock: `application.bot_data["clock"]` when set (tests control time), else UTC now."""
+"""The bot's clock: `application.bot_data["clock"]` when set (tests and the sandbox control
+time), else UTC now. Every handler and job reads the time of the organisation's work
+(deadlines, reports, daily cycle) through `now` or `clock_of`; only storage bookkeeping
+(outbox claims and retries, conversation rows' updated_at) uses real time (storage.types.utcnow)."""
 
 from __future__ import annotations
 

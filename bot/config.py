@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.i18n import DEFAULT_LOCALE, SUPPORTED_LOCALES
 from bot.textutil import parse_digits
 
 ROOT = Path(__file__).resolve().parent.parent
-SUPPORTED_LOCALES = ("zh_Hans", "zh_Hant", "en")
 DEFAULT_API_BASE_URL = "https://api.telegram.org"
 # Telegram's rule for setWebhook's secret_token.
 # Telegram allows 1–256 characters; a short one can be guessed, so at least SECRET_MIN.
@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     telegram_api_base_url: str = DEFAULT_API_BASE_URL
     database_url: str = f"sqlite+aiosqlite:///{ROOT / 'var' / 'shangbao.sqlite3'}"
     bot_timezone: str = "Asia/Shanghai"
-    default_locale: str = "zh_Hans"
+    default_locale: str = DEFAULT_LOCALE
     admin_telegram_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     bot_mode: Literal["polling", "webhook"] = "polling"

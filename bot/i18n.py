@@ -23,9 +23,10 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import LazyProxy, NullTranslations, Translations
 
-from bot.config import SUPPORTED_LOCALES
-
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+# The languages the bot speaks, and the one it speaks when nothing else is known: the one
+# source of both (DEFAULT_LOCALE in the settings defaults to this one).
+SUPPORTED_LOCALES = ("zh_Hans", "zh_Hant", "en")
 DEFAULT_LOCALE = "zh_Hans"
 
 _current_locale: ContextVar[str] = ContextVar("shangbao_locale", default=DEFAULT_LOCALE)

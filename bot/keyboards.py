@@ -6,8 +6,7 @@ from telegram import KeyboardButton, Message, ReplyKeyboardMarkup
 from telegram.ext import filters
 
 from bot import i18n
-from bot.config import SUPPORTED_LOCALES
-from bot.i18n import N_, _
+from bot.i18n import N_, SUPPORTED_LOCALES, _
 
 # Rows of the main menu; each key is a flow's entry. Labels are msgids, translated per user.
 MENU_LAYOUT: tuple[tuple[str, ...], ...] = (("report", "daily"), ("help",))

@@ -24,6 +24,7 @@ from handlers import (
     dispute,
     dispute_steps,
     duty,
+    interrupt,
     ledger,
     marks,
     members,
@@ -39,8 +40,8 @@ from handlers.base import Command, refuse_foreign_press
 
 # Commands first, flows after: a /command typed in the middle of a form must reach its
 # command handler rather than be taken as the form's answer.
-FLOWS = (common, admin, members, sensitive, duty, case, case_steps, signoff, correction, marks, opinion, adoption,
-         ledger, stats, analysis, report, daily, task_new, tasks, dispute, dispute_steps)
+FLOWS = (interrupt, common, admin, members, sensitive, duty, case, case_steps, signoff, correction, marks, opinion,
+         adoption, ledger, stats, analysis, report, daily, task_new, tasks, dispute, dispute_steps)
 
 
 def register_all(application: Application) -> None:

@@ -9,9 +9,8 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 from bot import access, i18n
 from bot.access import Action
 from bot.callbacks import InvitePress
-from bot.config import SUPPORTED_LOCALES
 from bot.context import Context
-from bot.i18n import N_, _
+from bot.i18n import N_, SUPPORTED_LOCALES, _
 from bot.textutil import esc, parse_digits, split_message
 from handlers.base import Command, is_private
 from handlers.common import role_name

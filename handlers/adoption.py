@@ -7,27 +7,30 @@ from telegram import Update
 from telegram.error import Forbidden
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot.access import Refusal, refusal_text
 from bot.callbacks import AdoptionPress, AdoptionStep
 from bot.cases import adoption, store
-from bot.cases.adoption import INSTRUCTION_MAX, Refusal
+from bot.cases.adoption import INSTRUCTION_MAX
 from bot.context import Context, InState
 from bot.fsm import FSMContext, State, StatesGroup
 from bot.i18n import N_, _
 from bot.textutil import esc
 from handlers.base import Command
 from handlers.case.common import actor_of, now_of
-from handlers.common import HELP_SECTIONS
 from storage.queries import audit
 
 COMMANDS = [
     Command("adopt", N_("Adopt a case of a unit below (采用)"), private=True, group=True),
     Command("instruct", N_("Add a leader's instruction to a case of a unit below (批示)"), private=True, group=True),
 ]
-HELP_SECTIONS.append(([
-    N_("<b>Adoption and instructions</b>"),
-    N_("/adopt &lt;reference&gt; — adopt a case of a unit below (also 📌 on the card)"),
-    N_("/instruct &lt;reference&gt; &lt;text&gt; — a leader's instruction (also ✍️ on the card)"),
-], lambda roles, admin: "leader" in roles or "admin" in roles or admin))
+# This flow's sections of /help; build_application registers them (bot/app.py).
+HELP = [
+    ([
+        N_("<b>Adoption and instructions</b>"),
+        N_("/adopt &lt;reference&gt; — adopt a case of a unit below (also 📌 on the card)"),
+        N_("/instruct &lt;reference&gt; &lt;text&gt; — a leader's instruction (also ✍️ on the card)"),
+    ], lambda roles, admin: "leader" in roles or "admin" in roles or admin),
+]
 
 class InstructionForm(StatesGroup):
     text = State()   # waiting for the instruction's text; data: report_id
@@ -36,7 +39,7 @@ class InstructionForm(StatesGroup):
 async def refuse(update: Update, context: Context, refusal: Refusal, what: str) -> None:
     async with context.db.session() as session:
         await audit(session, update.effective_user.id, "adoption.refused", what[:255], refusal=str(refusal))
-    text = _(adoption.REFUSALS[refusal])
+    text = refusal_text(refusal)
     if update.callback_query is not None:
         await update.callback_query.answer(text, show_alert=True)
     else:

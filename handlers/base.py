@@ -8,7 +8,7 @@ from telegram import CallbackQuery, Message, Update
 from telegram.constants import ChatType
 
 from bot.context import Context
-from bot.i18n import _
+from bot.i18n import N_, _
 from storage.queries import audit
 
 
@@ -52,9 +52,26 @@ def button_on_message(query: CallbackQuery, prefix: str | None = None) -> bool:
     return any(d.startswith(prefix) if prefix is not None else d == query.data for d in data)
 
 
-async def refuse_foreign_press(update: Update, context: Context, flow: str) -> None:
-    """A polite alert and an audit line for a press whose data is not under the pressed message."""
+CLOSED = N_("This form is closed.")
+
+
+def closed_for_presser(query: CallbackQuery) -> bool:
+    """The pressed message lost its buttons (its form closed, its question answered) and it
+    was the presser's own: in a private chat only its person can press. An old press, not a
+    forged one."""
+    message = query.message
+    return (isinstance(message, Message) and message.reply_markup is None
+            and message.chat.type == ChatType.PRIVATE and query.from_user.id == message.chat.id)
+
+
+async def refuse_foreign_press(update: Update, context: Context, flow: str, closed: str = CLOSED, *,
+                               alert: bool = False) -> None:
+    """A polite alert and an audit line for a press whose data is not under the pressed message;
+    under the presser's own message whose buttons were taken away, the friendly `closed` answer."""
     query = update.callback_query
+    if closed_for_presser(query):
+        await query.answer(_(closed), show_alert=alert)
+        return
     message_id = query.message.message_id if query.message else None
     async with context.db.session() as session:
         await audit(session, update.effective_user.id, "press.foreign", (query.data or "")[:255], flow=flow,

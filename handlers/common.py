@@ -8,9 +8,8 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 from bot import access, i18n
 from bot.access import Action, Refusal
 from bot.callbacks import LanguagePress
-from bot.config import SUPPORTED_LOCALES
 from bot.context import Context, current_scope
-from bot.i18n import N_, _
+from bot.i18n import N_, SUPPORTED_LOCALES, _
 from bot.keyboards import MenuButton, main_menu
 from bot.textutil import esc
 from handlers.base import Command, button_on_message, display_name, is_private, refuse_foreign_press
@@ -114,8 +113,19 @@ def help_text(member: Member | None, admin: bool) -> str:
     return "\n".join(lines)
 
 
-# Sections of /help, each shown to the roles that can use it. Flows add their lines here.
-HELP_SECTIONS: list[tuple[list[str], object]] = [
+HelpSection = tuple[list[str], object]   # the lines (msgids) and who sees them: (roles, operator) -> bool
+
+# Sections of /help in the order shown, each to the roles that can use it: set by
+# build_application (bot/app.py) from the flows' HELP lists, through `register_help`.
+HELP_SECTIONS: list[HelpSection] = []
+
+
+def register_help(sections: list[HelpSection]) -> None:
+    """The sections /help shows, replacing any set before (each application sets them once)."""
+    HELP_SECTIONS[:] = sections
+
+
+HELP = [
     ([N_("<b>Administration</b>"),
       N_("/units — the unit tree"),
       N_("/invite &lt;unit code&gt; [role] [days] [uses] — an invitation link"),

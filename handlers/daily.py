@@ -8,20 +8,21 @@ import operator
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot import access
+from bot.access import Action, Refusal, refusal_text
 from bot.callbacks import DailyPress
 from bot.clock import now as clock_now
 from bot.context import Context, InState, current_scope
 from bot.daily import buttons
 from bot.daily.schedule import load_schedule
 from bot.daily.scheduler import start_timer
-from bot.daily.store import current_daily, file_daily, member_unit_ids, reports_filed_on
+from bot.daily.store import current_daily, file_daily, reports_filed_on
 from bot.daily.texts import NOTE_MAX, render_filed, render_items_question, render_prompt
 from bot.fsm import State, StatesGroup
 from bot.i18n import N_, _
 from bot.keyboards import MENU_LABELS, MenuButton
 from bot.textutil import esc
 from handlers.base import Command, is_group
-from handlers.common import HELP_SECTIONS
 from storage.models import DailyKind, Unit
 from storage.queries import group_by_chat_id
 
@@ -30,12 +31,15 @@ COMMANDS = [
 ]
 
 
-HELP_SECTIONS.append((
-    [N_("<b>Daily report</b>"),
-     N_("/daily or 📅 — today's daily report of your unit: “Nothing to report today” (零报告) in one tap, or your reports with a note"),
-     N_("A reminder comes before the deadline if your unit has not filed; filing again the same day amends it.")],
-    lambda roles, admin: bool(roles),
-))
+# This flow's sections of /help; build_application registers them (bot/app.py).
+HELP = [
+    (
+        [N_("<b>Daily report</b>"),
+         N_("/daily or 📅 — today's daily report of your unit: “Nothing to report today” (零报告) in one tap, or your reports with a note"),
+         N_("A reminder comes before the deadline if your unit has not filed; filing again the same day amends it.")],
+        lambda roles, admin: bool(roles),
+    ),
+]
 
 
 class DailyForm(StatesGroup):
@@ -65,17 +69,28 @@ async def start_daily(update: Update, context: Context) -> None:
 
 
 async def _group_unit(update: Update, context: Context, units: list[tuple[int, str]]) -> list | None:
-    """In a group: the group's unit, if the speaker belongs to it; None after saying why not."""
+    """In a group: the group's unit, if the speaker may file its report; None after saying why not."""
     async with context.db.session() as session:
         group = await group_by_chat_id(session, update.effective_chat.id)
-    if group is None:
-        await update.effective_message.reply_text(_("This group is not bound to a unit."))
-        return None
-    if group.unit_id not in {unit_id for unit_id, _name in units}:
+        refusal = await _check(session, update, context, group.unit_id if group else None)
+    if refusal == Refusal.NOT_MEMBER and group is not None:
         await update.effective_message.reply_text(
             _("Only members of {unit} can file its daily report.").format(unit=esc(group.unit.name)))
-        return None
-    return [(group.unit_id, group.unit.name)]
+    elif refusal is not None:
+        await update.effective_message.reply_text(refusal_text(refusal))
+    return None if refusal is not None else [(group.unit_id, group.unit.name)]
+
+
+async def _check(session, update: Update, context: Context, unit_id: int | None) -> Refusal | None:
+    """The permission model's answer (Action.DAILY) for this unit here; refusals are audited."""
+    return await access.check(session, update.effective_user.id, Action.DAILY,
+                              operators=context.settings.admin_telegram_ids, chat_id=update.effective_chat.id,
+                              unit_id=unit_id, subject=f"daily {unit_id}")
+
+
+async def _allowed(update: Update, context: Context, unit_id: int | None) -> bool:
+    async with context.db.session() as session:
+        return await _check(session, update, context, unit_id) is None
 
 
 async def _prompt(context: Context, unit_id: int) -> dict:
@@ -101,8 +116,8 @@ async def press_daily(update: Update, context: Context) -> None:
     query = update.callback_query
     press = DailyPress.unpack(query.data)   # the pattern let only well-formed data through
     action, unit_id = press.step, press.unit_id
-    if unit_id not in member_unit_ids(current_scope().member):
-        await query.answer(_("Only members of the unit can file its daily report."), show_alert=True)
+    if not await _allowed(update, context, unit_id):
+        await query.answer(refusal_text(Refusal.NOT_MEMBER), show_alert=True)
         return
     if action == buttons.SKIP and current_scope().state not in DailyForm:
         await query.answer(_("This daily report has already been filed."))
@@ -140,9 +155,9 @@ async def receive_note(update: Update, context: Context) -> None:
         return
     async with context.db.session() as session:
         unit_id = (await context.fsm(session, update).get_data()).get("unit_id")
-    if unit_id not in member_unit_ids(current_scope().member):
+    if not await _allowed(update, context, unit_id):
         await _clear_note_step(update, context)
-        await update.effective_message.reply_text(_("Only members of the unit can file its daily report."))
+        await update.effective_message.reply_text(refusal_text(Refusal.NOT_MEMBER))
         return
     await update.effective_message.reply_text(await file_and_render(update, context, unit_id, DailyKind.ITEMS, text))
 

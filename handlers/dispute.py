@@ -24,20 +24,20 @@ from bot.i18n import N_, _
 from bot.textutil import parse_digits
 from handlers.base import Command, is_private
 from handlers.case.common import actor_of
-from handlers.common import HELP_SECTIONS
 from handlers.report import strip_keyboard
 
 COMMANDS = [
     Command("dispute", N_("Register a dispute (矛盾纠纷), or show one: /dispute 12"), private=True),
     Command("supervised", N_("The supervised items (督办) you can see"), private=True),
 ]
-HELP_SECTIONS.append(([
+# This flow's section of /help; build_application registers it (bot/app.py).
+HELP = [([
     N_("<b>Disputes (矛盾纠纷)</b>"),
     N_("/dispute — register a dispute; /dispute &lt;number&gt; — one with its timeline"),
     N_("/supervised — the supervised items (督办) you can see"),
     N_("/supervise &lt;reference&gt;, /transfer &lt;reference&gt; — leaders: supervise a case, transfer it to a "
        "department"),
-], lambda roles, admin: bool(roles) or admin))
+], lambda roles, admin: bool(roles) or admin)]
 MATTER_MAX, PARTIES_MAX = 2000, 10000
 
 

@@ -14,7 +14,6 @@ from bot.i18n import N_, _, format_date
 from bot.textutil import esc, parse_digits
 from handlers.admin import permitted, target_unit
 from handlers.base import Command
-from handlers.common import HELP_SECTIONS
 from storage.models import Role
 from storage.types import utcnow
 
@@ -107,10 +106,13 @@ async def set_duty(update: Update, context: Context, args: list[str]) -> None:
             officer=esc(people[officer].name)))
 
 
-HELP_SECTIONS.append(([N_("<b>Duty</b>"), N_("/duty — who is on duty today in my units")],
-                      lambda roles, admin: bool(roles) or admin))
-HELP_SECTIONS.append(([N_("/duty set &lt;unit code&gt; &lt;date&gt; &lt;leader id&gt; &lt;officer id&gt; — set the duty roster, e.g. /duty set C01 2026-10-01 10001 10002")],
-                      lambda roles, admin: admin or Role.ADMIN in roles))
+# This flow's sections of /help; build_application registers them (bot/app.py).
+HELP = [
+    ([N_("<b>Duty</b>"), N_("/duty — who is on duty today in my units")],
+     lambda roles, admin: bool(roles) or admin),
+    ([N_("/duty set &lt;unit code&gt; &lt;date&gt; &lt;leader id&gt; &lt;officer id&gt; — set the duty roster, e.g. /duty set C01 2026-10-01 10001 10002")],
+     lambda roles, admin: admin or Role.ADMIN in roles),
+]
 
 
 def register(application: Application) -> None:

@@ -25,17 +25,19 @@ from bot.ledger.rows import LedgerFilter
 from bot.ledger.scope import narrow
 from bot.textutil import esc
 from handlers.base import Command, is_private
-from handlers.common import HELP_SECTIONS
 from storage.models import Unit
 from storage.queries import audit, unit_by_code
 
 COMMANDS = [Command("ledger", N_("The ledger of my units as an Excel file (leaders)"), private=True)]
-HELP_SECTIONS.append(([
-    N_("<b>Ledger and statistics</b>"),
-    N_("/ledger [unit code] — the ledger (台账) of your units as XLSX or CSV"),
-    N_("/stats [unit code] — the figures of a period as charts and text"),
-    N_("/analysis [month|quarter|half] [unit code] — the analysis report (研判报告) so far, as a Word document"),
-], lambda roles, admin: "leader" in roles or "admin" in roles or admin))
+# This flow's sections of /help; build_application registers them (bot/app.py).
+HELP = [
+    ([
+        N_("<b>Ledger and statistics</b>"),
+        N_("/ledger [unit code] — the ledger (台账) of your units as XLSX or CSV"),
+        N_("/stats [unit code] — the figures of a period as charts and text"),
+        N_("/analysis [month|quarter|half] [unit code] — the analysis report (研判报告) so far, as a Word document"),
+    ], lambda roles, admin: "leader" in roles or "admin" in roles or admin),
+]
 
 # Telegram accepts documents up to 50 MB from bots.
 MAX_UPLOAD = 50 * 1024 * 1024

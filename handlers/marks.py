@@ -18,7 +18,7 @@ from bot.textutil import esc
 from handlers.base import Command
 from handlers.case.commands import by_reference
 from handlers.case.common import actor_of, now_of, refuse
-from handlers.common import HELP_SECTIONS, only_in_private
+from handlers.common import only_in_private
 
 COMMANDS = [
     Command("lower", N_("Lower a case's level, with a reason (leaders)"), private=True),
@@ -114,9 +114,10 @@ def register(application: Application) -> None:
         application.add_handler(CommandHandler(name, callback))
 
 
-HELP_SECTIONS.append(([
+# This flow's section of /help; build_application registers it (bot/app.py).
+HELP = [([
     N_("<b>Sign-off, corrections and marks</b>"),
     N_("/correct &lt;reference&gt; — correct a submitted report (a new version)"),
     N_("/lower &lt;reference&gt; &lt;level&gt; &lt;reason&gt;, /lift &lt;reference&gt; &lt;reason&gt; — leaders"),
     N_("/verify, /verified, /false, /concealed &lt;reference&gt; &lt;reason&gt; — leaders"),
-], lambda roles, admin: bool(roles) or admin))
+], lambda roles, admin: bool(roles) or admin)]

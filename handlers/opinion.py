@@ -28,7 +28,7 @@ from bot.textutil import esc
 from handlers.base import Command, button_on_message, refuse_foreign_press
 from handlers.case.common import TEXT_MAX, actor_of, answer, now_of, pressed_in, refuse
 from handlers.case.texts import draft_back, send_privately
-from handlers.common import HELP_SECTIONS, only_in_private
+from handlers.common import only_in_private
 from storage.models import Evaluation, Role
 
 COMMANDS = [Command("evaluate", N_("Evaluations (总结评估) to write for my unit"), private=True)]
@@ -317,4 +317,5 @@ def register(application: Application) -> None:
         application.job_queue.run_repeating(check_evaluations, interval=seconds, first=seconds, name="evaluations")
 
 
-HELP_SECTIONS.append((HELP_LINES, lambda roles, admin: bool(roles) or admin))
+# This flow's section of /help; build_application registers it (bot/app.py).
+HELP = [(HELP_LINES, lambda roles, admin: bool(roles) or admin)]

@@ -21,7 +21,6 @@ from bot.i18n import N_, _
 from bot.textutil import parse_digits, split_message
 from handlers.admin import permitted
 from handlers.base import Command
-from handlers.common import HELP_SECTIONS
 from storage.queries import audit
 
 COMMANDS = [
@@ -29,13 +28,16 @@ COMMANDS = [
 ]
 
 
-HELP_SECTIONS.append((
-    [N_("<b>Sensitive periods</b>"),
-     N_("/sensitive — list the current and coming sensitive periods"),
-     N_("/sensitive add &lt;name&gt; &lt;first day&gt; &lt;last day&gt; [time of the morning report] — every day counts, e.g. /sensitive add National Day 2026-10-01 2026-10-07 08:30"),
-     N_("/sensitive del &lt;id&gt; — delete a period")],
-    lambda roles, admin: admin,
-))
+# This flow's sections of /help; build_application registers them (bot/app.py).
+HELP = [
+    (
+        [N_("<b>Sensitive periods</b>"),
+         N_("/sensitive — list the current and coming sensitive periods"),
+         N_("/sensitive add &lt;name&gt; &lt;first day&gt; &lt;last day&gt; [time of the morning report] — every day counts, e.g. /sensitive add National Day 2026-10-01 2026-10-07 08:30"),
+         N_("/sensitive del &lt;id&gt; — delete a period")],
+        lambda roles, admin: admin,
+    ),
+]
 
 
 async def sensitive(update: Update, context: Context) -> None:

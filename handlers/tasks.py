@@ -25,17 +25,19 @@ from bot.tasks.store import file_period, may_amend, period_with_task, periods_of
 from bot.tasks.texts import render_filing, render_list, render_question, render_review
 from bot.textutil import split_message
 from handlers.base import Command, is_private
-from handlers.common import HELP_SECTIONS
 from handlers.report import strip_keyboard
 from storage.models import PeriodStatus
 
 COMMANDS = [Command("tasks", N_("Reporting tasks of your units: see and file them"), private=True)]
 
-HELP_SECTIONS.append((
-    [N_("<b>Reporting tasks</b>"),
-     N_("/tasks — your units' reporting tasks (填报任务): file one, or amend it before its deadline")],
-    lambda roles, admin: bool(roles),
-))
+# This flow's sections of /help; build_application registers them (bot/app.py).
+HELP = [
+    (
+        [N_("<b>Reporting tasks</b>"),
+         N_("/tasks — your units' reporting tasks (填报任务): file one, or amend it before its deadline")],
+        lambda roles, admin: bool(roles),
+    ),
+]
 
 
 class TaskFileForm(StatesGroup):

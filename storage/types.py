@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime
+from sqlalchemy import JSON, DateTime, SmallInteger
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
+
+from bot.level import Level
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -41,3 +43,16 @@ class JSONType(TypeDecorator[object]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class LevelType(TypeDecorator[Level]):
+    """A report's level: a small integer in the database (1 = I … 4 = IV), a `Level` in Python."""
+
+    impl = SmallInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: int | None, dialect) -> int | None:
+        return None if value is None else int(Level(value))
+
+    def process_result_value(self, value: int | None, dialect) -> Level | None:
+        return None if value is None else Level(value)

@@ -115,6 +115,8 @@ ALLOWED: dict[Action, dict[str, tuple[str, ...]]] = {
        for action in (Action.DISPUTE_ASSIGN, Action.DISPUTE_TRANSFER, Action.DISPUTE_CLOSE,
                       Action.DISPUTE_APPROVE, Action.SUPERVISE)},
     Action.SUPERVISED: dict.fromkeys(WITH_ACCESS, ("private",)),
+    # C01's daily report: its own people, in private (no group here is bound to C01).
+    Action.DAILY: dict.fromkeys(("reporter", "other_reporter", "assignee"), ("private",)),
 }
 
 MATRIX = [(action, actor, place, place in ALLOWED[action].get(actor, ()))
@@ -194,6 +196,37 @@ class TestUnitWork:
         operator = ACTORS["operator"]
         assert decide(operator, Action.TASK_CREATE, PRIVATE, org=ORG, unit_id=None) is None
         assert decide(operator, Action.TASK_FILE, PRIVATE, org=ORG, unit_id=C01) == Refusal.NOT_ALLOWED
+
+
+class TestDaily:
+    """The daily report of a unit: its members, in private or in the group bound to that unit."""
+
+    @pytest.mark.parametrize("roles, where, unit, refusal", [
+        ({(C01, Role.REPORTER)}, PRIVATE, C01, None),
+        ({(C01, Role.REPORTER)}, Where(Place.OTHER_GROUP, group_unit=C01), C01, None),        # its own group
+        ({(C01, Role.REPORTER)}, Where(Place.OTHER_GROUP, group_unit=S01), C01, Refusal.NOT_MEMBER),
+        ({(C01, Role.REPORTER)}, Where(Place.UNBOUND_GROUP), C01, Refusal.UNBOUND),
+        ({(S01, Role.LEADER)}, PRIVATE, C01, Refusal.NOT_MEMBER),      # leading above is not belonging
+        ({(S01, Role.ADMIN)}, Where(Place.OTHER_GROUP, group_unit=C01), C01, Refusal.NOT_MEMBER),
+        ({(C01, Role.LEADER), (C02, Role.REPORTER)}, PRIVATE, C02, None),
+    ])
+    def test_rules(self, roles, where, unit, refusal):
+        who = Who(50, member_id=50, active=True, roles=frozenset(roles))
+        assert decide(who, Action.DAILY, where, org=ORG, unit_id=unit) == refusal
+
+    def test_operators_file_no_daily_report_of_a_unit_they_are_not_in(self):
+        assert decide(ACTORS["operator"], Action.DAILY, PRIVATE, org=ORG, unit_id=C01) == Refusal.NOT_MEMBER
+
+
+class TestOrgOf:
+    def test_from_rows_that_know_their_parent(self):
+        class Row:
+            def __init__(self, parent_id):
+                self.parent_id = parent_id
+
+        tree = Org.of({D01: Row(None), S01: Row(D01), C01: Row(S01)})
+        assert tree == Org({D01: None, S01: D01, C01: S01})
+        assert tree.up(C01) == [C01, S01, D01]
 
 
 class TestScopes:

@@ -211,7 +211,7 @@ class TestMembershipIsLive:
             text = await export_org(session)
         path = tmp_path / "org.yaml"
         path.write_text("\n".join(line for line in text.splitlines() if "3003" not in line), encoding="utf-8")
-        changes = await import_org_file(db, path, prune=True)
+        changes = await import_org_file(db, path, settings=settings, prune=True)
         assert changes.memberships_removed == 1 and changes.members_deactivated == 1
         async with db.session() as session:
             member = (await session.execute(select(Member).where(Member.telegram_id == 3003))).scalar_one()

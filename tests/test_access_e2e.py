@@ -146,7 +146,7 @@ class TestRemovedPeople:
             text = await export_org(session)
         path = tmp_path / "org.yaml"
         path.write_text("\n".join(line for line in text.splitlines() if "3003" not in line), encoding="utf-8")
-        await import_org_file(db, path, prune=True)
+        await import_org_file(db, path, settings=settings, prune=True)
         before = await case_state(db, report.id)
         query = await emulator.users[3003].press(receipt, f"c:fup:{report.id}")
         answer = await emulator.wait_callback_answer(query)

@@ -126,8 +126,8 @@ class TestDiscardAtAttachments:
         assert "作废" in attachments.current_text and attachments.buttons() == []
         row = await fsm_row(db, r.id)
         assert row is None or row.state is None
-        answer = await r.press_raw(done, attachments)      # the old Done, replayed
-        assert answer.alert
+        answer = await r.press_raw(done, attachments)      # the old Done, replayed: friendly, does nothing
+        assert "此表单已关闭" in answer.text and not answer.alert
         row = await fsm_row(db, r.id)
         assert row is None or row.state is None
 
@@ -149,3 +149,37 @@ class TestForeignPresses:
         async with db.session() as session:
             audited = (await session.execute(select(AuditLog).where(AuditLog.action == "press.foreign"))).scalar_one()
         assert audited.actor_telegram_id == 1003 and audited.subject == data.format(id=report.id)
+
+
+class TestPressesUnderClosedMessages:
+    """A message whose buttons were taken away: its own person gets the friendly answer (no
+    audit); anyone pressing such a message elsewhere still gets the foreign-press alert."""
+
+    async def test_the_owner_is_told_the_form_is_closed(self, bot, emulator, db, settings, tree, clock):
+        report = await file_report(db, settings, tree.units["C01"], 3003, level=3, at=clock.now)
+        receipt = await emulator.wait_for_message(3003, contains=report.reference,
+                                                  predicate=has_button(f"c:fup:{report.id}"))
+        mark = len(emulator.sent)
+        await press(emulator, 3003, receipt, f"c:fup:{report.id}")
+        stop = await emulator.wait_for_message(3003, predicate=has_button(f"c:stp:{report.id}"), after=mark)
+        await press(emulator, 3003, stop, f"c:stp:{report.id}")
+        await emulator.wait_until(lambda: stop.edits and not stop.buttons())
+        query = await emulator.users[3003].press_raw(None, stop.message_id, f"c:stp:{report.id}")
+        answer = await emulator.wait_callback_answer(query)
+        assert "此表单已关闭" in answer["text"] and not answer.get("show_alert")
+        assert await foreign_presses(db) == 0
+
+    @pytest.mark.parametrize("data", ["c:stp:{id}", "lang:en", "r:abcdef:3:done"])
+    async def test_in_a_group_it_stays_the_foreign_press_alert(self, bot, emulator, db, settings, tree, clock, data):
+        report = await file_report(db, settings, tree.units["C01"], 3003, level=3, at=clock.now)
+        await card(emulator, -1003, report)
+        # A message of the group without buttons (one whose buttons were taken away).
+        query = await emulator.users[1003].press_raw(emulator.chats[-1003], 999_999, data.format(id=report.id))
+        answer = await emulator.wait_callback_answer(query)
+        assert answer["show_alert"] is True and "此表单已关闭" not in answer["text"]
+        assert await foreign_presses(db) == 1
+
+
+async def foreign_presses(db) -> int:
+    async with db.session() as session:
+        return len((await session.execute(select(AuditLog).where(AuditLog.action == "press.foreign"))).all())

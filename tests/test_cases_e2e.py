@@ -75,9 +75,14 @@ class TestAssignment:
 
     async def test_someone_else_cannot_accept(self, bot, emulator, db, settings, tree, clock):
         report = await file_report(db, settings, tree.units["C01"], tree.reporters["C01"], level=3, at=clock.now)
-        await card(emulator, -1003, report)
-        query = await emulator.users[3004].press_raw(None, 1, f"c:acc:{report.id}")
+        message = await card(emulator, -1003, report)
+        query = await emulator.users[3004].press_raw(emulator.chats[-1003], message.message_id, f"c:acc:{report.id}")
         assert (await emulator.wait_callback_answer(query))["show_alert"] is True
+        # Under a buttonless message of their own private chat: only the friendly answer, nothing done.
+        query = await emulator.users[3004].press_raw(None, 1, f"c:acc:{report.id}")
+        answer = await emulator.wait_callback_answer(query)
+        assert answer.get("show_alert") is not True and "此表单已关闭" in answer["text"]
+        assert (await reload(db, report.id)).status == CaseStatus.REPORTED
 
 
 class TestFollowUp:

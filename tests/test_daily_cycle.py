@@ -255,6 +255,28 @@ class TestSummary:
         [line] = [line for line in texts[tree.groups["C01"]].splitlines() if "20251008-0003" in line]
         assert "not yet acknowledged (due Oct 9, 2025 12:00), nobody on scene yet (due Oct 9, 2025 13:00)" in line
 
+    async def test_brief_groups_get_no_titles(self, db, tree, reports, settings, plan):
+        """GROUP_CARD_DETAIL=brief: what a brief card shows (reference, level, category, unit,
+        status), in every section that lists reports."""
+        unit_id = tree.units["C01"].id
+        await reports.report(tree.units["C01"], local(DAY, "10:00"), level=2, title="集体访",
+                             category=Category.COLLECTIVE_PETITION, status=CaseStatus.RECEIVED)
+
+        async def provider(session, now):
+            return [OverdueItem("20251008-0003", unit_id, "续报未交", local(DAY, "12:00"), "not yet acknowledged")]
+
+        brief = settings.model_copy(update={"group_card_detail": "brief"})
+        register_overdue_provider(provider)
+        try:
+            await run(db, runs.run_deadline, brief, plan, DAY, local(DAY, "17:00"))
+        finally:
+            unregister_overdue_provider(provider)
+        for row in await outbox(db, "summary:"):
+            text = row.payload["text"]
+            assert "集体访" not in text and "续报未交" not in text
+            assert "Level II · collective petition · 和平社区 (acknowledged)" in text
+            assert "20251008-0003</code> 和平社区 — not yet acknowledged" in text
+
     async def test_without_a_provider_there_is_no_overdue_section(self, db, tree, settings, plan):
         await run(db, runs.run_deadline, settings, plan, DAY, local(DAY, "17:00"))
         assert all("Overdue" not in row.payload["text"] for row in await outbox(db, "summary:"))

@@ -8,13 +8,22 @@ import asyncio
 from datetime import date
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from bot.app import build_application, start_polling, stop_polling
 from bot.i18n import _, use_locale
 from bot.keyboards import MENU_LABELS
 from storage.db import Database
-from storage.models import DailyKind, DailyReport, OutboxMessage, Role, SensitivePeriod
+from storage.models import (
+    AuditLog,
+    DailyKind,
+    DailyReport,
+    Member,
+    Membership,
+    OutboxMessage,
+    Role,
+    SensitivePeriod,
+)
 from tests.support.daily_factories import Clock, ReportFactory, backdate_units, local
 from tests.support.env import ADMIN_ID
 
@@ -141,6 +150,43 @@ class TestRights:
         assert "光明" not in refusal.text and not refusal.buttons()
 
 
+class TestAskedOfTheAccessModel:
+    """Every daily press and /daily in a group asks bot.access (Action.DAILY): membership is
+    read live, and each refusal is audited."""
+
+    async def test_a_member_removed_after_the_prompt_cannot_file(self, bot, emulator, db, clock, tree):
+        prompt = await ask_daily(emulator, 3003)
+        async with db.session() as session:
+            member_id = select(Member.id).where(Member.telegram_id == 3003).scalar_subquery()
+            await session.execute(delete(Membership).where(Membership.member_id == member_id))
+        answer = await emulator.user(3003, language_code="en").press(prompt, f"d:zero:{tree.units['C01'].id}")
+        reply = await emulator.wait_callback_answer(answer)
+        assert reply.get("show_alert") and "Only members" in reply.get("text", "")
+        assert await daily_rows(db) == []
+        assert await refused(db, 3003) == [("daily", "no_access")]   # no unit left: no access at all
+
+    async def test_the_units_keyboard_in_another_units_group_is_refused(self, bot, emulator, db, clock, tree):
+        street = emulator.group(tree.groups["S01"], "街道群")
+        answer = await emulator.user(3003, language_code="en").press_raw(
+            street, 1, f"d:zero:{tree.units['C01'].id}")
+        reply = await emulator.wait_callback_answer(answer)
+        assert reply.get("show_alert") and await daily_rows(db) == []
+        assert await refused(db, 3003) == [("daily", "not_member")]
+
+    async def test_in_an_unbound_group_it_says_so(self, bot, emulator, db, clock, tree):
+        loose = emulator.group(-1999, "未绑定群")
+        reply = await ask_daily(emulator, 3003, chat=loose)
+        assert "not bound" in reply.text and not reply.buttons()
+        assert await refused(db, 3003) == [("daily", "unbound")]
+
+
+async def refused(db, telegram_id: int) -> list[tuple[str, str]]:
+    async with db.session() as session:
+        rows = (await session.execute(select(AuditLog).where(
+            AuditLog.action == "access.refused", AuditLog.actor_telegram_id == telegram_id))).scalars()
+        return [(row.details["step"], row.details["refusal"]) for row in rows]
+
+
 class TestSensitive:
     async def test_admin_adds_lists_and_deletes(self, bot, emulator, db, clock):
         admin = emulator.user(ADMIN_ID, "Admin", language_code="en")
@@ -259,3 +305,22 @@ class TestDelivered:
         summaries = [m for code in ("D01", "S01", "C01") for m in emulator.messages_to(tree.groups[code])
                      if "当日汇总" in (m.text or "")]
         assert len(summaries) == 3
+
+
+class TestBriefSummaries:
+    """GROUP_CARD_DETAIL=brief: the 17:00 summary in the groups carries each report only as a
+    brief card shows it (reference, level, category, unit, status), never its title."""
+
+    @pytest.fixture
+    def settings(self, settings):
+        return settings.model_copy(update={"group_card_detail": "brief"})
+
+    async def test_the_summary_shows_no_titles(self, bot, emulator, db, clock, tree):
+        await backdate_units(db)
+        major = await ReportFactory(db).report(tree.units["C01"], local(DAY, "09:00"), level=2, title="张某讨薪堵路")
+        clock.set(DAY, "17:00")
+        await bot.bot_data["daily_scheduler"].tick()
+        for code in ("D01", "S01", "C01"):
+            summary = await emulator.wait_for_message(tree.groups[code], contains="当日汇总")
+            assert major.reference in summary.text and "和平社区" in summary.text
+            assert "张某" not in summary.text and "讨薪" not in summary.text

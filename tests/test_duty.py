@@ -11,6 +11,7 @@ from bot import i18n
 from bot.duty import local_day, on_duty_ids, set_shift, shifts_on
 from bot.org import DutySpec, OrgFileError, apply_org, export_org, parse_org
 from storage.models import AuditLog, DutyShift, Role
+from tests.support.daily_factories import daily_settings
 from tests.support.env import ADMIN_ID
 
 DAY = date(2026, 3, 10)
@@ -61,20 +62,20 @@ class TestDutyInTheFile:
     async def test_import_sets_the_roster_and_reimport_changes_nothing(self, db):
         text = org_with_duty("      - {date: 2026-03-10, leader: 1001, officer: 3001}\n")
         async with db.session() as session:
-            changes = await apply_org(session, parse_org(text))
+            changes = await apply_org(session, parse_org(text), settings=daily_settings())
         assert changes.duty_set == 1 and "Duty days set: 1" in changes.summary()
         async with db.session() as session:
-            again = await apply_org(session, parse_org(text))
+            again = await apply_org(session, parse_org(text), settings=daily_settings())
             shift = (await session.execute(select(DutyShift))).scalar_one()
         assert not again
         assert (shift.day, shift.leader_telegram_id, shift.officer_telegram_id) == (DAY, 1001, 3001)
 
     async def test_a_changed_day_is_replaced(self, db):
         async with db.session() as session:
-            await apply_org(session, parse_org(org_with_duty("      - {date: 2026-03-10, leader: 1001}\n")))
+            await apply_org(session, parse_org(org_with_duty("      - {date: 2026-03-10, leader: 1001}\n")), settings=daily_settings())
         async with db.session() as session:
             changes = await apply_org(session, parse_org(
-                org_with_duty("      - {date: 2026-03-10, leader: 3001, officer: 1001}\n")))
+                org_with_duty("      - {date: 2026-03-10, leader: 3001, officer: 1001}\n")), settings=daily_settings())
             shifts = (await session.execute(select(DutyShift))).scalars().all()
         assert changes.duty_set == 1
         assert [(s.leader_telegram_id, s.officer_telegram_id) for s in shifts] == [(3001, 1001)]
@@ -83,20 +84,20 @@ class TestDutyInTheFile:
         text = org_with_duty("      - {date: 2026-03-10, leader: 1001, officer: 4242}\n")
         async with db.session() as session:
             with pytest.raises(OrgFileError) as info:
-                await apply_org(session, parse_org(text))
+                await apply_org(session, parse_org(text), settings=daily_settings())
         assert info.value.errors == [(6, "person 4242 on duty is neither in this file nor in the database")]
 
     async def test_export_includes_the_roster_and_round_trips(self, db):
         text = org_with_duty("      - {date: 2026-03-11, leader: 1001}\n"
                              "      - {date: 2026-03-10, leader: 1001, officer: 3001}\n")
         async with db.session() as session:
-            await apply_org(session, parse_org(text))
+            await apply_org(session, parse_org(text), settings=daily_settings())
         async with db.session() as session:
             exported = await export_org(session)
         assert "    duty:\n      - {date: 2026-03-10, leader: 1001, officer: 3001}\n      - {date: 2026-03-11, leader: 1001}\n" in exported
         assert parse_org(exported).canonical() == parse_org(text).canonical()
         async with db.session() as session:
-            assert not await apply_org(session, parse_org(exported))
+            assert not await apply_org(session, parse_org(exported), settings=daily_settings())
 
 
 class TestRoster:

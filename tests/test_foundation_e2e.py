@@ -10,6 +10,7 @@ from bot.org import import_org_file
 from storage.models import AuditLog, GroupChat, Invite, Member
 from storage.queries import member_by_telegram_id
 from storage.types import utcnow
+from tests.support.daily_factories import daily_settings
 from tests.support.env import ADMIN_ID
 
 ORG_FILE = """\
@@ -44,7 +45,7 @@ class TestJoining:
     async def test_admin_imports_org_and_member_joins_by_invite(self, bot, emulator, db, tmp_path):
         path = tmp_path / "org.yaml"
         path.write_text(ORG_FILE, encoding="utf-8")
-        changes = await import_org_file(db, path)
+        changes = await import_org_file(db, path, settings=daily_settings())
         assert changes
         admin = emulator.user(ADMIN_ID, "Admin")
         token = await make_invite(emulator, admin, "C01", "reporter", "7 2")
@@ -62,7 +63,7 @@ class TestJoining:
     async def test_a_registered_member_is_greeted_by_name_in_their_telegram_language(self, bot, emulator, db, tmp_path):
         path = tmp_path / "org.yaml"
         path.write_text(ORG_FILE, encoding="utf-8")
-        await import_org_file(db, path)
+        await import_org_file(db, path, settings=daily_settings())
         token = await make_invite(emulator, emulator.user(ADMIN_ID, "Admin"), "C01", "reporter")
         await emulator.user(3001, "Li", language_code="en-US").send(f"/start {token}")
         welcome = await emulator.wait_for_message(3001, contains="和平社区")
@@ -78,7 +79,7 @@ class TestJoining:
         path = tmp_path / "org.yaml"
         path.write_text(ORG_FILE.replace("name: 李明, role: reporter", "name: 李明, role: reporter, locale: zh_Hant"),
                         encoding="utf-8")
-        await import_org_file(db, path)
+        await import_org_file(db, path, settings=daily_settings())
         token = await make_invite(emulator, emulator.user(ADMIN_ID, "Admin"), "C01", "reporter")
         await emulator.user(3001, "Li", language_code="en").send(f"/start {token}")
         welcome = await emulator.wait_for_message(3001, contains="和平社区")

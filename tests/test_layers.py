@@ -21,7 +21,7 @@ import pytest
 from tests.support.imports import import_graph
 
 ORDER = ("intake", "handlers", "domain", "delivery", "outbox", "storage")
-SHARED = {"bot", "bot.config", "bot.i18n", "bot.clock", "bot.logs", "bot.textutil", "bot.yamlsafe",
+SHARED = {"bot", "bot.config", "bot.i18n", "bot.level", "bot.clock", "bot.logs", "bot.textutil", "bot.yamlsafe",
           "storage.types"}
 INTAKE = ("bot.__main__", "bot.app", "bot.runtime", "bot.runner", "bot.webhook", "bot.flood",
           "bot.health", "bot.metrics", "bot.cli", "bot.backup", "bot.diagrams", "bot.i18n_tools",

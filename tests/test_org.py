@@ -30,6 +30,7 @@ from bot.org import (
 )
 from storage.db import Database
 from storage.models import AuditLog, Base, GroupChat, Member, Membership, Role, Unit
+from tests.support.daily_factories import daily_settings
 
 # The documentation's own example, so the manual can never drift from what parses.
 MANUAL = Path(__file__).resolve().parent.parent / "docs" / "org-file.md"
@@ -106,7 +107,7 @@ async def add_group(db: Database, chat_id: int, unit_code: str, title: str = "")
 async def import_text(db: Database, tmp_path: Path, text: str, **kwargs) -> OrgChanges:
     path = tmp_path / "org.yaml"
     path.write_text(text, encoding="utf-8")
-    return await import_org_file(db, path, **kwargs)
+    return await import_org_file(db, path, settings=daily_settings(), **kwargs)
 
 
 async def snapshot(db: Database) -> dict:
@@ -506,7 +507,7 @@ class TestApplyOrg:
 
     async def test_unreadable_file_is_an_org_file_error(self, db, tmp_path):
         with pytest.raises(OrgFileError, match="cannot read"):
-            await import_org_file(db, tmp_path / "missing.yaml")
+            await import_org_file(db, tmp_path / "missing.yaml", settings=daily_settings())
 
     async def test_without_prune_unlisted_memberships_stay(self, db, tmp_path):
         await import_text(db, tmp_path, small_org())
@@ -627,7 +628,7 @@ async def _import_then_export(text: str) -> str:
     try:
         await create_schema(database)
         async with database.session() as s:
-            await apply_org(s, parse_org(text))
+            await apply_org(s, parse_org(text), settings=daily_settings())
         async with database.session() as s:
             return await export_org(s)
     finally:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from bot import i18n
 from bot.org import OrgFileError, PeriodSpec, apply_org, dump_org, export_org, parse_org
 from storage.models import SensitivePeriod, UnitQuota
+from tests.support.daily_factories import daily_settings
 
 FILE = """\
 units:
@@ -43,7 +44,7 @@ def errors_of(text: str) -> list[tuple[int | None, str]]:
 
 async def apply(db, text: str):
     async with db.session() as session:
-        return await apply_org(session, parse_org(text))
+        return await apply_org(session, parse_org(text), settings=daily_settings())
 
 
 class TestParse:

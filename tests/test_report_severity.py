@@ -191,3 +191,32 @@ class TestReadme:
 
     def test_env_example_lists_rules_file(self):
         assert "\nRULES_FILE=" in (ROOT / ".env.example").read_text(encoding="utf-8")
+
+
+class TestLevelType:
+    """One Level type: urgent (快报), colour and emoji on the level itself; storage gives it back."""
+
+    @pytest.mark.parametrize("level, urgent, emoji, colour", [
+        (Level.I, True, "🔴", "red"), (Level.II, True, "🟠", "orange"),
+        (Level.III, False, "🟡", "yellow"), (Level.IV, False, "🔵", "blue"),
+    ])
+    def test_attributes(self, level, urgent, emoji, colour):
+        with i18n.use_locale("en"):
+            assert (level.urgent, level.emoji, level.colour) == (urgent, emoji, colour)
+        assert (level in Level.urgent_ones()) == urgent
+
+    @pytest.mark.parametrize("stored", [1, 2, 3, 4])
+    async def test_storage_returns_a_level(self, db, org, stored):
+        from sqlalchemy import select
+
+        from storage.models import Report
+        from tests.support.daily_factories import ReportFactory, local
+
+        tree = await org.tree()
+        report = await ReportFactory(db).report(tree.units["C01"], local("2025-10-09", "10:00"), level=stored)
+        async with db.session() as session:
+            level, rule_level = (await session.execute(
+                select(Report.level, Report.rule_level).where(Report.id == report.id))).one()
+            loaded = await session.get(Report, report.id)
+        assert type(level) is Level and level == Level(stored) and type(rule_level) is Level
+        assert type(loaded.level) is Level and loaded.level.urgent == (stored <= 2)

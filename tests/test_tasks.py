@@ -290,7 +290,7 @@ tasks:
         spec = parse_org(self.YAML)
         for _ in range(2):
             async with db.session() as session:
-                await apply_org(session, spec)
+                await apply_org(session, spec, settings=daily_settings())
         async with db.session() as session:
             tasks = {t.code: t for t in (await session.execute(select(Task))).scalars()}
             count = (await session.execute(select(func.count()).select_from(Task))).scalar()

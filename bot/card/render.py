@@ -21,8 +21,8 @@ from bot.reporting.choices import (
     REACHES,
     label,
 )
-from bot.reporting.rules import active_rules
-from bot.reporting.severity import Level, explain, floor_level
+from bot.reporting.rules import active_rules, explain
+from bot.reporting.severity import Level, floor_level
 from bot.textutil import TELEGRAM_TEXT_LIMIT, esc
 from storage.models import CaseStatus, Report
 

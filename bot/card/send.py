@@ -19,6 +19,7 @@ from bot.cases import access as case_access
 from bot.cases import store, views
 from bot.cases.stages import stages_of
 from bot.config import Settings
+from bot.level import Level
 from bot.signoff.view import standing
 from storage.models import CaseCard, CaseFile, Member, OutboxMessage, OutboxStatus, Priority, Report
 from storage.outbox import content_notice, enqueue
@@ -31,7 +32,7 @@ def brief_in(chat_id: int, settings: Settings) -> bool:
 
 
 def card_priority(report: Report) -> Priority:
-    return Priority.URGENT if report.level <= 2 else Priority.NORMAL
+    return Priority.URGENT if Level(report.level).urgent else Priority.NORMAL
 
 
 async def send_first(session: AsyncSession, report: Report, chat_id: int, unit_id: int | None, locale: str, *,

@@ -10,37 +10,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import i18n
+from bot.access import Refusal
 from bot.card import copies
 from bot.card import send as cards
 from bot.cases import notes, store
 from bot.cases.store import Actor
 from bot.config import Settings
 from bot.daily.summary import load_org
-from bot.i18n import N_, _
+from bot.i18n import _
 from bot.ledger.scope import adopting_unit
 from bot.textutil import esc
 from storage.models import CaseEvent, GroupChat, Report
 
 INSTRUCTION_MAX = 1000
-
-
-class Refusal(StrEnum):
-    UNKNOWN_CASE = "unknown_case"
-    NOT_ABOVE = "not_above"
-    ALREADY = "already"
-
-
-REFUSALS = {
-    Refusal.UNKNOWN_CASE: N_("This case does not exist (any more)."),
-    Refusal.NOT_ABOVE: N_("Sorry, only leaders of a unit above the reporting unit can adopt a case or add an instruction."),
-    Refusal.ALREADY: N_("Your unit has already adopted this case."),
-}
 
 
 @dataclass

@@ -36,7 +36,6 @@ from bot.cases.machine import FINAL, MACHINE, Action
 from bot.cases.store import BOT
 from bot.config import Settings
 from bot.daily.overdue import OverdueItem as SummaryItem
-from bot.daily.overdue import register_overdue_provider
 from bot.duty import local_day, members_by_telegram_id, on_duty, shift_ids, shifts_on
 from bot.i18n import _
 from bot.textutil import esc
@@ -362,5 +361,3 @@ async def overdue_for_summary(session: AsyncSession, now: datetime) -> list[Summ
                         due_at=deadline.due_at, what=views.OVERDUE[deadline.kind])
             for deadline, report in (await session.execute(query)).all()]
 
-
-register_overdue_provider(overdue_for_summary)

@@ -1,10 +1,8 @@
 """The hook through which overdue follow-ups (督办 items past their deadline) reach the
 17:00 summary.
 
-The case life cycle owns the rules for what is overdue. It registers a provider once, at
-import time of its module:
-
-    from bot.daily.overdue import OverdueItem, register_overdue_provider
+The case life cycle owns the rules for what is overdue (bot/cases/deadlines.py
+`overdue_for_summary`); `build_application` registers it (bot/app.py `wire`):
 
     async def overdue_cases(session, now):
         return [OverdueItem(reference=..., unit_id=..., title=..., due_at=..., what=...), ...]

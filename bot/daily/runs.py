@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import i18n
+from bot import access, i18n
 from bot.config import Settings
 from bot.daily.buttons import daily_keyboard
 from bot.daily.schedule import Schedule, covered_week
@@ -98,13 +98,19 @@ async def run_reminders(session: AsyncSession, settings: Settings, schedule: Sch
 
 
 async def _recipients(session: AsyncSession, unit_ids: set[int]) -> dict[int, list[tuple[int, str | None]]]:
-    """Members who have started the bot (it may write to them), by unit: (chat id, locale)."""
-    query = (select(Membership.unit_id, Member.telegram_id, Member.locale).join(Member)
+    """Those who may file the unit's daily report (bot.access, Action.DAILY) and have started
+    the bot (it may write to them), by unit: (chat id, locale)."""
+    query = (select(Membership.unit_id, Membership.role, Member.id, Member.telegram_id, Member.locale).join(Member)
              .where(Member.started_bot.is_(True), Member.active.is_(True)).order_by(Membership.id))
+    rows = [row for row in await session.execute(query) if row.unit_id in unit_ids]
+    roles: dict[int, set] = {}
+    for row in rows:
+        roles.setdefault(row.id, set()).add((row.unit_id, row.role))
     people: dict[int, list[tuple[int, str | None]]] = {}
-    for unit_id, telegram_id, locale in await session.execute(query):
-        if unit_id in unit_ids:
-            people.setdefault(unit_id, []).append((telegram_id, locale))
+    for row in rows:
+        who = access.Who(row.telegram_id, member_id=row.id, active=True, roles=frozenset(roles[row.id]))
+        if access.decide(who, access.Action.DAILY, access.PRIVATE, unit_id=row.unit_id) is None:
+            people.setdefault(row.unit_id, []).append((row.telegram_id, row.locale))
     return people
 
 
@@ -142,7 +148,8 @@ async def run_deadline(session: AsyncSession, settings: Settings, schedule: Sche
     tasks = await load_task_overview(session, now - timedelta(days=1), now)
     with i18n.use_locale(settings.default_locale):
         for unit_id in (u for u in org.order if org.groups.get(u)):
-            text = render_day_summary(org, data, unit_id, schedule.tz, sent_late_at=late_at)
+            text = render_day_summary(org, data, unit_id, schedule.tz, sent_late_at=late_at,
+                                      brief=settings.brief_group_cards)
             text += task_section(org, tasks, unit_id, schedule.tz)
             for chat_id in org.groups[unit_id]:
                 messages += in_parts(f"summary:{day}", chat_id, text, Priority.BULK)

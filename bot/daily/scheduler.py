@@ -27,6 +27,7 @@ from bot.config import Settings
 from bot.daily import runs
 from bot.daily.schedule import LOOKBACK_DAYS, Schedule, load_schedule
 from bot.stats import monthly
+from bot.timer import start_ticking
 from storage import jobs
 from storage.db import Database
 from storage.jobs import RunKey
@@ -149,21 +150,9 @@ class DailyScheduler:
 # --- The timer -------------------------------------------------------------------------------------
 
 
-async def _on_tick(context) -> None:
-    scheduler: DailyScheduler = context.application.bot_data["daily_scheduler"]
-    try:
-        await scheduler.tick()
-    except Exception:  # the next tick retries; a failing run must not stop the timer
-        log.exception("daily cycle tick failed")
-
-
 def start_timer(application: Application) -> DailyScheduler:
     """Attach a scheduler to the application and tick every TICK_SECONDS once it runs."""
     db, settings = application.bot_data["db"], application.bot_data["settings"]
     scheduler = DailyScheduler(db, settings, clock_of(application))
-    application.bot_data["daily_scheduler"] = scheduler
-    if settings.scheduler_enabled and application.job_queue is not None:
-        application.job_queue.run_repeating(
-            _on_tick, interval=TICK_SECONDS, first=0.5, name=JOB_NAME,
-            job_kwargs={"misfire_grace_time": None, "coalesce": True, "max_instances": 1})
+    start_ticking(application, scheduler, key="daily_scheduler", name=JOB_NAME, every=TICK_SECONDS, first=0.5)
     return scheduler

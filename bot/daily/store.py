@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.daily.schedule import Schedule
-from storage.models import DailyKind, DailyMiss, DailyReport, Member, Report, Unit
+from storage.models import DailyKind, DailyMiss, DailyReport, Report, Unit
 from storage.upsert import dialect_insert
 
 
@@ -104,11 +104,6 @@ async def record_misses(session: AsyncSession, unit_ids: Iterable[int], day: dat
 
 
 # --- Filing ---------------------------------------------------------------------------------
-
-
-def member_unit_ids(member: Member | None) -> list[int]:
-    """The units a member can file a daily report for: their own, in membership order."""
-    return [m.unit_id for m in member.memberships] if member is not None else []
 
 
 async def reports_filed_on(session: AsyncSession, unit_id: int, day: date) -> list[Report]:

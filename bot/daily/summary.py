@@ -21,6 +21,7 @@ from bot.daily.overdue import OverdueItem, overdue_items, supervised_items
 from bot.daily.schedule import Schedule
 from bot.daily.store import Activity, Outcome, UnitDay, load_activity
 from bot.i18n import N_, _, current_locale, format_date, use_locale
+from bot.level import Level
 from bot.textutil import esc
 from storage.models import (
     CaseStatus,
@@ -236,7 +237,8 @@ async def load_day(session: AsyncSession, schedule: Schedule, day: date, now: da
         day=day, deadline=schedule.deadline_at(day),
         activity=await load_activity(session, previous or day, day),
         reports=await _report_lines(session, Report.local_date == day),
-        open_major=await _report_lines(session, Report.level <= 2, Report.status.not_in(CLOSED_STATUSES)),
+        open_major=await _report_lines(session, Report.level.in_(Level.urgent_ones()),
+                                       Report.status.not_in(CLOSED_STATUSES)),
         overdue=overdue, supervised=supervised, previous_day=previous,
         previous_deadline=schedule.deadline_at(previous) if previous else None,
         opinion=await opinion_lines(session, day, schedule.tz),
@@ -260,8 +262,9 @@ def missing_units(org: Org, data: DayData) -> list[int]:
 
 
 def render_day_summary(org: Org, data: DayData, unit_id: int, tz: ZoneInfo,
-                       *, sent_late_at: datetime | None = None) -> str:
-    """The summary for the group of `unit_id`: that unit and everything below it."""
+                       *, sent_late_at: datetime | None = None, brief: bool = False) -> str:
+    """The summary for the group of `unit_id`: that unit and everything below it. `brief`
+    (GROUP_CARD_DETAIL=brief): each report only as a brief card shows it, without its title."""
     units = due_units(org, org.subtree(unit_id), data.deadline)
     lines = [_("<b>📊 Daily summary — {unit}, {date}</b>").format(
         unit=esc(org.units[unit_id].name), date=day_text(data.day))]
@@ -270,10 +273,10 @@ def render_day_summary(org: Org, data: DayData, unit_id: int, tz: ZoneInfo,
             time=local_hm(sent_late_at, tz), deadline=local_hm(data.deadline, tz)))
     lines += _counts_section(org, data, units)
     lines += _late_section(org, data, units, tz)
-    lines += _reports_sections(org, data, [r for u in units for r in data.reports.get(u, [])])
+    lines += _reports_sections(org, data, [r for u in units for r in data.reports.get(u, [])], brief)
     lines += opinion_section([item for u in units for item in data.opinion.get(u, [])])
-    lines += _open_major_section(org, data, [r for u in units for r in data.open_major.get(u, [])])
-    lines += _overdue_section(org, [i for u in units for i in data.overdue.get(u, [])], tz)
+    lines += _open_major_section(org, data, [r for u in units for r in data.open_major.get(u, [])], brief)
+    lines += _overdue_section(org, [i for u in units for i in data.overdue.get(u, [])], tz, brief)
     lines += _supervised_section(org, [i for u in units for i in data.supervised.get(u, [])], tz)
     return "\n".join(lines)
 
@@ -318,7 +321,7 @@ def _late_section(org: Org, data: DayData, units: list[int], tz: ZoneInfo) -> li
                     for u, at in late]
 
 
-def _reports_sections(org: Org, data: DayData, reports: list[ReportLine]) -> list[str]:
+def _reports_sections(org: Org, data: DayData, reports: list[ReportLine], brief: bool) -> list[str]:
     if not reports:
         return ["", _("No reports were filed today.")]
     levels = Counter(r.level for r in reports)
@@ -328,26 +331,29 @@ def _reports_sections(org: Org, data: DayData, reports: list[ReportLine]) -> lis
              _("<b>By category</b>"),
              " · ".join(count_text(category_name(c), n) for c, n in sorted(categories.items(), key=lambda i: (-i[1], i[0])))]
     lines += ["", _("<b>Today's reports ({count})</b>").format(count=len(reports))]
-    return lines + [_report_line(org, data, r) for r in sorted(reports, key=lambda r: (r.level, r.reference))]
+    return lines + [_report_line(org, data, r, brief) for r in sorted(reports, key=lambda r: (r.level, r.reference))]
 
 
-def _report_line(org: Org, data: DayData, report: ReportLine) -> str:
-    key = (current_locale(), report.reference)
+def _report_line(org: Org, data: DayData, report: ReportLine, brief: bool) -> str:
+    key = (current_locale(), f"{'brief:' if brief else ''}{report.reference}")
     if key not in data.lines:
-        data.lines[key] = _("• <code>{reference}</code> {level} · {unit} · {title} ({status})").format(
-            reference=esc(report.reference), level=level_name(report.level),
-            unit=esc(org.units[report.unit_id].name), title=esc(report.title), status=status_name(report.status))
+        values = dict(reference=esc(report.reference), level=level_name(report.level),
+                      unit=esc(org.units[report.unit_id].name), status=status_name(report.status))
+        data.lines[key] = (_("• <code>{reference}</code> {level} · {category} · {unit} ({status})").format(
+            category=category_name(report.category), **values) if brief else
+            _("• <code>{reference}</code> {level} · {unit} · {title} ({status})").format(
+                title=esc(report.title), **values))
     return data.lines[key]
 
 
-def _open_major_section(org: Org, data: DayData, reports: list[ReportLine]) -> list[str]:
+def _open_major_section(org: Org, data: DayData, reports: list[ReportLine], brief: bool) -> list[str]:
     if not reports:
         return []
     lines = ["", _("<b>Open level I–II reports ({count})</b>").format(count=len(reports))]
-    return lines + [_report_line(org, data, r) for r in sorted(reports, key=lambda r: (r.level, r.reference))]
+    return lines + [_report_line(org, data, r, brief) for r in sorted(reports, key=lambda r: (r.level, r.reference))]
 
 
-def _overdue_section(org: Org, items: list[OverdueItem], tz: ZoneInfo) -> list[str]:
+def _overdue_section(org: Org, items: list[OverdueItem], tz: ZoneInfo, brief: bool = False) -> list[str]:
     """Each case once, with every step it has not answered in time."""
     if not items:
         return []
@@ -359,9 +365,9 @@ def _overdue_section(org: Org, items: list[OverdueItem], tz: ZoneInfo) -> list[s
         first = steps[0]
         missed = _(", ").join(_("{what} (due {due})").format(
             what=_(i.what) if i.what else "", due=f"{day_text(i.due_at.astimezone(tz).date())} {local_hm(i.due_at, tz)}") for i in steps)
-        lines.append(_("• <code>{reference}</code> {unit} · {title} — {missed}").format(
-            reference=esc(first.reference), unit=esc(org.units[first.unit_id].name), title=esc(first.title),
-            missed=esc(missed)))
+        values = dict(reference=esc(first.reference), unit=esc(org.units[first.unit_id].name), missed=esc(missed))
+        lines.append(_("• <code>{reference}</code> {unit} — {missed}").format(**values) if brief else
+                     _("• <code>{reference}</code> {unit} · {title} — {missed}").format(title=esc(first.title), **values))
     return lines
 
 

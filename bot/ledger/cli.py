@@ -6,9 +6,9 @@ import argparse
 import sys
 
 from bot import i18n
-from bot.config import SUPPORTED_LOCALES, Settings
+from bot.config import Settings
 from bot.daily.summary import load_org
-from bot.i18n import _
+from bot.i18n import SUPPORTED_LOCALES, _
 from bot.ledger import service
 from bot.ledger.period import Period, PeriodError, parse_day
 from bot.ledger.rows import LedgerFilter

@@ -29,6 +29,7 @@ from bot.ledger import disputes, opinion, sheets
 from bot.ledger.rows import LedgerFilter, case_rows, daily_rows
 from bot.ledger.sheets import CASE_COLUMNS, DAILY_COLUMNS, SHEETS, Column, Paths, Summary
 from bot.ledger.tasks import task_sheets
+from bot.level import Level
 
 FORMATS = ("xlsx", "csv")
 EXCEL_MAX_ROWS = 1_048_576
@@ -70,7 +71,7 @@ class _Styles:
     def __init__(self) -> None:
         self.bold = Font(bold=True)
         self.wrap = Alignment(vertical="top")
-        self.fills = {n: (PatternFill("solid", fgColor=bg), Font(color=fg, bold=n <= 2))
+        self.fills = {n: (PatternFill("solid", fgColor=bg), Font(color=fg, bold=Level(n).urgent))
                       for n, (bg, fg) in LEVEL_COLOURS.items()}
 
 

@@ -18,7 +18,7 @@ from storage.models import Member, Role
 def _facts(org: Org, member: Member | None, telegram_id: int,
            operator_ids: Iterable[int]) -> tuple[access.Who, access.Org]:
     who = access.Who.of_member(member, telegram_id, telegram_id in set(operator_ids))
-    return who, access.Org({unit_id: unit.parent_id for unit_id, unit in org.units.items()})
+    return who, access.Org.of(org.units)
 
 
 def ledger_scope(org: Org, member: Member | None, telegram_id: int, operator_ids: Iterable[int]) -> list[int]:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from bot.config import Settings
 from bot.i18n import _
 from bot.org.changes import OrgChanges
 from bot.org.parse import parse_org
@@ -338,7 +339,7 @@ async def _apply_periods(session: AsyncSession, spec: OrgSpec, changes: OrgChang
 
 
 async def apply_org(
-    session: AsyncSession, spec: OrgSpec, *, actor: int | None = None, prune: bool = False
+    session: AsyncSession, spec: OrgSpec, *, settings: Settings, actor: int | None = None, prune: bool = False
 ) -> OrgChanges:
     """Upsert the spec into the session's transaction; the caller commits or rolls back.
 
@@ -356,7 +357,7 @@ async def apply_org(
     await _apply_duty(session, spec, units, changes, actor)
     await _apply_quotas(session, spec, units, changes)
     await _apply_periods(session, spec, changes)
-    changes.tasks_set = await apply_tasks(session, spec.tasks, utcnow())
+    changes.tasks_set = await apply_tasks(session, spec.tasks, settings, utcnow())
     roots = ", ".join(unit.code for unit in spec.units)
     await audit(session, actor, "org.import", roots[:255], prune=prune, **changes.counts())
     await session.flush()
@@ -364,7 +365,7 @@ async def apply_org(
 
 
 async def import_org_file(
-    db: Database, path: str | Path, *, actor: int | None = None, prune: bool = False
+    db: Database, path: str | Path, *, settings: Settings, actor: int | None = None, prune: bool = False
 ) -> OrgChanges:
     """Parse and apply a file in one transaction: on any error nothing is written."""
     try:
@@ -375,4 +376,4 @@ async def import_org_file(
         ) from exc
     spec = parse_org(text)
     async with db.session() as session:
-        return await apply_org(session, spec, actor=actor, prune=prune)
+        return await apply_org(session, spec, settings=settings, actor=actor, prune=prune)

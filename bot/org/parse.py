@@ -9,8 +9,8 @@ from datetime import date
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from bot.config import SUPPORTED_LOCALES, parse_clock_time
-from bot.i18n import _
+from bot.config import parse_clock_time
+from bot.i18n import SUPPORTED_LOCALES, _
 from bot.org.spec import (
     BIGINT_MAX,
     CODE_RE,

@@ -12,9 +12,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from bot.config import SUPPORTED_LOCALES
+from bot import i18n
+from bot.i18n import SUPPORTED_LOCALES, _
 from bot.reporting.choices import CATEGORIES, OPINION_CLASSES, REACHES
-from bot.reporting.severity import Facts, Level
+from bot.reporting.severity import CUSTOM_RULE, RULE_EXPLANATIONS, Facts, Level
 from bot.signoff.policy import SignoffRules, read_signoff
 from bot.yamlsafe import Located, YamlSyntaxError, load_located
 from storage.models import Role
@@ -314,3 +315,12 @@ def activate(rules: Rules) -> None:
 
 def active_rules() -> Rules:
     return _active if _active is not None else load_rules(None)
+
+
+def explain(key: str) -> str:
+    """Why a rule applied, in the current language; a rules file's own text comes first."""
+    custom = active_rules().explanation(key, i18n.current_locale())
+    if custom:
+        return custom
+    # A rules file's key is a name for its authors, not words for readers.
+    return _(RULE_EXPLANATIONS.get(key, CUSTOM_RULE))

@@ -1,56 +1,21 @@
 """Severity: four levels, graded by configurable rules, raised in sensitive periods.
 
-Level I (特别重大, red) is the highest and IV (一般, blue) the lowest; they are stored as
-1..4, so "higher" means a smaller number. The rules (bot/reporting/rules.py) give a level
+The levels themselves are `bot.level.Level` (re-exported here). The rules (bot/reporting/rules.py) give a level
 and the key of the rule that gave it; a sensitive period raises it; the reporter may raise
 it further but never lower it below that floor.
 """
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bot import i18n
-from bot.i18n import N_, _
+from bot.i18n import N_
+from bot.level import Level
 
 if TYPE_CHECKING:
     from bot.reporting.rules import SeverityRules
 
-
-class Level(enum.IntEnum):
-    I = 1      # noqa: E741 — the scale's own name
-    II = 2
-    III = 3
-    IV = 4
-
-    @property
-    def roman(self) -> str:
-        return self.name
-
-    @property
-    def emoji(self) -> str:
-        return LEVEL_EMOJI[self]
-
-    def title(self) -> str:
-        """"Level II · major (orange)", in the current language."""
-        return _("Level {roman} · {name} ({colour})").format(
-            roman=self.roman, name=_(LEVEL_NAMES[self]), colour=_(LEVEL_COLOURS[self]))
-
-    def label(self) -> str:
-        """The title with the level's coloured emoji in front."""
-        return f"{self.emoji} {self.title()}"
-
-    def short_label(self) -> str:
-        """"🟠 II · major", for buttons."""
-        return _("{emoji} {roman} · {name}").format(emoji=self.emoji, roman=self.roman, name=_(LEVEL_NAMES[self]))
-
-
-LEVEL_EMOJI = {Level.I: "🔴", Level.II: "🟠", Level.III: "🟡", Level.IV: "🔵"}
-LEVEL_NAMES = {Level.I: N_("especially major"), Level.II: N_("major"),
-               Level.III: N_("relatively major"), Level.IV: N_("general")}
-LEVEL_COLOURS = {Level.I: N_("red"), Level.II: N_("orange"), Level.III: N_("yellow"), Level.IV: N_("blue")}
 
 # Why the default rules set a level; rules files may add their own `explain` texts.
 RULE_EXPLANATIONS = {
@@ -115,15 +80,4 @@ def final_level(floor: Level, chosen: int | None) -> Level:
     return Level(min(floor, Level(chosen)))
 
 
-def explain(key: str) -> str:
-    """Why a rule applied, in the current language; a rules file's own text comes first."""
-    from bot.reporting.rules import active_rules
-
-    custom = active_rules().explanation(key, i18n.current_locale())
-    if custom:
-        return custom
-    # A rules file's key is a name for its authors, not words for readers.
-    return _(RULE_EXPLANATIONS.get(key, CUSTOM_RULE))
-
-
-__all__ = ["Facts", "Grade", "Level", "explain", "final_level", "floor_level", "grade", "raise_level"]
+__all__ = ["Facts", "Grade", "Level", "final_level", "floor_level", "grade", "raise_level"]

@@ -122,11 +122,11 @@ class Sandbox:
 
     async def _import(self, db: Database) -> None:
         if self.org_file is not None:
-            await import_org_file(db, self.org_file)
+            await import_org_file(db, self.org_file, settings=self.base_settings)
             return
         spec = parse_org(sample_org_yaml(self.clock.local().date()))
         async with db.session() as session:
-            await apply_org(session, spec)
+            await apply_org(session, spec, settings=self.base_settings)
 
     def _bot_settings(self) -> Settings:
         admins = list(self.base_settings.admin_telegram_ids)

@@ -24,7 +24,7 @@ def task_allowed(member: Member | None, is_operator: bool, action: TaskAction, u
     """Operators create tasks and declare stages anywhere (unit_id None: the whole organisation);
     leaders and admins of a unit do so for its subtree; only members of a unit file its tasks."""
     who = access.Who.of_member(member, member.telegram_id if member else 0, is_operator)
-    tree = access.Org({uid: unit.parent_id for uid, unit in org.units.items()})
+    tree = access.Org.of(org.units)
     return access.decide(who, _RULES[action], access.PRIVATE, org=tree, unit_id=unit_id) is None
 
 

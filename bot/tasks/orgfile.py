@@ -13,7 +13,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import load_settings, parse_clock_time
+from bot.config import Settings, parse_clock_time
 from bot.i18n import _
 from bot.tasks.cadence import Cadence, CadenceError, format_cadence, parse_cadence
 from bot.tasks.spec import Question, QuestionError, Scope, parse_question
@@ -107,10 +107,11 @@ def _questions(parser, node) -> tuple[Question, ...]:
     return tuple(questions)
 
 
-async def apply_tasks(session: AsyncSession, entries: tuple[TaskEntry, ...], now: datetime) -> int:
-    """Create or update each entry's task (code `org:<code>`; templates `builtin:<name>`)."""
+async def apply_tasks(session: AsyncSession, entries: tuple[TaskEntry, ...], settings: Settings, now: datetime) -> int:
+    """Create or update each entry's task (code `org:<code>`; templates `builtin:<name>`); `settings`
+    are the caller's (templates' scopes, the default due time): the import reads no environment."""
     units = {u.code: u.id for u in (await session.execute(select(Unit))).scalars()}
-    settings, changed = load_settings(), 0
+    changed = 0
     for entry in entries:
         if entry.root is not None and entry.root not in units:
             # Here: importing bot.org at the top would import this module again.

@@ -19,6 +19,7 @@ from bot.daily.summary import load_org
 from bot.tasks import runs
 from bot.tasks.store import Calendar, open_periods
 from bot.tasks.templates import enable_templates
+from bot.timer import start_ticking
 from storage import jobs
 from storage.db import Database
 from storage.jobs import RunKey
@@ -79,19 +80,8 @@ class TaskScheduler:
         return True
 
 
-async def _on_tick(context) -> None:
-    try:
-        await context.application.bot_data["task_scheduler"].tick()
-    except Exception:  # the next tick retries; one failure must not stop the timer
-        log.exception("task cycle tick failed")
-
-
 def start_task_timer(application: Application) -> TaskScheduler:
     db, settings = application.bot_data["db"], application.bot_data["settings"]
     scheduler = TaskScheduler(db, settings, clock_of(application))
-    application.bot_data["task_scheduler"] = scheduler
-    if settings.scheduler_enabled and application.job_queue is not None:
-        application.job_queue.run_repeating(
-            _on_tick, interval=TICK_SECONDS, first=1.0, name=JOB_NAME,
-            job_kwargs={"misfire_grace_time": None, "coalesce": True, "max_instances": 1})
+    start_ticking(application, scheduler, key="task_scheduler", name=JOB_NAME, every=TICK_SECONDS, first=1.0)
     return scheduler

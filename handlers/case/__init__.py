@@ -21,7 +21,7 @@ from handlers.base import Command
 from handlers.case import commands, texts
 from handlers.case.buttons import press_case
 from handlers.case.common import CaseText, FollowUpForm, now_of
-from handlers.common import DEEP_LINKS, HELP_SECTIONS
+from handlers.common import DEEP_LINKS
 
 COMMANDS = [
     Command("open", N_("Open cases of my units, most severe first"), private=True),
@@ -72,4 +72,5 @@ def register(application: Application) -> None:
         application.job_queue.run_repeating(check_deadlines, interval=seconds, first=seconds, name="case-deadlines")
 
 
-HELP_SECTIONS.append((HELP_LINES, lambda roles, admin: bool(roles) or admin))
+# This flow's sections of /help; build_application registers them (bot/app.py).
+HELP = [(HELP_LINES, lambda roles, admin: bool(roles) or admin)]

@@ -20,12 +20,12 @@ from bot import access as bot_access
 from bot.cases import access, service, store
 from bot.cases.access import Refusal
 from bot.cases.store import Actor
+from bot.clock import now as clock_now
 from bot.context import Context, current_scope
 from bot.fsm import State, StatesGroup
 from bot.i18n import _
 from bot.textutil import esc
 from handlers.base import display_name, is_private
-from storage.types import utcnow
 
 
 class CaseText(StatesGroup):
@@ -49,8 +49,8 @@ Step = Callable[..., Awaitable[service.Result]]
 
 
 def now_of(context: Context) -> datetime:
-    """The clock; tests put their own under bot_data["clock"]."""
-    return context.application.bot_data.get("clock", utcnow)()
+    """The bot's clock (bot/clock.py)."""
+    return clock_now(context.application)
 
 
 def actor_of(update: Update) -> Actor:

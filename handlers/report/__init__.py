@@ -22,16 +22,14 @@ from bot.callbacks import ReportPress
 from bot.context import InState
 from bot.i18n import N_
 from bot.keyboards import MENU_LABELS, MenuButton
-from bot.reporting.rules import activate, load_rules
 from handlers.base import Command
-from handlers.common import HELP_SECTIONS
 from handlers.report.buttons import PRESS_ACTIONS, on_press
 from handlers.report.form import FLOW, Prompt, Question, ReportForm, Turn
 from handlers.report.messages import cancel, on_message, scan_drafts, start_report
 from handlers.report.questions import ANSWER_ACTIONS, QUESTIONS
 from handlers.report.show import strip_keyboard, strip_markup
 
-__all__ = ["ANSWER_ACTIONS", "COMMANDS", "FLOW", "PRESS_ACTIONS", "QUESTIONS", "Prompt", "Question", "ReportForm",
+__all__ = ["ANSWER_ACTIONS", "COMMANDS", "FLOW", "HELP", "PRESS_ACTIONS", "QUESTIONS", "Prompt", "Question", "ReportForm",
            "Turn", "register", "scan_drafts", "strip_keyboard", "strip_markup"]
 
 COMMANDS = [
@@ -39,18 +37,18 @@ COMMANDS = [
     Command("cancel", N_("Cancel the report you are filling in"), private=True),
 ]
 
-HELP_SECTIONS.insert(0, (
-    [N_("<b>Reporting</b>"),
-     N_("/report or 📝 Report — file an incident report, one question at a time"),
-     N_("/cancel — cancel the report you are filling in")],
-    lambda roles, admin: bool(roles),
-))
+# This flow's sections of /help; build_application registers them (bot/app.py).
+HELP = [
+    ([N_("<b>Reporting</b>"),
+      N_("/report or 📝 Report — file an incident report, one question at a time"),
+      N_("/cancel — cancel the report you are filling in")],
+     lambda roles, admin: bool(roles)),
+]
 
 DRAFT_SCAN_SECONDS = 600
 
 
 def register(application: Application) -> None:
-    activate(load_rules(application.bot_data["settings"].rules_file))
     private = filters.ChatType.PRIVATE
     not_menu = ~MenuButton("report")
     for key in MENU_LABELS:

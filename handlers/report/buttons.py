@@ -18,7 +18,7 @@ from bot.reporting.review import FIELDS
 from bot.reporting.rules import active_rules
 from bot.reporting.store import submit_draft
 from bot.reporting.validation import Invalid
-from handlers.base import button_on_message, refuse_foreign_press
+from handlers.base import CLOSED, button_on_message, closed_for_presser, refuse_foreign_press
 from handlers.report.form import STALE, Prompt, Turn, back_trigger, button, can_go_back, load_turn
 from handlers.report.questions import ATTACHMENTS, QUESTIONS, advance, ask
 from handlers.report.review import review_lines
@@ -33,7 +33,8 @@ async def on_press(update: Update, context: Context) -> None:
     query = update.callback_query
     press = ReportPress.parse(query.data)
     if press is None or not button_on_message(query, press.draft_prefix()):   # a question of this draft
-        await refuse_foreign_press(update, context, "report")
+        live = press is not None and closed_for_presser(query) and await draft_is_live(update, context, press.draft)
+        await refuse_foreign_press(update, context, "report", STALE if live else CLOSED, alert=live)
         return
     outcome: Prompt | Invalid | None = None
     closed = False
@@ -42,7 +43,7 @@ async def on_press(update: Update, context: Context) -> None:
             turn = await load_turn(session, update, context)
             closed = turn is None or turn.draft.id != press.draft
             if closed:
-                outcome = Invalid(N_("This form is closed."))
+                outcome = Invalid(CLOSED)
             elif press.seq != turn.draft.seq:
                 outcome = Invalid(STALE)
             else:
@@ -57,6 +58,13 @@ async def on_press(update: Update, context: Context) -> None:
         await answer_press(query, outcome, alert=not closed)
     if closed:
         await strip_keyboard(query)
+
+
+async def draft_is_live(update: Update, context: Context, draft_id: str) -> bool:
+    """Whether the pressed question's draft is still open (an older question of it was pressed)."""
+    async with context.db.session() as session:
+        turn = await load_turn(session, update, context)
+    return turn is not None and turn.draft.id == draft_id
 
 
 async def answer_press(query, outcome: Prompt | Invalid | None, *, alert: bool) -> None:

@@ -110,4 +110,5 @@ async def cancel(update: Update, context: Context) -> None:
 async def scan_drafts(context: Context) -> None:
     """Reminds the owners of drafts idle 23 hours and discards reminded ones idle 24."""
     settings = context.application.bot_data["settings"]
+    # Real time, not the bot's clock: it is compared with the rows' updated_at, which is real.
     await expire_drafts(context.application.bot_data["db"], now=utcnow(), default_locale=settings.default_locale)

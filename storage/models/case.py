@@ -24,9 +24,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from bot.level import Level
 from storage.models.base import Base
 from storage.models.org import Member
-from storage.types import JSONType, UTCDateTime, utcnow
+from storage.types import JSONType, LevelType, UTCDateTime, utcnow
 
 
 class CaseFile(Base):
@@ -151,8 +152,8 @@ class FollowUp(Base):
     text: Mapped[str] = mapped_column(Text, default="")
     people_before: Mapped[int] = mapped_column(Integer)
     people_after: Mapped[int] = mapped_column(Integer)
-    level_before: Mapped[int] = mapped_column(SmallInteger)
-    level_after: Mapped[int] = mapped_column(SmallInteger)
+    level_before: Mapped[Level] = mapped_column(LevelType)
+    level_after: Mapped[Level] = mapped_column(LevelType)
     photos: Mapped[list] = mapped_column(JSONType, default=list)         # Telegram file ids
     # Documents and voice notes: [{"kind": "document" | "voice", "file_id": …}].
     files: Mapped[list | None] = mapped_column(JSONType, default=list)

@@ -13,15 +13,15 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    SmallInteger,
     String,
     Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from bot.level import Level
 from storage.models.base import Base
 from storage.models.org import Member, Unit
-from storage.types import JSONType, UTCDateTime, utcnow
+from storage.types import JSONType, LevelType, UTCDateTime, utcnow
 
 
 class Category(enum.StrEnum):
@@ -72,8 +72,8 @@ class Report(Base):
     # Category-specific answers: link and platform (public opinion), reach (petitions),
     # opinion_class; kept as JSON so a new category needs no migration.
     extra: Mapped[dict] = mapped_column(JSONType, default=dict)
-    level: Mapped[int] = mapped_column(SmallInteger)              # 1 (I, highest) … 4 (IV)
-    rule_level: Mapped[int] = mapped_column(SmallInteger)         # what the rules alone gave
+    level: Mapped[Level] = mapped_column(LevelType)               # 1 (I, highest) … 4 (IV)
+    rule_level: Mapped[Level] = mapped_column(LevelType)          # what the rules alone gave
     level_rule: Mapped[str] = mapped_column(String(64))           # the rule that set it
     sensitive_period: Mapped[str | None] = mapped_column(String(128))
     status: Mapped[CaseStatus] = mapped_column(_str_enum(CaseStatus, "case_status"), default=CaseStatus.REPORTED)
