@@ -13,12 +13,18 @@ import pytest
 from bot import i18n
 from bot.config import ConfigError, load_settings
 from bot.reporting.draft import Draft
-from bot.reporting.rules import DEFAULT_RULES_FILE, RulesError, activate, load_rules, parse_rules
+from bot.reporting.rules import (
+    DEFAULT_RULES_FILE,
+    RulesError,
+    activate,
+    explain,
+    load_rules,
+    parse_rules,
+)
 from bot.reporting.severity import (
     Facts,
     Grade,
     Level,
-    explain,
     final_level,
     floor_level,
     grade,
