@@ -25,7 +25,7 @@ from bot.daily.summary import load_org
 from bot.disputes import cards
 from bot.disputes import store as dispute_store
 from bot.disputes.rules import METHODS
-from bot.disputes.service import StepError, allow, leading_above, opened
+from bot.disputes.service import StepError, allow, leading_above, new_transfer, opened
 from bot.i18n import _
 from bot.textutil import esc
 from storage.models import Report, Supervision, Transfer
@@ -65,12 +65,7 @@ async def transfer_case(session: AsyncSession, reference: str, actor: Actor, *, 
     report = await case_of(session, reference)
     await allow(session, actor, Action.DISPUTE_TRANSFER, report.unit_id, settings, chat_id)
     org = await load_org(session)
-    if department_id not in cards.departments(org):
-        raise StepError(_("That unit is not a department."))
-    item = Transfer(report_id=report.id, department_id=department_id, by_telegram_id=actor.telegram_id,
-                    by_name=actor.name[:128], at=now, due_at=due)
-    session.add(item)
-    await session.flush()
+    item = await new_transfer(session, org, actor, department_id, due, now, report_id=report.id)
     name = org.units[department_id].name
     await case_store.record(session, report, "transfer", actor, now, unit=name, until=due.isoformat())
     line = lambda: _("Transferred to {unit} by {name}, due {due}").format(  # noqa: E731

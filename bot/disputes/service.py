@@ -205,18 +205,25 @@ async def supervise(session: AsyncSession, dispute_id: int, actor: Actor, *, met
     return item
 
 
+async def new_transfer(session: AsyncSession, org: Org, actor: Actor, department_id: int, due: datetime,
+                       now: datetime, **owner: int) -> Transfer:
+    """The transfer row of a dispute or a case (`owner`); only a department takes transfers."""
+    if department_id not in cards.departments(org):
+        raise StepError(_("That unit is not a department."))
+    item = Transfer(department_id=department_id, by_telegram_id=actor.telegram_id, by_name=actor.name[:128],
+                    at=now, due_at=due, **owner)
+    session.add(item)
+    await session.flush()
+    return item
+
+
 async def transfer(session: AsyncSession, dispute_id: int, actor: Actor, *, department_id: int, due: datetime,
                    settings: Settings, now: datetime, chat_id: int | None) -> Transfer:
     """转送 to a department: its group gets the card with a feedback button."""
     dispute = await _assigned(session, dispute_id)
     await allow(session, actor, Action.DISPUTE_TRANSFER, dispute.level_unit_id, settings, chat_id)
     org = await load_org(session)
-    if department_id not in cards.departments(org):
-        raise StepError(_("That unit is not a department."))
-    item = Transfer(dispute_id=dispute.id, department_id=department_id, by_telegram_id=actor.telegram_id,
-                    by_name=actor.name[:128], at=now, due_at=due)
-    session.add(item)
-    await session.flush()
+    item = await new_transfer(session, org, actor, department_id, due, now, dispute_id=dispute.id)
     await store.record(session, dispute, "transfer", actor, now, unit_id=department_id, due=due.isoformat())
     await cards.refresh(session, dispute, org, settings)
     await cards.send(session, dispute, org, settings, cards.group_of(org, department_id))
