@@ -78,7 +78,9 @@ class TestCloseAndRejectInAGroup:
 
     async def test_in_the_case_group_the_leader_still_closes_it(self, bot, emulator, db, settings, tree, clock):
         report = await file_report(db, settings, tree.units["C01"], tree.reporters["C01"], level=3, at=clock.now)
-        done = await say(emulator, 1002, -1002, f"/close {report.reference} 经调解已和解")
+        final = await say(emulator, 1003, 1003, f"/final {report.reference} 经调解已和解")   # 终报 first
+        assert report.reference in final.text
+        done = await say(emulator, 1002, -1002, f"/close {report.reference}")
         assert report.reference in done.text
         assert (await reload(db, report.id)).status == CaseStatus.CLOSED
 

@@ -79,7 +79,7 @@ class TestCommandWaits:
         report = await file_report(db, settings, tree.units["C01"], REPORTER, level=3, at=clock.now)
         message = await card(emulator, -1003, report)
         mark = len(emulator.sent)
-        await press(emulator, LEADER, message, f"c:cls:{report.id}")
+        await press(emulator, LEADER, message, f"c:fin:{report.id}")   # the final report (终报)
         await emulator.wait_for_message(LEADER, predicate=has_button(f"c:stp:{report.id}"), after=mark)
         asked = await typed(emulator, LEADER, "📝 上报")
         assert "k:aside" in {b["callback_data"] for b in asked.buttons()}

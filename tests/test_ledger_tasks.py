@@ -86,7 +86,7 @@ class TestTaskSheets:
             await file_period(session, await period_of(db, forms, tree.units["S01"].id), answers=["好"], attachments=[],
                               member_id=None, now=local("2025-10-16", "10:00"))
         workbook, _org = await workbook_for(db, tree.units["S01"].id)
-        assert workbook.sheetnames == ["事项台账", "日报台账", "汇总", "安全检查表", "月报 表 二"]
+        assert workbook.sheetnames == ["事项台账", "日报台账", "汇总", "舆情台账", "矛盾纠纷台账", "安全检查表", "月报 表 二"]
         rows = list(workbook["安全检查表"].iter_rows(values_only=True))
         assert rows[0] == ("单位", "单位层级", "期次", "截止时间", "状态", "报送时间", "修订次数", "报送人", "检查次数",
                            "结果", "附件")
@@ -101,7 +101,7 @@ class TestTaskSheets:
 
     async def test_no_task_no_extra_sheet(self, db, tree):
         workbook, _org = await workbook_for(db, tree.units["D01"].id)
-        assert workbook.sheetnames == ["事项台账", "日报台账", "汇总"]
+        assert workbook.sheetnames == ["事项台账", "日报台账", "汇总", "舆情台账", "矛盾纠纷台账"]
 
     @pytest.mark.parametrize(("title", "taken", "expected"), [
         ("安全检查表", set(), "安全检查表"), ("汇总", {"汇总"}, "汇总(2)"), ("a/b:c*d?e[f]g\\h", set(), "a b c d e f g h"),

@@ -177,9 +177,12 @@ class TestEmergencyEvaluation:
                                  title="工地欠薪聚集")
         minor = await file_report(db, settings, tree.units["C01"], tree.reporters["C01"], level=3, at=clock.now,
                                   title="楼道堆物纠纷")
-        for report in (late, minor):
+        for report in (late, minor):      # the final report from the reporting unit, then 办结
             mark = len(emulator.sent)
-            await emulator.users[1002].send(f"/close {report.reference} 已协调发放工资")
+            await emulator.users[1003].send(f"/final {report.reference} 已协调发放工资")
+            await emulator.wait_for_message(1003, contains=report.reference, after=mark)
+            mark = len(emulator.sent)
+            await emulator.users[1002].send(f"/close {report.reference}")
             await emulator.wait_for_message(1002, contains=report.reference, after=mark)
         await evaluations.run_check(db, settings, clock.now)
         asked = await emulator.wait_for_message(1003, contains=late.reference, predicate=has_button("o:evl:"))
@@ -204,8 +207,11 @@ class TestEmergencyEvaluation:
 
     async def test_only_the_reporting_units_leader_files_it(self, bot, emulator, db, settings, tree, clock):
         report = await file_report(db, settings, tree.units["C01"], tree.reporters["C01"], level=1, at=clock.now)
-        await emulator.users[1002].send(f"/close {report.reference} 已处置完毕")
-        await emulator.wait_for_message(1002, contains=report.reference)
+        await emulator.users[1003].send(f"/final {report.reference} 已处置完毕")   # 终报, then 办结
+        await emulator.wait_for_message(1003, contains=report.reference)
+        mark = len(emulator.sent)
+        await emulator.users[1002].send(f"/close {report.reference}")
+        await emulator.wait_for_message(1002, contains=report.reference, after=mark)
         await evaluations.run_check(db, settings, clock.now + timedelta(seconds=1))
         await emulator.wait_for_message(1003, contains=report.reference, predicate=has_button("o:evl:"))
         mark = len(emulator.sent)

@@ -7,6 +7,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from bot.config import load_settings
 from bot.org import OrgFileError, export_org, import_org_file, parse_org
 from storage.models import Member, Membership
 
@@ -26,7 +27,7 @@ def org_text(*units: dict) -> str:
 async def import_text(db, tmp_path, text: str):
     path = tmp_path / "org.yaml"
     path.write_text(text, encoding="utf-8")
-    return await import_org_file(db, path)
+    return await import_org_file(db, path, settings=load_settings(_env_file=None))
 
 
 async def duties(db) -> dict[int, str | None]:

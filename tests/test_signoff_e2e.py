@@ -152,7 +152,7 @@ class TestFlashReport:
     async def test_level_one_goes_up_at_once_and_the_signoff_follows(self, bot, emulator, db, settings, tree, clock):
         report = await submit(db, settings, tree, clock, 1)
         cards = [await card(emulator, chat, report) for chat in (COMMUNITY, STREET, DISTRICT)]
-        assert all("待审签" in c.text and c.text.startswith("⚡ 快报") for c in cards)
+        assert all("待审签" in c.text and c.text.startswith("【快报】首报") for c in cards)
         await emulator.wait_for_message(REPORTER, contains="快报")
         clock.advance(minutes=5)
         await press(emulator, APPROVER, await request(emulator, report), f"s:ok:{report.id}")

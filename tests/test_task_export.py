@@ -72,7 +72,7 @@ class TestExportTasks:
         before, text = await active(db), await exported(db)
         for _ in range(2):
             async with db.session() as session:
-                await apply_org(session, parse_org(text))
+                await apply_org(session, parse_org(text), settings=load_settings(_env_file=None))
         assert await active(db) == before
         async with db.read_session() as session:
             codes = set((await session.execute(select(Task.code))).scalars())
@@ -84,7 +84,7 @@ class TestExportTasks:
         async with db.session() as session:
             await session.execute(delete(Task))
         async with db.session() as session:
-            await apply_org(session, parse_org(text))
+            await apply_org(session, parse_org(text), settings=load_settings(_env_file=None))
         assert await active(db) == before
 
     async def test_no_tasks_no_key(self, db, org):

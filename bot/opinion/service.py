@@ -18,13 +18,15 @@ from bot.access import Refusal
 from bot.card import send as cards
 from bot.cases import deadlines, store
 from bot.cases import service as case_service
+from bot.cases import steps as case_steps
+from bot.cases.machine import Action
 from bot.cases.service import Result
 from bot.cases.store import Actor
 from bot.config import Settings
 from bot.opinion import evaluations, texts
 from bot.opinion.progress import progress_of
 from bot.opinion.steps import ACCESS, Step, is_due, links_in
-from storage.models import Category, OpinionCase, OpinionEntry, Report
+from storage.models import CaseStatus, Category, OpinionCase, OpinionEntry, Report
 from storage.outbox import dialect_insert
 
 MONITOR, CONSULT = "monitor", "consult"
@@ -131,8 +133,12 @@ async def subside(session: AsyncSession, report_id: int, actor: Actor, note: str
                                   now=now)
     if result.refusal:
         return result
-    # Closing first: its checks are the same as this step's, and nothing is stored if it refuses.
-    closed = await case_service.close(session, report_id, actor, note, chat_id=chat_id, settings=settings, now=now)
+    # 已平息 is this case's final report (终报) and its closing (办结) at once: the leader who
+    # says it subsided is a leader of the route, who may close it.
+    if result.report.status != CaseStatus.FINAL_REPORTED:
+        result.case.outcome = note
+        await case_service.move(session, result, Action.FINAL, actor, now, settings, reason=note)
+    closed = await case_steps.close(session, report_id, actor, note, chat_id=chat_id, settings=settings, now=now)
     if closed.refusal:
         return closed
     opinion.subsided_by, opinion.subsided_at = actor.name[:128], now
