@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from bot import i18n
-from bot.cases import service as case_service
+from bot.cases import steps as case_steps
 from bot.daily import runs
 from bot.daily.schedule import Schedule
 from bot.daily.summary import load_org
@@ -123,9 +123,12 @@ class TestOverdueEvaluation:
         tree = await org.tree()
         await backdate_units(db)
         report = await file_report(db, settings, tree.units["C01"], tree.reporters["C01"], level=2, title="工地欠薪聚集")
+        community, street = await actor(db, tree.leaders["C01"]), await actor(db, tree.leaders["S01"])
         async with db.session() as session:
-            closed = await case_service.close(session, report.id, await actor(db, tree.leaders["S01"]), "已化解",
-                                              chat_id=None, settings=settings, now=T0)
+            final = await case_steps.final_report(session, report.id, community, "已化解",
+                                                  chat_id=None, settings=settings, now=T0)
+            assert final.refusal is None          # 终报 from the reporting unit, then 办结 on the route
+            closed = await case_steps.close(session, report.id, street, chat_id=None, settings=settings, now=T0)
             assert closed.refusal is None
             assert await evaluations.open_missing(session, settings, T0) == 1
         late = T0 + timedelta(days=settings.evaluation_days, hours=8)      # 17:00 in Shanghai, a week on
