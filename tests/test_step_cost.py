@@ -37,8 +37,11 @@ BUDGET = {
     # The report, its cards, receipt and case rows, and (issue 18) the unit each card copy is
     # sent for and the access facts of the leaders who get private copies; (issue 14) the
     # first cards drawn as the case draws them (acknowledgement per unit, the scene, the
-    # plan) and the person the level sends to the scene looked up.
-    "submit": (32, 2),
+    # plan) and the person the level sends to the scene looked up; (issue 14) the sign-off
+    # request, its approver and the hold of the cards beyond the unit, the lateness mark;
+    # (issue 15) a public-opinion case opened with its steps drawn on the card. Once per
+    # report, in the same two transactions.
+    "submit": (44, 2),
 }
 
 
