@@ -336,6 +336,10 @@ class PatientReporter:
                     FSMState.chat_id == self.id, FSMState.user_id == self.id))).scalar_one_or_none()
             return state == f"ReportForm:{question}"
 
+        # A message of ours that a killed process fetched but never confirmed comes back to the
+        # next process: wait until Telegram has none of ours left, or it would answer this
+        # question after we look, and our answer would land on the next one.
+        await until(lambda: not any(self._ours(u) for u in self.emu._updates), self.patience)
         if not await at_question():
             await asyncio.sleep(0.2)  # the bot may still be working on our last message
             if not await at_question() or self.latest() is not prompt:
@@ -345,6 +349,10 @@ class PatientReporter:
         answer = {"place": "和平路12号", "people": "3", "title": title,
                   "description": f"{title}: 三名工人到社区反映欠薪问题。"}[question]
         await self._act(self.user.send(answer), prompt)
+
+    def _ours(self, update: dict) -> bool:
+        payload = update.get("message") or update.get("callback_query") or {}
+        return payload.get("from", {}).get("id") == self.id
 
     async def _attachments(self, prompt: SentMessage, done: str) -> None:
         if "Received: " not in (prompt.current_text or "") and self._photo_for != self._draft:
