@@ -25,7 +25,7 @@ from bot.daily.summary import load_org
 from bot.disputes import cards
 from bot.disputes import store as dispute_store
 from bot.disputes.rules import METHODS
-from bot.disputes.service import StepError, allow, leading_above, new_transfer, opened
+from bot.disputes.service import StepError, allow, new_supervision, new_transfer, opened
 from bot.i18n import _
 from bot.textutil import esc
 from storage.models import Report, Supervision, Transfer
@@ -45,11 +45,8 @@ async def supervise_case(session: AsyncSession, reference: str, actor: Actor, *,
     report = await case_of(session, reference)
     await allow(session, actor, Action.SUPERVISE, report.unit_id, settings, chat_id)
     org = await load_org(session)
-    by_unit = leading_above(org, actor, report.unit_id, actor.telegram_id in settings.admin_telegram_ids)
-    item = Supervision(report_id=report.id, by_unit_id=by_unit, by_telegram_id=actor.telegram_id,
-                       by_name=actor.name[:128], method=method, at=now, due_at=due)
-    session.add(item)
-    await session.flush()
+    item = await new_supervision(session, org, actor, report.unit_id, method, due, now, settings, report_id=report.id)
+    by_unit = item.by_unit_id
     await case_store.record(session, report, "supervise", actor, now, reason=method, unit=org.units[by_unit].name,
                             until=due.isoformat())
     await tell_cards(session, report, f"report:{report.id}:supervise:{item.id}", settings, lambda: _(

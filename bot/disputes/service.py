@@ -188,17 +188,26 @@ def leading_above(org: Org, actor: Actor, unit_id: int, operator: bool) -> int |
     return next((u for u in chain if u in led), chain[-1] if operator and chain else None)
 
 
+async def new_supervision(session: AsyncSession, org: Org, actor: Actor, unit_id: int, method: str,
+                          due: datetime, now: datetime, settings: Settings, **owner: int) -> Supervision:
+    """The supervision row of a dispute or a case (`owner`), by the actor's leading unit above `unit_id`."""
+    by_unit = leading_above(org, actor, unit_id, actor.telegram_id in settings.admin_telegram_ids)
+    item = Supervision(by_unit_id=by_unit, by_telegram_id=actor.telegram_id, by_name=actor.name[:128],
+                       method=method, at=now, due_at=due, **owner)
+    session.add(item)
+    await session.flush()
+    return item
+
+
 async def supervise(session: AsyncSession, dispute_id: int, actor: Actor, *, method: str, due: datetime,
                     settings: Settings, now: datetime, chat_id: int | None) -> Supervision:
     """督办 from a unit above the mediating level, registered and counted."""
     dispute = await opened(session, dispute_id)
     await allow(session, actor, Action.SUPERVISE, dispute.level_unit_id, settings, chat_id)
     org = await load_org(session)
-    by_unit = leading_above(org, actor, dispute.level_unit_id, actor.telegram_id in settings.admin_telegram_ids)
-    item = Supervision(dispute_id=dispute.id, by_unit_id=by_unit, by_telegram_id=actor.telegram_id,
-                       by_name=actor.name[:128], method=method, at=now, due_at=due)
-    session.add(item)
-    await session.flush()
+    item = await new_supervision(session, org, actor, dispute.level_unit_id, method, due, now, settings,
+                                 dispute_id=dispute.id)
+    by_unit = item.by_unit_id
     await store.record(session, dispute, "supervise", actor, now, method=method, unit_id=by_unit,
                        due=due.isoformat())
     await cards.refresh(session, dispute, org, settings)
